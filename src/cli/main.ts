@@ -1,0 +1,43 @@
+#!/usr/bin/env node
+/**
+ * `vigil` entry point: one module per command, loaded lazily so that `vigil smoke`
+ * does not pay for onnxruntime and `vigil serve` does not pay for the trainers.
+ */
+type CommandModule = { run(args: string[]): Promise<number> };
+
+const commands: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
+  serve: { summary: 'serve models over HTTP (default: the embedded models)', load: () => import('./serve.js') },
+  train: { summary: 'train an embedded model and export it to ONNX', load: () => import('./train.js') },
+  eval: { summary: "evaluate a model on held-out data and compare with its spec's numbers", load: () => import('./eval.js') },
+};
+
+function usage(): string {
+  const width = Math.max(...Object.keys(commands).map((c) => c.length));
+  const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
+  return `usage: vigil <command> [options]\n\ncommands:\n${lines.join('\n')}\n\nvigil <command> --help for a command's options`;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    console.log(usage());
+    return name ? 0 : 2;
+  }
+  const command = commands[name];
+  if (!command) {
+    console.error(`vigil: unknown command "${name}"\n\n${usage()}`);
+    return 2;
+  }
+  const mod = await command.load();
+  return mod.run(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    console.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
+    process.exitCode = 1;
+  },
+);

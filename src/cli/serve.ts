@@ -1,0 +1,105 @@
+import { parseArgs } from 'node:util';
+import {
+  ConfigError,
+  fromEnvironment,
+  fromFile,
+  parseModelRef,
+  resolveServeConfig,
+  type ServeConfig,
+} from '../config/serve-config.js';
+import { startServer } from '../http/server.js';
+
+const HELP = `usage: vigil serve [options]
+
+Serves the embedded models (models/) and any --model folders over HTTP, with the web UI at /.
+
+options:
+  --host HOST              address to bind (default 0.0.0.0; HOST)
+  --port N                 port (default 8000; PORT)
+  --model [NAME=]PATH      also serve this model folder: a vigil.model.json folder, numbered
+                           version folders, or a Hugging Face folder (repeatable; VIGIL_MODELS)
+  --models-dir DIR         repository root, one sub-folder per model (default: the embedded models;
+                           VIGIL_MODELS_DIR)
+  --no-embedded            serve only the --model folders
+  --default-model NAME     model answering POST /predict (default: sentiment)
+  --threads N              onnxruntime threads per operator, 0 = one per core (VIGIL_THREADS)
+  --inter-op-threads N     onnxruntime threads across operators
+  --max-batch-inputs N     most inputs per request (default 64)
+  --body-limit BYTES       largest request body (default 1048576)
+  --drain-delay-ms N       after SIGTERM, keep answering with readiness 503 this long (default 0)
+  --config FILE            JSON file with any of the settings above (camelCase keys)
+  --log-level LEVEL        trace, debug, info, warn, error (LOG_LEVEL)
+`;
+
+function flagsToConfig(values: Record<string, string | boolean | string[] | undefined>): Partial<ServeConfig> {
+  const int = (key: string): number | undefined => {
+    const raw = values[key];
+    if (raw === undefined) return undefined;
+    const n = Number(raw);
+    if (!Number.isInteger(n)) throw new ConfigError(`--${key} must be a whole number, got "${String(raw)}"`);
+    return n;
+  };
+  return {
+    host: values.host as string | undefined,
+    port: int('port'),
+    modelsDir: values['no-embedded'] ? '' : (values['models-dir'] as string | undefined),
+    models: (values.model as string[] | undefined)?.map(parseModelRef),
+    defaultModel: values['default-model'] as string | undefined,
+    intraOpThreads: int('threads'),
+    interOpThreads: int('inter-op-threads'),
+    maxBatchInputs: int('max-batch-inputs'),
+    bodyLimit: int('body-limit'),
+    drainDelayMs: int('drain-delay-ms'),
+    logLevel: values['log-level'] as string | undefined,
+  };
+}
+
+export async function run(args: string[]): Promise<number> {
+  let config: ServeConfig;
+  try {
+    const { values } = parseArgs({
+      args,
+      options: {
+        host: { type: 'string' },
+        port: { type: 'string', short: 'p' },
+        model: { type: 'string', short: 'm', multiple: true },
+        'models-dir': { type: 'string' },
+        'no-embedded': { type: 'boolean' },
+        'default-model': { type: 'string' },
+        threads: { type: 'string' },
+        'inter-op-threads': { type: 'string' },
+        'max-batch-inputs': { type: 'string' },
+        'body-limit': { type: 'string' },
+        'drain-delay-ms': { type: 'string' },
+        config: { type: 'string', short: 'c' },
+        'log-level': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+    if (values.help) {
+      console.log(HELP);
+      return 0;
+    }
+    const file = values.config ? fromFile(values.config) : {};
+    config = resolveServeConfig(file, fromEnvironment(process.env), flagsToConfig(values));
+  } catch (error) {
+    console.error(`vigil serve: ${(error as Error).message}\n\n${HELP}`);
+    return 2;
+  }
+
+  const server = await startServer(config);
+  const exitCode = await new Promise<number>((resolve) => {
+    const stop = (signal: NodeJS.Signals) => {
+      server.shutdown(signal).then(
+        () => resolve(0),
+        (error: unknown) => {
+          server.context.logger.error({ err: error }, 'shutdown failed');
+          resolve(1);
+        },
+      );
+    };
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+  return exitCode;
+}

@@ -1,0 +1,53 @@
+/**
+ * Errors that carry their HTTP meaning. Thrown anywhere below the HTTP layer (tasks, serving,
+ * runtimes) so the route handlers never guess whose fault a failure was.
+ *
+ * `code` is a stable machine-readable string (part of the API); `message` is for people.
+ */
+export class VigilError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details: { retryAfterSeconds?: number; [key: string]: unknown } = {},
+  ) {
+    super(message);
+    this.name = 'VigilError';
+  }
+}
+
+/** The caller sent something the model cannot take. Always names the offending field. */
+export class InvalidInput extends VigilError {
+  constructor(message: string, code = 'invalid_input') {
+    super(400, code, message);
+  }
+}
+
+export class ModelNotFound extends VigilError {
+  constructor(name: string, version?: string) {
+    super(
+      404,
+      'model_not_found',
+      version === undefined ? `model "${name}" is not loaded` : `model "${name}" has no version "${version}"`,
+    );
+  }
+}
+
+export class ModelNotReady extends VigilError {
+  constructor(name: string, reason: string) {
+    super(503, 'model_not_ready', `model "${name}" is not ready: ${reason}`, { retryAfterSeconds: 5 });
+  }
+}
+
+/** The server is over capacity for this model: 503 with Retry-After (429 is for a client over its own quota). */
+export class Overloaded extends VigilError {
+  constructor(message: string, retryAfterSeconds = 1, code = 'overloaded') {
+    super(503, code, message, { retryAfterSeconds });
+  }
+}
+
+export class DeadlineExceeded extends VigilError {
+  constructor(message: string) {
+    super(504, 'deadline_exceeded', message);
+  }
+}

@@ -1,0 +1,51 @@
+import { randomUUID } from 'node:crypto';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { ServerContext } from './context.js';
+import { registerErrorHandlers } from './errors.js';
+import { registerObservation, requestIdFrom } from './observe.js';
+import { healthRoutes } from './routes/health.js';
+import { metricsRoutes } from './routes/metrics.js';
+import { modelRoutes } from './routes/models.js';
+import { uiRoutes } from './routes/ui.js';
+
+/** The whole HTTP surface of one Vigil server, without listening yet. */
+export async function buildApp(context: ServerContext): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: context.logger as FastifyBaseLogger,
+    // One line per request is written by registerObservation, with the route template.
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'request_id' }),
+    bodyLimit: context.limits.bodyLimit,
+    genReqId: (req) => requestIdFrom(req.headers['x-request-id'], randomUUID),
+    forceCloseConnections: 'idle',
+    return503OnClosing: true,
+    ajv: { customOptions: { allErrors: false, coerceTypes: false } },
+  });
+
+  registerErrorHandlers(app);
+  registerObservation(app, context);
+
+  await app.register(swagger, {
+    openapi: {
+      info: {
+        title: 'Vigil',
+        version: context.version,
+        description: 'Serve machine learning models over HTTP and keep them observable.',
+      },
+      tags: [
+        { name: 'predict', description: 'Predictions (JSON API)' },
+        { name: 'models', description: 'Loaded models' },
+        { name: 'health', description: 'Liveness, readiness, deep health' },
+        { name: 'monitoring', description: 'Metrics' },
+      ],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  await app.register(async (scope) => healthRoutes(scope, context));
+  await app.register(async (scope) => metricsRoutes(scope, context));
+  await app.register(async (scope) => modelRoutes(scope, context));
+  await app.register(async (scope) => uiRoutes(scope, context));
+  return app;
+}

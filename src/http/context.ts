@@ -1,0 +1,23 @@
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { ModelRegistry } from '../serving/registry.js';
+
+export interface HttpLimits {
+  /** Largest request body, in bytes (413 past it). */
+  bodyLimit: number;
+  /** Most inputs one predict request may carry. */
+  maxBatchInputs: number;
+}
+
+/** What every route plugin may use; built once by the server. */
+export interface ServerContext {
+  registry: ModelRegistry;
+  metrics: Metrics;
+  logger: Logger;
+  limits: HttpLimits;
+  /** Set when shutdown begins: readiness turns 503 while in-flight requests finish. */
+  lifecycle: { draining: boolean; startedAt: number };
+  /** Folder of the built web UI, when there is one. */
+  uiDir?: string;
+  version: string;
+}

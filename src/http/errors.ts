@@ -1,0 +1,50 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { VigilError } from '../errors.js';
+
+/** Fastify's own client-error codes, mapped to Vigil's stable codes. */
+const FASTIFY_CODES: Record<string, string> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'payload_too_large',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'invalid_json',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'invalid_json',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'invalid_request',
+  FST_ERR_VALIDATION: 'invalid_request',
+};
+
+/** The Open Inference Protocol wants `{"error": "..."}`; the rest of the API `{"error": {code, message}}`. */
+export function isOipPath(url: string): boolean {
+  return url === '/v2' || url.startsWith('/v2/') || url.startsWith('/v2?');
+}
+
+export function sendError(request: FastifyRequest, reply: FastifyReply, status: number, code: string, message: string): FastifyReply {
+  if (isOipPath(request.url)) return reply.code(status).send({ error: message });
+  return reply.code(status).send({ error: { code, message, request_id: request.id } });
+}
+
+function describe(error: FastifyError | VigilError | Error): { status: number; code: string; message: string; retryAfter?: number } {
+  if (error instanceof VigilError) {
+    return { status: error.status, code: error.code, message: error.message, retryAfter: error.details.retryAfterSeconds };
+  }
+  const fastifyError = error as FastifyError;
+  if (error instanceof SyntaxError || fastifyError.code === 'FST_ERR_CTP_INVALID_JSON_BODY') {
+    return { status: 400, code: 'invalid_json', message: `the body is not valid JSON: ${error.message}` };
+  }
+  const status = fastifyError.statusCode;
+  if (status !== undefined && status >= 400 && status < 500) {
+    return { status, code: FASTIFY_CODES[fastifyError.code ?? ''] ?? 'invalid_request', message: error.message };
+  }
+  return { status: 500, code: 'internal_error', message: 'the server failed to handle the request; see its logs for the request id' };
+}
+
+/** One place where every failure becomes a JSON answer that says whose fault it was. */
+export function registerErrorHandlers(app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError | VigilError | Error, request, reply) => {
+    const { status, code, message, retryAfter } = describe(error);
+    if (status >= 500) request.log.error({ err: error, request_id: request.id }, 'request failed');
+    if (retryAfter !== undefined) void reply.header('retry-after', String(retryAfter));
+    return sendError(request, reply, status, code, message);
+  });
+  app.setNotFoundHandler((request, reply) =>
+    sendError(request, reply, 404, 'not_found', `no route ${request.method} ${request.url.split('?')[0]}`),
+  );
+}

@@ -1,0 +1,34 @@
+import type { FastifyInstance } from 'fastify';
+import { UNMATCHED_ROUTE } from '../observability/metrics.js';
+import type { ServerContext } from './context.js';
+
+/** Request ids a client may choose: short and safe to put in logs and headers. */
+const CLIENT_REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+
+export function requestIdFrom(header: string | string[] | undefined, fallback: () => string): string {
+  return typeof header === 'string' && CLIENT_REQUEST_ID.test(header) ? header : fallback();
+}
+
+/**
+ * Traffic, errors and latency of every request, labelled by route template (never the raw
+ * path), and one structured log line per request. Bodies are never logged.
+ */
+export function registerObservation(app: FastifyInstance, context: ServerContext): void {
+  const { metrics } = context;
+  app.addHook('onRequest', async (request, reply) => {
+    metrics.httpInFlight.inc();
+    void reply.header('x-request-id', request.id);
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    metrics.httpInFlight.dec();
+    const route = request.routeOptions.url ?? UNMATCHED_ROUTE;
+    const labels = { method: request.method, route, status: String(reply.statusCode) };
+    const seconds = reply.elapsedTime / 1000;
+    metrics.httpRequests.inc(labels);
+    metrics.httpDuration.observe(labels, seconds);
+    request.log.info(
+      { method: request.method, route, status: reply.statusCode, latency_ms: Number(reply.elapsedTime.toFixed(3)), request_id: request.id },
+      'request',
+    );
+  });
+}

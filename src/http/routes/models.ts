@@ -1,0 +1,76 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ModelNotFound } from '../../errors.js';
+import type { ModelVersion } from '../../serving/model-version.js';
+import type { ServerContext } from '../context.js';
+
+/** What the JSON API says about a model version: never secrets, never local file paths. */
+export function describeModel(model: ModelVersion, allVersions: string[]) {
+  const { spec } = model;
+  return {
+    name: spec.name,
+    version: spec.version,
+    versions: allVersions,
+    task: spec.task,
+    runtime: spec.runtime,
+    state: model.state,
+    ...(model.reason ? { reason: model.reason } : {}),
+    description: spec.description,
+    labels: spec.labels,
+    signature: model.signature(),
+    batching: model.batching,
+    quality: spec.quality,
+    evaluation: spec.evaluation,
+    fallback: spec.fallback,
+    load_seconds: model.loadSeconds,
+  };
+}
+
+type PredictParams = { name?: string; version?: string };
+
+export async function modelRoutes(app: FastifyInstance, context: ServerContext): Promise<void> {
+  const { registry, limits } = context;
+
+  app.get('/v1/models', { schema: { tags: ['models'], summary: 'Models loaded by this server.' } }, async () => ({
+    default: registry.defaultModelName,
+    models: registry.names().map((name) => {
+      const model = registry.get(name);
+      return describeModel(model, registry.versions(name).map((v) => v.version));
+    }),
+  }));
+
+  const describeRoute = async (request: FastifyRequest<{ Params: PredictParams }>) => {
+    const { name = '', version } = request.params;
+    return describeModel(registry.get(name, version), registry.versions(name).map((v) => v.version));
+  };
+  app.get('/v1/models/:name', { schema: { tags: ['models'], summary: 'One model: versions, state, signature, evaluation.' } }, describeRoute);
+  app.get('/v1/models/:name/versions/:version', { schema: { tags: ['models'], summary: 'One model version.' } }, describeRoute);
+
+  async function predict(request: FastifyRequest<{ Params: PredictParams }>, reply: FastifyReply, name: string | undefined) {
+    if (!name) throw new ModelNotFound('(default)');
+    const model = registry.get(name, request.params.version);
+    const { inputs, batch } = model.task.parseRequest(request.body, { maxBatchInputs: limits.maxBatchInputs });
+    const predictions = await model.predict(inputs);
+    const about = { model: model.name, version: model.version, request_id: request.id };
+    return reply.send(batch ? { predictions, ...about } : { ...predictions[0], ...about });
+  }
+
+  const predictSchema = (summary: string) => ({
+    tags: ['predict'],
+    summary,
+    body: {
+      description: 'Depends on the model\'s task: {"text"} or {"texts"} for text classification.',
+      type: 'object',
+      additionalProperties: true,
+    },
+  });
+
+  app.post('/predict', { schema: predictSchema('Predict with the default model.') }, (request: FastifyRequest<{ Params: PredictParams }>, reply) =>
+    predict(request, reply, registry.defaultModelName),
+  );
+  app.post('/v1/models/:name/predict', { schema: predictSchema('Predict with a model (its newest ready version).') }, (request: FastifyRequest<{ Params: PredictParams }>, reply) =>
+    predict(request, reply, request.params.name),
+  );
+  app.post('/v1/models/:name/versions/:version/predict', { schema: predictSchema('Predict with one version of a model.') }, (request: FastifyRequest<{ Params: PredictParams }>, reply) =>
+    predict(request, reply, request.params.name),
+  );
+}

@@ -1,0 +1,79 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { PACKAGE_ROOT, type ServeConfig } from '../config/serve-config.js';
+import { readModelFolder, scanRepository, type ModelSource } from '../models/repository.js';
+import { createLogger, type Logger } from '../observability/logger.js';
+import { Metrics } from '../observability/metrics.js';
+import { ModelRegistry } from '../serving/registry.js';
+import { buildApp } from './app.js';
+import type { ServerContext } from './context.js';
+
+export interface RunningServer {
+  app: FastifyInstance;
+  context: ServerContext;
+  /** http://host:port as bound (port 0 resolves to the real one). */
+  url: string;
+  /** Readiness 503, wait drainDelayMs, finish in-flight requests, free the models. */
+  shutdown(reason: string): Promise<void>;
+}
+
+export const VIGIL_VERSION: string = (
+  JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }
+).version;
+
+/** Every model the config names: the repository's, then the extra folders. */
+export function modelSources(config: ServeConfig): ModelSource[] {
+  const sources = config.modelsDir ? scanRepository(config.modelsDir) : [];
+  for (const ref of config.models) sources.push(...readModelFolder(ref.path, ref.name));
+  return sources;
+}
+
+/**
+ * Starts listening first and loads models after, so liveness answers at once while
+ * readiness stays 503 until every local model is loaded and warmed up.
+ */
+export async function startServer(config: ServeConfig, options: { logger?: Logger } = {}): Promise<RunningServer> {
+  const logger = options.logger ?? createLogger({ level: config.logLevel });
+  const metrics = new Metrics();
+  const registry = new ModelRegistry(metrics, logger, {
+    defaultModel: config.defaultModel,
+    intraOpThreads: config.intraOpThreads,
+    interOpThreads: config.interOpThreads,
+  });
+  for (const source of modelSources(config)) registry.add(source);
+  if (registry.all().length === 0) logger.warn('no models configured: pass --model PATH or put model folders in the models directory');
+
+  const context: ServerContext = {
+    registry,
+    metrics,
+    logger,
+    limits: { bodyLimit: config.bodyLimit, maxBatchInputs: config.maxBatchInputs },
+    lifecycle: { draining: false, startedAt: Date.now() },
+    uiDir: config.uiDir,
+    version: VIGIL_VERSION,
+  };
+  const app = await buildApp(context);
+  await app.listen({ host: config.host, port: config.port });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
+  logger.info({ url, models: registry.names() }, 'listening; loading models');
+
+  const loaded = registry.loadAll();
+
+  let closing: Promise<void> | undefined;
+  const shutdown = (reason: string): Promise<void> => {
+    closing ??= (async () => {
+      logger.info({ reason, drain_delay_ms: config.drainDelayMs }, 'shutting down: readiness is now 503');
+      context.lifecycle.draining = true;
+      if (config.drainDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, config.drainDelayMs));
+      await app.close(); // stops accepting, waits for in-flight requests
+      await loaded.catch(() => undefined);
+      await registry.unloadAll();
+      logger.info('stopped');
+    })();
+    return closing;
+  };
+  return { app, context, url, shutdown };
+}

@@ -1,0 +1,122 @@
+import { Type, type Static } from 'typebox';
+import { Value } from 'typebox/value';
+
+/**
+ * `vigil.model.json`: everything the server needs to know about one model version.
+ * Training writes it; the registry reads it. Unknown keys are kept (additionalProperties)
+ * so that a newer trainer's spec still loads on an older server.
+ */
+
+export const TaskName = Type.Union([
+  Type.Literal('text-classification'),
+  Type.Literal('image-classification'),
+  Type.Literal('tabular-regression'),
+  Type.Literal('text-generation'),
+]);
+export type TaskName = Static<typeof TaskName>;
+
+export const RuntimeName = Type.Union([Type.Literal('onnx'), Type.Literal('remote')]);
+export type RuntimeName = Static<typeof RuntimeName>;
+
+export const Datatype = Type.Union([
+  Type.Literal('BOOL'),
+  Type.Literal('UINT8'),
+  Type.Literal('INT8'),
+  Type.Literal('INT16'),
+  Type.Literal('INT32'),
+  Type.Literal('INT64'),
+  Type.Literal('FP16'),
+  Type.Literal('FP32'),
+  Type.Literal('FP64'),
+  Type.Literal('BYTES'),
+]);
+export type Datatype = Static<typeof Datatype>;
+
+export const TensorSpec = Type.Object({
+  name: Type.String(),
+  datatype: Datatype,
+  /** -1 marks a variable dimension (batch, sequence length). */
+  shape: Type.Array(Type.Integer()),
+});
+export type TensorSpec = Static<typeof TensorSpec>;
+
+export const OnnxSettings = Type.Object({
+  /** Path of the .onnx file, relative to the spec. */
+  file: Type.String(),
+  intraOpThreads: Type.Optional(Type.Integer({ minimum: 0 })),
+  interOpThreads: Type.Optional(Type.Integer({ minimum: 0 })),
+});
+
+export const RemoteSettings = Type.Object({
+  /** OpenAI-compatible base URL, e.g. https://router.huggingface.co/v1 or http://localhost:11434/v1. */
+  baseUrl: Type.Optional(Type.String()),
+  model: Type.String(),
+  systemPrompt: Type.Optional(Type.String()),
+  maxTokens: Type.Optional(Type.Integer({ minimum: 1 })),
+  temperature: Type.Optional(Type.Number({ minimum: 0 })),
+  timeoutMs: Type.Optional(Type.Integer({ minimum: 1 })),
+});
+
+export const TextPreprocessing = Type.Object({
+  /** Folder (relative to the spec) holding tokenizer.json and tokenizer_config.json. */
+  tokenizer: Type.String(),
+  maxLength: Type.Integer({ minimum: 1 }),
+});
+
+export const BatchingSettings = Type.Object({
+  maxBatchSize: Type.Optional(Type.Integer({ minimum: 1 })),
+  maxDelayMs: Type.Optional(Type.Number({ minimum: 0 })),
+  maxQueue: Type.Optional(Type.Integer({ minimum: 0 })),
+});
+export type BatchingSettings = Static<typeof BatchingSettings>;
+
+/** Which quality metrics delayed labels are scored with. */
+export const QualitySettings = Type.Object({
+  metrics: Type.Array(Type.String()),
+  positiveLabel: Type.Optional(Type.String()),
+});
+
+export const ModelSpec = Type.Object(
+  {
+    name: Type.String({ pattern: '^[a-z0-9][a-z0-9._-]*$' }),
+    version: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$' }),
+    task: TaskName,
+    runtime: RuntimeName,
+    description: Type.Optional(Type.String()),
+    inputs: Type.Optional(Type.Array(TensorSpec)),
+    outputs: Type.Optional(Type.Array(TensorSpec)),
+    labels: Type.Optional(Type.Array(Type.String())),
+    onnx: Type.Optional(OnnxSettings),
+    remote: Type.Optional(RemoteSettings),
+    preprocessing: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    batching: Type.Optional(BatchingSettings),
+    quality: Type.Optional(QualitySettings),
+    /** Held-out evaluation numbers measured at training time. */
+    evaluation: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    /** Reference distributions of inputs and predictions, for drift. */
+    reference: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    provenance: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    training: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    /** Name of the model that answers when this one fails or sheds load. */
+    fallback: Type.Optional(Type.String()),
+  },
+  { additionalProperties: true },
+);
+export type ModelSpec = Static<typeof ModelSpec>;
+
+export const SPEC_FILE = 'vigil.model.json';
+
+export class SpecError extends Error {}
+
+/** Validates a parsed spec and says which field is wrong if it is not. */
+export function parseSpec(raw: unknown, where: string): ModelSpec {
+  if (Value.Check(ModelSpec, raw)) {
+    const spec = raw as ModelSpec;
+    if (spec.runtime === 'onnx' && !spec.onnx) throw new SpecError(`${where}: runtime "onnx" needs an "onnx" section`);
+    if (spec.runtime === 'remote' && !spec.remote) throw new SpecError(`${where}: runtime "remote" needs a "remote" section`);
+    return spec;
+  }
+  const first = [...Value.Errors(ModelSpec, raw)][0];
+  const path = first ? (first as { instancePath?: string; path?: string }).instancePath ?? (first as { path?: string }).path ?? '' : '';
+  throw new SpecError(`${where}: invalid model spec at "${path || '/'}": ${first?.message ?? 'unknown error'}`);
+}

@@ -1,0 +1,134 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * Every Prometheus metric Vigil exports, declared once. Names follow Prometheus conventions
+ * (base units, `_total` counters); labels are bounded: route templates, model names and
+ * versions from the repository, labels from model specs, status codes.
+ *
+ * The mood app's unlabelled names (`requests_local_total`, `local_inference_latency_seconds`...)
+ * are kept as they were so dashboards written for it keep working; they are histograms rather
+ * than summaries so that p95/p99 can be computed across instances.
+ */
+
+/** Latency buckets for HTTP and local inference: sub-millisecond models up to slow transformers. */
+export const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+/** Remote generation takes seconds. */
+export const REMOTE_LATENCY_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60];
+export const CONFIDENCE_BUCKETS = [0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1];
+
+/** Route label for requests that matched no route, so scanners cannot create new series. */
+export const UNMATCHED_ROUTE = '__unmatched__';
+
+export type InferenceStage = 'preprocess' | 'queue' | 'infer' | 'postprocess';
+
+export class Metrics {
+  readonly registry = new Registry();
+
+  readonly httpRequests = new Counter({
+    name: 'http_requests_total',
+    help: 'HTTP requests answered, by method, route template and status code.',
+    labelNames: ['method', 'route', 'status'] as const,
+    registers: [this.registry],
+  });
+  readonly httpDuration = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'Time from request received to response sent, by method, route template and status code.',
+    labelNames: ['method', 'route', 'status'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly httpInFlight = new Gauge({
+    name: 'http_requests_in_flight',
+    help: 'HTTP requests being handled now.',
+    registers: [this.registry],
+  });
+
+  readonly stageDuration = new Histogram({
+    name: 'vigil_inference_stage_duration_seconds',
+    help: 'Time spent in each stage of inference (preprocess, queue, infer, postprocess), per model version.',
+    labelNames: ['model', 'version', 'stage'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly predictions = new Counter({
+    name: 'vigil_predictions_total',
+    help: 'Predictions made, by model version and predicted label.',
+    labelNames: ['model', 'version', 'label'] as const,
+    registers: [this.registry],
+  });
+  readonly confidence = new Histogram({
+    name: 'vigil_prediction_confidence',
+    help: 'Probability of the predicted label.',
+    labelNames: ['model', 'version'] as const,
+    buckets: CONFIDENCE_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly inferenceErrors = new Counter({
+    name: 'vigil_inference_errors_total',
+    help: 'Inference calls that failed, by model version and reason.',
+    labelNames: ['model', 'version', 'reason'] as const,
+    registers: [this.registry],
+  });
+  readonly modelInfo = new Gauge({
+    name: 'vigil_model_info',
+    help: 'Loaded model versions (value 1), with their task and runtime.',
+    labelNames: ['model', 'version', 'task', 'runtime'] as const,
+    registers: [this.registry],
+  });
+  readonly modelReady = new Gauge({
+    name: 'vigil_model_ready',
+    help: '1 when the model version is loaded and warmed up, else 0.',
+    labelNames: ['model', 'version'] as const,
+    registers: [this.registry],
+  });
+  readonly modelLoadSeconds = new Gauge({
+    name: 'vigil_model_load_seconds',
+    help: 'How long loading and warming up the model version took.',
+    labelNames: ['model', 'version'] as const,
+    registers: [this.registry],
+  });
+  readonly truncatedInputs = new Counter({
+    name: 'vigil_truncated_inputs_total',
+    help: 'Inputs cut to the model maximum length.',
+    labelNames: ['model', 'version'] as const,
+    registers: [this.registry],
+  });
+
+  // The mood app's names, for local (on-machine) models.
+  readonly requestsLocal = new Counter({
+    name: 'requests_local_total',
+    help: 'Prediction requests served by local models.',
+    registers: [this.registry],
+  });
+  readonly errorsLocal = new Counter({
+    name: 'errors_local_total',
+    help: 'Prediction requests to local models that failed on the server side.',
+    registers: [this.registry],
+  });
+  readonly localLatency = new Histogram({
+    name: 'local_inference_latency_seconds',
+    help: 'End-to-end latency of local model predictions (preprocess to postprocess).',
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly localModelLoaded = new Gauge({
+    name: 'local_model_loaded',
+    help: '1 when every local model is loaded and ready, else 0.',
+    registers: [this.registry],
+  });
+
+  constructor(options: { defaultMetrics?: boolean } = {}) {
+    if (options.defaultMetrics !== false) {
+      // process_* and nodejs_* (CPU, RSS, event-loop lag, GC); collected at scrape time.
+      collectDefaultMetrics({ register: this.registry });
+    }
+  }
+
+  async render(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}

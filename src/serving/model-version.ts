@@ -1,0 +1,169 @@
+import { ModelNotReady, VigilError } from '../errors.js';
+import type { ModelSpec } from '../models/spec.js';
+import type { Metrics } from '../observability/metrics.js';
+import { taskFor } from '../tasks/index.js';
+import type { Pipeline, Prediction, TaskDefinition } from '../tasks/types.js';
+import { Batcher, DEFAULT_BATCHING, type BatcherOptions } from './batcher.js';
+
+export type ModelState = 'loading' | 'ready' | 'failed' | 'unavailable' | 'unloaded';
+
+export interface ModelVersionOptions {
+  dir: string;
+  intraOpThreads?: number;
+  interOpThreads?: number;
+  /** Server-wide batching defaults; the spec's own `batching` section wins. */
+  batching?: Partial<BatcherOptions>;
+}
+
+export interface PredictOptions {
+  /** The caller's deadline: past it, a queued input is dropped with 504 instead of being run. */
+  timeoutMs?: number;
+}
+
+const now = () => performance.now();
+
+/**
+ * One loaded version of one model: its pipeline behind a batcher, its state, and the
+ * metrics of every prediction it makes. Local runtimes only count toward `*_local_*`.
+ */
+export class ModelVersion {
+  state: ModelState = 'loading';
+  /** Why the model is not ready, in words a user can act on. */
+  reason: string | undefined = 'loading';
+  loadSeconds: number | undefined;
+  readonly task: TaskDefinition;
+  private pipeline: Pipeline | undefined;
+  private batcher: Batcher<unknown, unknown> | undefined;
+
+  constructor(
+    readonly spec: ModelSpec,
+    private readonly options: ModelVersionOptions,
+    private readonly metrics: Metrics,
+  ) {
+    this.task = taskFor(spec.task);
+  }
+
+  get name(): string {
+    return this.spec.name;
+  }
+
+  get version(): string {
+    return this.spec.version;
+  }
+
+  get isLocal(): boolean {
+    return this.spec.runtime !== 'remote';
+  }
+
+  get dir(): string {
+    return this.options.dir;
+  }
+
+  /** Queue and engine occupancy, for saturation gauges. */
+  get occupancy(): { queued: number; inFlight: number } {
+    return { queued: this.batcher?.queued ?? 0, inFlight: this.batcher?.inFlight ?? 0 };
+  }
+
+  get batching(): BatcherOptions {
+    return { ...DEFAULT_BATCHING, ...this.options.batching, ...stripUndefined(this.spec.batching ?? {}) };
+  }
+
+  signature(): ReturnType<Pipeline['signature']> {
+    return this.pipeline?.signature() ?? { inputs: this.spec.inputs ?? [], outputs: this.spec.outputs ?? [] };
+  }
+
+  /** Loads the artifacts and runs one prediction, so the first user request is not the slow one. */
+  async load(): Promise<void> {
+    const started = now();
+    const labels = { model: this.name, version: this.version };
+    this.metrics.modelReady.set(labels, 0);
+    try {
+      this.pipeline = await this.task.load(this.spec, {
+        dir: this.options.dir,
+        intraOpThreads: this.options.intraOpThreads,
+        interOpThreads: this.options.interOpThreads,
+      });
+      const pipeline = this.pipeline;
+      this.batcher = new Batcher((items) => pipeline.runBatch(items), this.batching, {
+        queueWait: (s) => this.metrics.stageDuration.observe({ ...labels, stage: 'queue' }, s),
+        batch: (_size, s) => this.metrics.stageDuration.observe({ ...labels, stage: 'infer' }, s),
+      });
+      await this.run([pipeline.sampleInput()], {}, false);
+      this.loadSeconds = (now() - started) / 1000;
+      this.state = 'ready';
+      this.reason = undefined;
+      this.metrics.modelReady.set(labels, 1);
+      this.metrics.modelLoadSeconds.set(labels, this.loadSeconds);
+      this.metrics.modelInfo.set({ ...labels, task: this.spec.task, runtime: this.spec.runtime }, 1);
+    } catch (error) {
+      this.state = 'failed';
+      this.reason = (error as Error).message;
+      throw error;
+    }
+  }
+
+  /** One cheap real prediction, for `/health?deep=1`. */
+  async probe(): Promise<Prediction> {
+    if (!this.pipeline) throw new ModelNotReady(this.name, this.reason ?? this.state);
+    const [prediction] = await this.run([this.pipeline.sampleInput()], {}, false);
+    return prediction!;
+  }
+
+  /** Predicts every input of one request; each input is batched with other requests' inputs. */
+  async predict(inputs: unknown[], options: PredictOptions = {}): Promise<Prediction[]> {
+    if (this.state !== 'ready' || !this.pipeline) throw new ModelNotReady(this.name, this.reason ?? this.state);
+    const started = now();
+    if (this.isLocal) this.metrics.requestsLocal.inc();
+    try {
+      const predictions = await this.run(inputs, options, true);
+      if (this.isLocal) this.metrics.localLatency.observe((now() - started) / 1000);
+      return predictions;
+    } catch (error) {
+      const reason = error instanceof VigilError ? error.code : 'runtime_error';
+      this.metrics.inferenceErrors.inc({ model: this.name, version: this.version, reason });
+      if (this.isLocal) this.metrics.errorsLocal.inc();
+      throw error;
+    }
+  }
+
+  private async run(inputs: unknown[], options: PredictOptions, record: boolean): Promise<Prediction[]> {
+    const pipeline = this.pipeline!;
+    const batcher = this.batcher!;
+    const labels = { model: this.name, version: this.version };
+
+    let mark = now();
+    const encoded = await Promise.all(inputs.map((input) => pipeline.encode(input)));
+    this.metrics.stageDuration.observe({ ...labels, stage: 'preprocess' }, (now() - mark) / 1000);
+
+    const raws = await Promise.all(encoded.map((e) => batcher.submit(e, options.timeoutMs)));
+
+    mark = now();
+    const predictions = raws.map((raw, i) => pipeline.decode(raw, encoded[i]));
+    this.metrics.stageDuration.observe({ ...labels, stage: 'postprocess' }, (now() - mark) / 1000);
+
+    if (record) {
+      for (const p of predictions) {
+        if (p.label !== undefined) this.metrics.predictions.inc({ ...labels, label: p.label });
+        if (p.score !== undefined) this.metrics.confidence.observe(labels, p.score);
+        if (p.truncated) this.metrics.truncatedInputs.inc(labels);
+      }
+    }
+    return predictions;
+  }
+
+  /** Waits for queued work, then frees the engine. */
+  async unload(): Promise<void> {
+    this.state = 'unloaded';
+    this.reason = 'unloaded';
+    await this.batcher?.idle();
+    await this.pipeline?.release();
+    this.pipeline = undefined;
+    const labels = { model: this.name, version: this.version };
+    this.metrics.modelReady.set(labels, 0);
+    this.metrics.modelInfo.remove({ ...labels, task: this.spec.task, runtime: this.spec.runtime });
+  }
+}
+
+function stripUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,124 @@
+import { ModelNotFound } from '../errors.js';
+import { compareVersions, type ModelSource } from '../models/repository.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import { ModelVersion, type ModelVersionOptions } from './model-version.js';
+
+export interface ModelStatus {
+  name: string;
+  version: string;
+  task: string;
+  runtime: string;
+  state: string;
+  reason?: string;
+  /** Whether this model must be ready for the server to be ready (local models are). */
+  required: boolean;
+}
+
+export interface RegistryOptions extends Omit<ModelVersionOptions, 'dir'> {
+  /** The model `POST /predict` serves; defaults to `sentiment`, else the first model. */
+  defaultModel?: string;
+}
+
+/** Every model version the server knows, by name and version, and which one answers by default. */
+export class ModelRegistry {
+  private readonly models = new Map<string, Map<string, ModelVersion>>();
+  private preferredDefault: string | undefined;
+
+  constructor(
+    private readonly metrics: Metrics,
+    private readonly logger: Logger,
+    private readonly options: RegistryOptions = {},
+  ) {
+    this.preferredDefault = options.defaultModel;
+  }
+
+  /** Registers a version without loading it; throws if that name and version are taken. */
+  add(source: ModelSource): ModelVersion {
+    const { name, version } = source.spec;
+    const versions = this.models.get(name) ?? new Map<string, ModelVersion>();
+    if (versions.has(version)) throw new Error(`model "${name}" version "${version}" is defined twice (${source.dir})`);
+    const model = new ModelVersion(source.spec, { ...this.options, dir: source.dir }, this.metrics);
+    versions.set(version, model);
+    this.models.set(name, versions);
+    return model;
+  }
+
+  /** Loads and warms up every registered version, one at a time (they share the cores). */
+  async loadAll(): Promise<void> {
+    for (const model of this.all()) {
+      if (model.state !== 'loading') continue;
+      try {
+        await model.load();
+        this.logger.info({ model: model.name, version: model.version, load_seconds: model.loadSeconds }, 'model ready');
+      } catch (error) {
+        this.logger.error({ model: model.name, version: model.version, err: error }, 'model failed to load');
+      }
+    }
+    this.refreshLoadedGauge();
+  }
+
+  all(): ModelVersion[] {
+    return [...this.models.values()].flatMap((versions) => [...versions.values()]);
+  }
+
+  names(): string[] {
+    return [...this.models.keys()].sort();
+  }
+
+  versions(name: string): ModelVersion[] {
+    const versions = this.models.get(name);
+    if (!versions) throw new ModelNotFound(name);
+    return [...versions.values()].sort((a, b) => compareVersions(a.version, b.version));
+  }
+
+  /** A named version, or the newest ready version (the newest of all when none is ready). */
+  get(name: string, version?: string): ModelVersion {
+    const versions = this.versions(name);
+    if (version !== undefined) {
+      const found = versions.find((v) => v.version === version);
+      if (!found) throw new ModelNotFound(name, version);
+      return found;
+    }
+    const ready = versions.filter((v) => v.state === 'ready');
+    return (ready.length > 0 ? ready : versions).at(-1)!;
+  }
+
+  has(name: string): boolean {
+    return this.models.has(name);
+  }
+
+  get defaultModelName(): string | undefined {
+    if (this.preferredDefault && this.models.has(this.preferredDefault)) return this.preferredDefault;
+    if (this.models.has('sentiment')) return 'sentiment';
+    return this.names()[0];
+  }
+
+  status(): ModelStatus[] {
+    return this.all().map((m) => ({
+      name: m.name,
+      version: m.version,
+      task: m.spec.task,
+      runtime: m.spec.runtime,
+      state: m.state,
+      ...(m.reason ? { reason: m.reason } : {}),
+      required: m.isLocal,
+    }));
+  }
+
+  /** Ready when every local model is; a remote model's outage is reported, not fatal. */
+  get ready(): boolean {
+    const required = this.all().filter((m) => m.isLocal);
+    return required.length > 0 ? required.every((m) => m.state === 'ready') : this.all().some((m) => m.state === 'ready');
+  }
+
+  async unloadAll(): Promise<void> {
+    await Promise.all(this.all().map((m) => m.unload()));
+    this.refreshLoadedGauge();
+  }
+
+  private refreshLoadedGauge(): void {
+    const local = this.all().filter((m) => m.isLocal);
+    this.metrics.localModelLoaded.set(local.length > 0 && local.every((m) => m.state === 'ready') ? 1 : 0);
+  }
+}

@@ -1,0 +1,134 @@
+import path from 'node:path';
+import { InvalidInput } from '../errors.js';
+import type { ModelSpec } from '../models/spec.js';
+import { OnnxSession, ort } from '../runtimes/onnx/session.js';
+import { loadTokenizer, type TextTokenizer } from './tokenizer.js';
+import { softmax } from './math.js';
+import type { ParsedRequest, Pipeline, Prediction, RequestLimits, TaskDefinition } from './types.js';
+
+/** One text after tokenization: the ids the model sees and whether the text had to be cut. */
+export interface EncodedText {
+  ids: number[];
+  truncated: boolean;
+}
+
+/** A JSON string field that must hold non-blank text. */
+function checkText(value: unknown, field: string): string {
+  if (typeof value !== 'string') {
+    throw new InvalidInput(`"${field}" must be a string, got ${value === null ? 'null' : typeof value}`);
+  }
+  if (value.trim() === '') throw new InvalidInput(`"${field}" must not be empty`);
+  return value;
+}
+
+/** `{"text": "..."}` or `{"texts": ["...", ...]}`. Shared by every task whose input is text. */
+export function parseTextRequest(body: unknown, limits: RequestLimits): ParsedRequest<string> {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new InvalidInput('the body must be a JSON object with "text" (a string) or "texts" (an array of strings)');
+  }
+  const record = body as Record<string, unknown>;
+  if ('text' in record && 'texts' in record) throw new InvalidInput('send either "text" or "texts", not both');
+  if ('texts' in record) {
+    const texts = record.texts;
+    if (!Array.isArray(texts)) throw new InvalidInput('"texts" must be an array of strings');
+    if (texts.length === 0) throw new InvalidInput('"texts" must not be empty');
+    if (texts.length > limits.maxBatchInputs) {
+      throw new InvalidInput(`"texts" has ${texts.length} items; at most ${limits.maxBatchInputs} are allowed per request`, 'too_many_inputs');
+    }
+    return { inputs: texts.map((t, i) => checkText(t, `texts[${i}]`)), batch: true };
+  }
+  if (!('text' in record)) throw new InvalidInput('missing field "text" (or "texts" for a batch)');
+  return { inputs: [checkText(record.text, 'text')], batch: false };
+}
+
+export const TEXT_REQUEST_SCHEMA = {
+  type: 'object',
+  description: 'One text, or a batch of texts.',
+  properties: {
+    text: { type: 'string', minLength: 1, example: 'I am so happy today!' },
+    texts: { type: 'array', items: { type: 'string', minLength: 1 } },
+  },
+} as const;
+
+/** Labels from the spec, or LABEL_0.. when a model folder did not name them. */
+function labelsFor(spec: ModelSpec, classes: number): string[] {
+  const labels = spec.labels ?? [];
+  return Array.from({ length: classes }, (_, i) => labels[i] ?? `LABEL_${i}`);
+}
+
+class TextClassificationPipeline implements Pipeline<string, EncodedText, Float32Array> {
+  constructor(
+    private readonly spec: ModelSpec,
+    private readonly session: OnnxSession,
+    private readonly tokenizer: TextTokenizer,
+    private readonly maxLength: number,
+    private readonly usesAttentionMask: boolean,
+  ) {}
+
+  encode(text: string): EncodedText {
+    return this.tokenizer.encode(text, this.maxLength);
+  }
+
+  async runBatch(batch: EncodedText[]): Promise<Float32Array[]> {
+    // Pad to the longest sequence in this batch, not to maxLength: short texts stay cheap.
+    const width = Math.max(...batch.map((e) => e.ids.length));
+    const ids = new BigInt64Array(batch.length * width);
+    const mask = new BigInt64Array(batch.length * width);
+    const pad = BigInt(this.tokenizer.padId);
+    batch.forEach((encoded, row) => {
+      const offset = row * width;
+      for (let col = 0; col < width; col++) {
+        const id = encoded.ids[col];
+        ids[offset + col] = id === undefined ? pad : BigInt(id);
+        mask[offset + col] = id === undefined ? 0n : 1n;
+      }
+    });
+    const feeds: Record<string, ort.Tensor> = { input_ids: new ort.Tensor('int64', ids, [batch.length, width]) };
+    if (this.usesAttentionMask) feeds.attention_mask = new ort.Tensor('int64', mask, [batch.length, width]);
+    const outputs = await this.session.run(feeds);
+    const logits = outputs.logits ?? Object.values(outputs)[0];
+    if (!logits) throw new Error('the model returned no output');
+    const classes = logits.dims[1] ?? 1;
+    const data = logits.data as Float32Array;
+    return batch.map((_, row) => data.slice(row * classes, (row + 1) * classes));
+  }
+
+  decode(logits: Float32Array, encoded: EncodedText): Prediction {
+    const probabilities = softmax(logits);
+    const labels = labelsFor(this.spec, probabilities.length);
+    let best = 0;
+    for (let i = 1; i < probabilities.length; i++) if (probabilities[i]! > probabilities[best]!) best = i;
+    const scores: Record<string, number> = {};
+    labels.forEach((label, i) => (scores[label] = probabilities[i]!));
+    return { label: labels[best]!, score: probabilities[best]!, scores, truncated: encoded.truncated };
+  }
+
+  sampleInput(): string {
+    return 'I am so happy today!';
+  }
+
+  signature() {
+    return this.session.describe();
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+export const textClassification: TaskDefinition<string> = {
+  name: 'text-classification',
+  requestSchema: TEXT_REQUEST_SCHEMA,
+  parseRequest: parseTextRequest,
+  async load(spec, options) {
+    if (!spec.onnx) throw new Error(`model "${spec.name}": text-classification needs an onnx runtime section`);
+    const pre = (spec.preprocessing ?? {}) as { tokenizer?: string; maxLength?: number };
+    const tokenizer = await loadTokenizer(path.resolve(options.dir, pre.tokenizer ?? '.'));
+    const session = await OnnxSession.load(path.resolve(options.dir, spec.onnx.file), {
+      intraOpThreads: options.intraOpThreads ?? spec.onnx.intraOpThreads,
+      interOpThreads: options.interOpThreads ?? spec.onnx.interOpThreads,
+    });
+    const maxLength = Math.min(pre.maxLength ?? tokenizer.modelMaxLength, tokenizer.modelMaxLength);
+    return new TextClassificationPipeline(spec, session, tokenizer, maxLength, session.inputNames.includes('attention_mask'));
+  },
+};

@@ -1,0 +1,65 @@
+import type { ModelSpec, TaskName, TensorSpec } from '../models/spec.js';
+
+/**
+ * What every prediction can say about itself, whatever the task. Classification fills
+ * label/score/scores; regression fills value/unit; generation fills text.
+ */
+export interface Prediction {
+  label?: string;
+  score?: number;
+  scores?: Record<string, number>;
+  value?: number;
+  unit?: string;
+  text?: string;
+  /** The input was cut to the model's maximum length. */
+  truncated?: boolean;
+  [key: string]: unknown;
+}
+
+/**
+ * A loaded model, split the way its cost splits: `encode` runs once per input before the
+ * queue (tokenizing, decoding an image), `runBatch` runs once per batch (padding and one
+ * engine call), `decode` runs once per input after it. The batcher sits between encode and
+ * runBatch, so concurrent requests share one engine call.
+ */
+export interface Pipeline<Input = unknown, Encoded = unknown, Raw = unknown> {
+  encode(input: Input): Encoded | Promise<Encoded>;
+  runBatch(batch: Encoded[]): Promise<Raw[]>;
+  decode(raw: Raw, encoded: Encoded): Prediction;
+  /** A typical input, used for warm-up and for the deep health check. */
+  sampleInput(): Input;
+  /** Tensors as the Open Inference Protocol describes them. */
+  signature(): { inputs: TensorSpec[]; outputs: TensorSpec[] };
+  release(): Promise<void>;
+}
+
+export interface LoadOptions {
+  /** Folder holding the spec; artifact paths in the spec are relative to it. */
+  dir: string;
+  intraOpThreads?: number;
+  interOpThreads?: number;
+}
+
+export interface RequestLimits {
+  /** Most inputs one request may carry. */
+  maxBatchInputs: number;
+}
+
+/** A JSON API request body, parsed and checked: one input, or several. */
+export interface ParsedRequest<Input = unknown> {
+  inputs: Input[];
+  batch: boolean;
+}
+
+/**
+ * A task: the request schema of the JSON API, and how to load a model of that task.
+ * One module per task under src/tasks/.
+ */
+export interface TaskDefinition<Input = unknown> {
+  readonly name: TaskName;
+  /** JSON schema of the predict body, for the OpenAPI document. */
+  readonly requestSchema: Record<string, unknown>;
+  /** Checks a JSON API body; throws InvalidInput naming the offending field. */
+  parseRequest(body: unknown, limits: RequestLimits): ParsedRequest<Input>;
+  load(spec: ModelSpec, options: LoadOptions): Promise<Pipeline<Input>>;
+}

@@ -1,0 +1,13 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    // Integration tests start real servers and real models on a 2-core machine.
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+    // Files run one at a time: they each load models and would fight for the two cores.
+    fileParallelism: false,
+    reporters: ['default'],
+  },
+});
