@@ -94,6 +94,32 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly batchSize = new Histogram({
+    name: 'vigil_batch_size',
+    help: 'Inputs per engine call, per model version.',
+    labelNames: ['model', 'version'] as const,
+    buckets: [1, 2, 4, 8, 16, 32, 64, 128],
+    registers: [this.registry],
+  });
+  readonly queueDepth = new Gauge({
+    name: 'vigil_queue_depth',
+    help: 'Inputs waiting for a batch, per model version.',
+    labelNames: ['model', 'version'] as const,
+    registers: [this.registry],
+  });
+  readonly batchesInFlight = new Gauge({
+    name: 'vigil_batches_in_flight',
+    help: 'Engine calls running now, per model version.',
+    labelNames: ['model', 'version'] as const,
+    registers: [this.registry],
+  });
+  readonly shed = new Counter({
+    name: 'vigil_requests_shed_total',
+    help: 'Inputs refused (queue_full) or dropped unrun (deadline), per model version.',
+    labelNames: ['model', 'version', 'reason'] as const,
+    registers: [this.registry],
+  });
+
   // The mood app's names, for local (on-machine) models.
   readonly requestsLocal = new Counter({
     name: 'requests_local_total',

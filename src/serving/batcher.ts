@@ -18,6 +18,8 @@ export interface BatchObserver {
   batch?(size: number, seconds: number): void;
   /** An input was refused or dropped: `queue_full` at submit, `deadline` in the queue. */
   shed?(reason: 'queue_full' | 'deadline'): void;
+  /** The queue length or the number of running batches changed. */
+  occupancy?(queued: number, running: number): void;
 }
 
 interface Waiting<In, Out> {
@@ -82,6 +84,11 @@ export class Batcher<In, Out> {
   }
 
   private schedule(): void {
+    this.drainQueue();
+    this.observer.occupancy?.(this.queue.length, this.running);
+  }
+
+  private drainQueue(): void {
     while (this.queue.length > 0 && this.running < this.options.maxConcurrentBatches) {
       const waited = this.now() - this.queue[0]!.enqueuedAt;
       const full = this.queue.length >= this.options.maxBatchSize;

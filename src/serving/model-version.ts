@@ -86,7 +86,15 @@ export class ModelVersion {
       const pipeline = this.pipeline;
       this.batcher = new Batcher((items) => pipeline.runBatch(items), this.batching, {
         queueWait: (s) => this.metrics.stageDuration.observe({ ...labels, stage: 'queue' }, s),
-        batch: (_size, s) => this.metrics.stageDuration.observe({ ...labels, stage: 'infer' }, s),
+        batch: (size, s) => {
+          this.metrics.stageDuration.observe({ ...labels, stage: 'infer' }, s);
+          this.metrics.batchSize.observe(labels, size);
+        },
+        shed: (reason) => this.metrics.shed.inc({ ...labels, reason }),
+        occupancy: (queued, inFlight) => {
+          this.metrics.queueDepth.set(labels, queued);
+          this.metrics.batchesInFlight.set(labels, inFlight);
+        },
       });
       await this.run([pipeline.sampleInput()], {}, false);
       this.loadSeconds = (now() - started) / 1000;
