@@ -1,0 +1,73 @@
+import { existsSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { resolve } from 'node:path';
+import { readSpec, repoRoot } from '../training/artifacts.js';
+import { TRAINERS } from '../training/index.js';
+
+const HELP = `usage: vigil eval <model-dir-or-name> [data] [--json] [--tolerance X]
+
+Runs the EXPORTED model (onnxruntime-node, tokenizing through the exported tokenizer) on the
+held-out split recomputed from the data with the spec's seed, prints the metrics next to the
+numbers recorded in vigil.model.json, and exits 1 when any differs by more than the tolerance.
+
+  <model-dir-or-name>  a model folder (holding vigil.model.json) or an embedded model name
+                       (${Object.keys(TRAINERS).join(', ')}) meaning models/<name>/1
+  [data]               data path (default: the shared data set beside the checkout)
+  --json               print one JSON object instead of a table
+  --tolerance X        override the spec's tolerance (absolute difference per metric)
+  -h, --help           this help`;
+
+export async function run(args: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      options: { json: { type: 'boolean', default: false }, tolerance: { type: 'string' }, help: { type: 'boolean', short: 'h', default: false } },
+    });
+  } catch (err) {
+    console.error(`vigil eval: ${(err as Error).message}\n\n${HELP}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const [target, data] = positionals;
+  if (!target || positionals.length > 2) {
+    console.error(HELP);
+    return 2;
+  }
+  const dir = existsSync(resolve(target, 'vigil.model.json')) ? resolve(target) : resolve(repoRoot, 'models', target, '1');
+  if (!existsSync(resolve(dir, 'vigil.model.json'))) {
+    console.error(`vigil eval: no vigil.model.json in ${target} nor in ${dir}`);
+    return 2;
+  }
+  const spec = readSpec(dir);
+  const entry = TRAINERS[spec.name];
+  if (!entry) {
+    console.error(`vigil eval: no evaluator for model "${spec.name}" (one of: ${Object.keys(TRAINERS).join(', ')})`);
+    return 2;
+  }
+  const trainer = await entry.load();
+  const result = await trainer.evaluate(dir, { data: data ? resolve(data) : undefined, log: (l) => console.error(l) });
+  const tolerance = values.tolerance !== undefined ? Number(values.tolerance) : result.tolerance;
+  const rows = Object.entries(result.metrics).map(([metric, value]) => {
+    const recorded = result.recorded[metric];
+    const diff = recorded === undefined ? null : Math.abs(value - recorded);
+    return { metric, value, recorded: recorded ?? null, diff, ok: diff === null || diff <= tolerance + 1e-12 };
+  });
+  const ok = rows.every((r) => r.ok);
+  if (values.json) {
+    console.log(JSON.stringify({ model: result.model, dir, n: result.n, tolerance, ok, metrics: rows }, null, 2));
+  } else {
+    console.log(`${result.model} (${dir}), ${result.n} held-out examples, tolerance ${tolerance}`);
+    console.log(`  ${'metric'.padEnd(10)} ${'now'.padStart(10)} ${'recorded'.padStart(10)}  status`);
+    for (const r of rows) {
+      console.log(`  ${r.metric.padEnd(10)} ${r.value.toFixed(4).padStart(10)} ${(r.recorded === null ? '-' : r.recorded.toFixed(4)).padStart(10)}  ${r.ok ? 'ok' : 'DIFFERS'}`);
+    }
+    console.log(ok ? 'ok' : 'FAILED: metrics differ from the spec beyond the tolerance');
+  }
+  return ok ? 0 : 1;
+}
