@@ -24,6 +24,8 @@ options:
   --default-model NAME     model answering POST /predict (default: sentiment)
   --threads N              onnxruntime threads per operator, 0 = one per core (VIGIL_THREADS)
   --inter-op-threads N     onnxruntime threads across operators
+  --sessions N             onnxruntime sessions per model, each on its own worker thread
+                           (default 1; VIGIL_SESSIONS)
   --max-batch-inputs N     most inputs per request (default 64)
   --body-limit BYTES       largest request body (default 1048576)
   --drain-delay-ms N       after SIGTERM, keep answering with readiness 503 this long (default 0)
@@ -47,6 +49,7 @@ function flagsToConfig(values: Record<string, string | boolean | string[] | unde
     defaultModel: values['default-model'] as string | undefined,
     intraOpThreads: int('threads'),
     interOpThreads: int('inter-op-threads'),
+    sessions: int('sessions'),
     maxBatchInputs: int('max-batch-inputs'),
     bodyLimit: int('body-limit'),
     drainDelayMs: int('drain-delay-ms'),
@@ -68,6 +71,7 @@ export async function run(args: string[]): Promise<number> {
         'default-model': { type: 'string' },
         threads: { type: 'string' },
         'inter-op-threads': { type: 'string' },
+        sessions: { type: 'string' },
         'max-batch-inputs': { type: 'string' },
         'body-limit': { type: 'string' },
         'drain-delay-ms': { type: 'string' },

@@ -26,6 +26,8 @@ export const ServeConfig = Type.Object({
   /** onnxruntime threads per operator; 0 = one per core. */
   intraOpThreads: Type.Optional(Type.Integer({ minimum: 0 })),
   interOpThreads: Type.Optional(Type.Integer({ minimum: 1 })),
+  /** onnxruntime sessions per model, each on its own worker thread. */
+  sessions: Type.Optional(Type.Integer({ minimum: 1 })),
   bodyLimit: Type.Integer({ minimum: 1024 }),
   maxBatchInputs: Type.Integer({ minimum: 1 }),
   logLevel: Type.String(),
@@ -74,6 +76,8 @@ export function fromEnvironment(env: NodeJS.ProcessEnv): Partial<ServeConfig> {
   if (env.VIGIL_DEFAULT_MODEL) config.defaultModel = env.VIGIL_DEFAULT_MODEL;
   const threads = integer(env.VIGIL_THREADS, 'VIGIL_THREADS');
   if (threads !== undefined) config.intraOpThreads = threads;
+  const sessions = integer(env.VIGIL_SESSIONS, 'VIGIL_SESSIONS');
+  if (sessions !== undefined) config.sessions = sessions;
   if (env.LOG_LEVEL) config.logLevel = env.LOG_LEVEL;
   return config;
 }

@@ -40,6 +40,7 @@ export async function startServer(config: ServeConfig, options: { logger?: Logge
     defaultModel: config.defaultModel,
     intraOpThreads: config.intraOpThreads,
     interOpThreads: config.interOpThreads,
+    sessions: config.sessions,
   });
   for (const source of modelSources(config)) registry.add(source);
   if (registry.all().length === 0) logger.warn('no models configured: pass --model PATH or put model folders in the models directory');

@@ -45,6 +45,8 @@ export const OnnxSettings = Type.Object({
   file: Type.String(),
   intraOpThreads: Type.Optional(Type.Integer({ minimum: 0 })),
   interOpThreads: Type.Optional(Type.Integer({ minimum: 0 })),
+  /** Sessions on their own worker threads, each running one batch at a time. */
+  sessions: Type.Optional(Type.Integer({ minimum: 1 })),
 });
 
 export const RemoteSettings = Type.Object({

@@ -11,6 +11,7 @@ export interface ModelVersionOptions {
   dir: string;
   intraOpThreads?: number;
   interOpThreads?: number;
+  sessions?: number;
   /** Server-wide batching defaults; the spec's own `batching` section wins. */
   batching?: Partial<BatcherOptions>;
 }
@@ -82,9 +83,11 @@ export class ModelVersion {
         dir: this.options.dir,
         intraOpThreads: this.options.intraOpThreads,
         interOpThreads: this.options.interOpThreads,
+        sessions: this.options.sessions,
       });
       const pipeline = this.pipeline;
-      this.batcher = new Batcher((items) => pipeline.runBatch(items), this.batching, {
+      const batching = { ...this.batching, maxConcurrentBatches: pipeline.concurrency ?? this.batching.maxConcurrentBatches };
+      this.batcher = new Batcher((items) => pipeline.runBatch(items), batching, {
         queueWait: (s) => this.metrics.stageDuration.observe({ ...labels, stage: 'queue' }, s),
         batch: (size, s) => {
           this.metrics.stageDuration.observe({ ...labels, stage: 'infer' }, s);

@@ -111,6 +111,10 @@ class TextClassificationPipeline implements Pipeline<string, EncodedText, Float3
     return this.session.describe();
   }
 
+  get concurrency(): number {
+    return this.session.concurrency;
+  }
+
   async release(): Promise<void> {
     await this.session.release();
   }
@@ -127,6 +131,7 @@ export const textClassification: TaskDefinition<string> = {
     const session = await OnnxSession.load(path.resolve(options.dir, spec.onnx.file), {
       intraOpThreads: options.intraOpThreads ?? spec.onnx.intraOpThreads,
       interOpThreads: options.interOpThreads ?? spec.onnx.interOpThreads,
+      sessions: options.sessions ?? spec.onnx.sessions,
     });
     const maxLength = Math.min(pre.maxLength ?? tokenizer.modelMaxLength, tokenizer.modelMaxLength);
     return new TextClassificationPipeline(spec, session, tokenizer, maxLength, session.inputNames.includes('attention_mask'));

@@ -31,6 +31,8 @@ export interface Pipeline<Input = unknown, Encoded = unknown, Raw = unknown> {
   /** Tensors as the Open Inference Protocol describes them. */
   signature(): { inputs: TensorSpec[]; outputs: TensorSpec[] };
   release(): Promise<void>;
+  /** Batches the pipeline can run at the same time (one per engine session); 1 if absent. */
+  readonly concurrency?: number;
 }
 
 export interface LoadOptions {
@@ -38,6 +40,8 @@ export interface LoadOptions {
   dir: string;
   intraOpThreads?: number;
   interOpThreads?: number;
+  /** Engine sessions (worker threads) per model version. */
+  sessions?: number;
 }
 
 export interface RequestLimits {

@@ -1,5 +1,10 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import type { TensorSpec } from '../../models/spec.js';
+import { transferables, type FromWorker, type WireMetadata, type WireTensor, type WorkerInit } from './protocol.js';
 
 export type Feeds = Record<string, ort.Tensor>;
 export type Outputs = Record<string, ort.Tensor>;
@@ -10,6 +15,8 @@ export interface ThreadSettings {
   intraOpThreads?: number;
   /** Threads across independent operators; only used when the graph has parallel branches. */
   interOpThreads?: number;
+  /** Sessions (each on its own worker thread) that may run batches at the same time. */
+  sessions?: number;
 }
 
 const ORT_TO_OIP: Record<string, TensorSpec['datatype']> = {
@@ -25,53 +32,145 @@ const ORT_TO_OIP: Record<string, TensorSpec['datatype']> = {
   string: 'BYTES',
 };
 
+/** The compiled worker lives next to this file in dist/; tests running the TypeScript sources use dist's. */
+function workerFile(): string {
+  const here = fileURLToPath(import.meta.url);
+  const sibling = path.join(path.dirname(here), 'worker.js');
+  if (existsSync(sibling)) return sibling;
+  const built = path.resolve(path.dirname(here), '../../../dist/runtimes/onnx/worker.js');
+  if (existsSync(built)) return built;
+  throw new Error(`the inference worker is not built (looked for ${sibling} and ${built}): run npm run build`);
+}
+
+/** One worker thread holding one onnxruntime session, with its calls in flight. */
+class SessionWorker {
+  private nextId = 0;
+  private readonly pending = new Map<number, { resolve(outputs: Outputs): void; reject(error: Error): void }>();
+  private exitError: Error | undefined;
+
+  private constructor(
+    private readonly worker: Worker,
+    readonly inputs: WireMetadata[],
+    readonly outputs: WireMetadata[],
+  ) {
+    worker.on('message', (message: FromWorker) => {
+      if (message.kind !== 'result' && message.kind !== 'failed') return;
+      const call = this.pending.get(message.id);
+      if (!call) return;
+      this.pending.delete(message.id);
+      if (message.kind === 'failed') call.reject(new Error(`inference failed: ${message.message}`));
+      else call.resolve(fromWire(message.outputs));
+    });
+    worker.on('exit', (code) => {
+      this.exitError = new Error(`the inference worker exited (code ${code})`);
+      for (const call of this.pending.values()) call.reject(this.exitError);
+      this.pending.clear();
+    });
+  }
+
+  static start(init: WorkerInit): Promise<SessionWorker> {
+    const worker = new Worker(workerFile(), { workerData: init });
+    return new Promise((resolve, reject) => {
+      const onMessage = (message: FromWorker) => {
+        worker.off('error', onError);
+        if (message.kind === 'loaded') resolve(new SessionWorker(worker, message.inputs, message.outputs));
+        else if (message.kind === 'load-failed') {
+          void worker.terminate();
+          reject(new Error(`cannot load ${init.file}: ${message.message}`));
+        }
+      };
+      const onError = (error: Error) => reject(error);
+      worker.once('message', onMessage);
+      worker.once('error', onError);
+    });
+  }
+
+  get busy(): number {
+    return this.pending.size;
+  }
+
+  run(feeds: Feeds): Promise<Outputs> {
+    if (this.exitError) return Promise.reject(this.exitError);
+    const id = this.nextId++;
+    const wire: Record<string, WireTensor> = {};
+    for (const [name, tensor] of Object.entries(feeds)) wire[name] = { type: tensor.type, data: tensor.data as WireTensor['data'], dims: tensor.dims };
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage({ kind: 'run', id, feeds: wire }, transferables(wire));
+    });
+  }
+
+  async release(): Promise<void> {
+    if (this.exitError) return;
+    const exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
+    this.worker.postMessage({ kind: 'release' });
+    await exited;
+  }
+}
+
+function fromWire(outputs: Record<string, WireTensor>): Outputs {
+  const tensors: Outputs = {};
+  for (const [name, wire] of Object.entries(outputs)) tensors[name] = new ort.Tensor(wire.type as ort.Tensor.Type, wire.data as never, wire.dims);
+  return tensors;
+}
+
 /**
- * One onnxruntime-node session on CPU. It knows nothing about tasks or HTTP: tensors in,
- * tensors out. onnxruntime runs `run()` off the JS thread, so the event loop stays free.
+ * An ONNX model on CPU, run on worker threads so inference never blocks the event loop.
+ * It knows nothing about tasks or HTTP: tensors in, tensors out. With several sessions, each
+ * call goes to the least busy one.
  */
 export class OnnxSession {
   private constructor(
-    private readonly session: ort.InferenceSession,
+    private readonly workers: SessionWorker[],
     readonly file: string,
   ) {}
 
   static async load(file: string, threads: ThreadSettings = {}): Promise<OnnxSession> {
-    const session = await ort.InferenceSession.create(file, {
-      executionProviders: ['cpu'],
-      graphOptimizationLevel: 'all',
-      executionMode: (threads.interOpThreads ?? 1) > 1 ? 'parallel' : 'sequential',
-      intraOpNumThreads: threads.intraOpThreads ?? 0,
-      interOpNumThreads: threads.interOpThreads ?? 1,
-    });
-    return new OnnxSession(session, file);
+    const count = Math.max(1, threads.sessions ?? 1);
+    const init: WorkerInit = { file, threads: { intraOpThreads: threads.intraOpThreads, interOpThreads: threads.interOpThreads } };
+    const workers: SessionWorker[] = [];
+    try {
+      for (let i = 0; i < count; i++) workers.push(await SessionWorker.start(init));
+    } catch (error) {
+      await Promise.all(workers.map((w) => w.release()));
+      throw error;
+    }
+    return new OnnxSession(workers, file);
   }
 
-  get inputNames(): readonly string[] {
-    return this.session.inputNames;
+  /** How many batches may run at once (one per session). */
+  get concurrency(): number {
+    return this.workers.length;
   }
 
-  get outputNames(): readonly string[] {
-    return this.session.outputNames;
+  get inputNames(): string[] {
+    return this.workers[0]!.inputs.map((m) => m.name);
+  }
+
+  get outputNames(): string[] {
+    return this.workers[0]!.outputs.map((m) => m.name);
   }
 
   /** The graph's own view of its inputs and outputs, in the Open Inference Protocol's terms. */
   describe(): { inputs: TensorSpec[]; outputs: TensorSpec[] } {
-    const toSpec = (meta: ort.InferenceSession.ValueMetadata): TensorSpec => {
+    const toSpec = (meta: WireMetadata): TensorSpec => {
       if (!meta.isTensor) return { name: meta.name, datatype: 'BYTES', shape: [-1] };
       return {
         name: meta.name,
-        datatype: ORT_TO_OIP[meta.type] ?? 'FP32',
-        shape: meta.shape.map((d) => (typeof d === 'number' && d > 0 ? d : -1)),
+        datatype: ORT_TO_OIP[meta.type ?? ''] ?? 'FP32',
+        shape: (meta.shape ?? []).map((d) => (typeof d === 'number' && d > 0 ? d : -1)),
       };
     };
-    return { inputs: this.session.inputMetadata.map(toSpec), outputs: this.session.outputMetadata.map(toSpec) };
+    const first = this.workers[0]!;
+    return { inputs: first.inputs.map(toSpec), outputs: first.outputs.map(toSpec) };
   }
 
-  async run(feeds: Feeds): Promise<Outputs> {
-    return this.session.run(feeds) as Promise<Outputs>;
+  run(feeds: Feeds): Promise<Outputs> {
+    const worker = this.workers.reduce((least, w) => (w.busy < least.busy ? w : least));
+    return worker.run(feeds);
   }
 
   async release(): Promise<void> {
-    await this.session.release();
+    await Promise.all(this.workers.map((w) => w.release()));
   }
 }
