@@ -1,4 +1,5 @@
 import type { ModelSpec, TaskName, TensorSpec } from '../models/spec.js';
+import type { OipCodec } from './oip-tensors.js';
 
 /**
  * What every prediction can say about itself, whatever the task. Classification fills
@@ -66,4 +67,6 @@ export interface TaskDefinition<Input = unknown> {
   /** Checks a JSON API body; throws InvalidInput naming the offending field. */
   parseRequest(body: unknown, limits: RequestLimits): ParsedRequest<Input>;
   load(spec: ModelSpec, options: LoadOptions): Promise<Pipeline<Input>>;
+  /** How the task speaks the Open Inference Protocol (src/tasks/oip-*.ts); see also oipCodecFor. */
+  readonly oip?: OipCodec<Input>;
 }

@@ -1,0 +1,225 @@
+import path from 'node:path';
+import { Histogram, type Registry } from 'prom-client';
+import { InvalidInput } from '../errors.js';
+import type { ModelSpec } from '../models/spec.js';
+import { OnnxSession, ort } from '../runtimes/onnx/session.js';
+import type { ParsedRequest, Pipeline, Prediction, RequestLimits, TaskDefinition } from './types.js';
+
+/**
+ * Tabular regression (air quality): named numeric features in, one number out. The spec's
+ * `preprocessing.features` fixes the order the graph expects and each feature's unit; a feature
+ * with `mean` and `std` is standardised here before the graph sees it, and a target with `mean`
+ * and `std` is un-standardised after (so the graph may be trained on z-scores either way).
+ */
+
+export interface FeatureSpec {
+  name: string;
+  unit?: string;
+  description?: string;
+  mean?: number;
+  std?: number;
+}
+
+export interface TargetSpec {
+  name: string;
+  unit?: string;
+  description?: string;
+  mean?: number;
+  std?: number;
+}
+
+export interface TabularSettings {
+  features: FeatureSpec[];
+  target: TargetSpec;
+}
+
+/** One row as the request gave it: feature name -> value, checked against the spec in `encode`. */
+export interface TabularInput {
+  features: Record<string, unknown>;
+  /** Names the row in errors: `features` or `rows[3]`. */
+  field: string;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Reads `preprocessing.features` and `preprocessing.target`; throws naming the bad entry (a spec bug, caught at load). */
+export function tabularSettings(spec: ModelSpec): TabularSettings {
+  const pre = (spec.preprocessing ?? {}) as Record<string, unknown>;
+  const rawFeatures = pre.features;
+  if (!Array.isArray(rawFeatures) || rawFeatures.length === 0) {
+    throw new Error(`model "${spec.name}": tabular-regression needs preprocessing.features, a non-empty array of {name, unit}`);
+  }
+  const numberOrUndefined = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+  const column = (raw: unknown, where: string): FeatureSpec => {
+    // A bare string is a feature with only a name.
+    const entry = typeof raw === 'string' ? { name: raw } : raw;
+    if (!isObject(entry) || typeof entry.name !== 'string' || entry.name === '') throw new Error(`model "${spec.name}": ${where} needs a "name"`);
+    const std = numberOrUndefined(entry.std);
+    return {
+      name: entry.name,
+      unit: typeof entry.unit === 'string' ? entry.unit : undefined,
+      description: typeof entry.description === 'string' ? entry.description : undefined,
+      mean: numberOrUndefined(entry.mean),
+      // A zero std would divide by zero; such a column carries no information anyway.
+      std: std !== undefined && std > 0 ? std : undefined,
+    };
+  };
+  const features = rawFeatures.map((f, i) => column(f, `preprocessing.features[${i}]`));
+  const names = new Set<string>();
+  for (const f of features) {
+    if (names.has(f.name)) throw new Error(`model "${spec.name}": feature "${f.name}" is listed twice`);
+    names.add(f.name);
+  }
+  const target = pre.target === undefined ? { name: 'value' } : column(pre.target, 'preprocessing.target');
+  return { features, target };
+}
+
+function parseRow(value: unknown, field: string): TabularInput {
+  if (!isObject(value)) throw new InvalidInput(`"${field}" must be an object of feature name -> number`);
+  return { features: value, field };
+}
+
+export function parseTabularRequest(body: unknown, limits: RequestLimits): ParsedRequest<TabularInput> {
+  if (!isObject(body)) throw new InvalidInput('the body must be a JSON object with "features" (name -> number) or "rows" (an array of them)');
+  if ('features' in body && 'rows' in body) throw new InvalidInput('send either "features" or "rows", not both');
+  if ('rows' in body) {
+    const rows = body.rows;
+    if (!Array.isArray(rows)) throw new InvalidInput('"rows" must be an array of objects of feature name -> number');
+    if (rows.length === 0) throw new InvalidInput('"rows" must not be empty');
+    if (rows.length > limits.maxBatchInputs) {
+      throw new InvalidInput(`"rows" has ${rows.length} items; at most ${limits.maxBatchInputs} are allowed per request`, 'too_many_inputs');
+    }
+    return { inputs: rows.map((row, i) => parseRow(row, `rows[${i}]`)), batch: true };
+  }
+  if (!('features' in body)) throw new InvalidInput('missing field "features" (or "rows" for a batch)');
+  return { inputs: [parseRow(body.features, 'features')], batch: false };
+}
+
+/**
+ * One row in the graph's feature order, in the units the spec names. Every missing, unknown
+ * and non-finite feature is named at once, so a client fixes its payload in one go.
+ */
+export function featureVector(input: TabularInput, settings: TabularSettings): Float32Array {
+  const { features, field } = input;
+  const known = new Set(settings.features.map((f) => f.name));
+  const missing = settings.features.filter((f) => !(f.name in features)).map((f) => f.name);
+  const unknown = Object.keys(features).filter((name) => !known.has(name));
+  const notNumbers = settings.features
+    .filter((f) => f.name in features && (typeof features[f.name] !== 'number' || !Number.isFinite(features[f.name])))
+    .map((f) => f.name);
+  const problems: string[] = [];
+  const list = (names: string[]) => names.map((n) => `"${n}"`).join(', ');
+  if (missing.length > 0) problems.push(`missing feature${missing.length > 1 ? 's' : ''} ${list(missing)}`);
+  if (unknown.length > 0) problems.push(`unknown feature${unknown.length > 1 ? 's' : ''} ${list(unknown)}`);
+  if (notNumbers.length > 0) problems.push(`feature${notNumbers.length > 1 ? 's' : ''} ${list(notNumbers)} must be finite numbers`);
+  if (problems.length > 0) {
+    throw new InvalidInput(`"${field}": ${problems.join('; ')} (expected: ${settings.features.map((f) => (f.unit ? `${f.name} [${f.unit}]` : f.name)).join(', ')})`);
+  }
+  return Float32Array.from(settings.features, (f) => {
+    const v = features[f.name] as number;
+    return f.mean !== undefined && f.std !== undefined ? (v - f.mean) / f.std : v;
+  });
+}
+
+export const TABULAR_REQUEST_SCHEMA = {
+  type: 'object',
+  description: 'One row of features (name -> number, in the units of the model metadata), or a batch in "rows".',
+  properties: {
+    features: { type: 'object', additionalProperties: { type: 'number' } },
+    rows: { type: 'array', items: { type: 'object', additionalProperties: { type: 'number' } } },
+  },
+} as const;
+
+/** Values of regression predictions, per model version: the distribution drift shows in. */
+const valueHistograms = new WeakMap<Registry, Histogram<'model' | 'version'>>();
+
+/** `vigil_prediction_value`, registered once in the server's Prometheus registry. */
+export function predictionValueMetric(registry: Registry): Histogram<'model' | 'version'> {
+  let histogram = valueHistograms.get(registry);
+  if (!histogram) {
+    histogram = new Histogram({
+      name: 'vigil_prediction_value',
+      help: 'Values predicted by regression models, in the unit of each model target.',
+      labelNames: ['model', 'version'] as const,
+      // Wide, roughly logarithmic: one set of buckets for targets from fractions to thousands.
+      buckets: [0, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500],
+      registers: [registry],
+    });
+    valueHistograms.set(registry, histogram);
+  }
+  return histogram;
+}
+
+class TabularRegressionPipeline implements Pipeline<TabularInput, Float32Array, number> {
+  private readonly inputName: string;
+  private readonly outputName: string;
+
+  constructor(
+    private readonly spec: ModelSpec,
+    private readonly session: OnnxSession,
+    private readonly settings: TabularSettings,
+  ) {
+    const { inputs, outputs } = session.describe();
+    const input = inputs.find((i) => i.name === spec.inputs?.[0]?.name) ?? inputs[0];
+    const output = outputs.find((o) => o.name === spec.outputs?.[0]?.name) ?? outputs[0];
+    if (!input || !output) throw new Error(`model "${spec.name}": the graph needs one input and one output`);
+    const width = input.shape[1];
+    if (width !== undefined && width > 0 && width !== settings.features.length) {
+      throw new Error(`model "${spec.name}": input "${input.name}" takes ${width} features but preprocessing.features lists ${settings.features.length}`);
+    }
+    this.inputName = input.name;
+    this.outputName = output.name;
+  }
+
+  encode(input: TabularInput): Float32Array {
+    return featureVector(input, this.settings);
+  }
+
+  async runBatch(batch: Float32Array[]): Promise<number[]> {
+    const width = this.settings.features.length;
+    const data = new Float32Array(batch.length * width);
+    batch.forEach((row, i) => data.set(row, i * width));
+    const outputs = await this.session.run({ [this.inputName]: new ort.Tensor('float32', data, [batch.length, width]) });
+    const result = outputs[this.outputName];
+    if (!result) throw new Error(`the model returned no "${this.outputName}" output`);
+    // [N] or [N,1]: either way one number per row; a wider output keeps its first column.
+    const perRow = result.data.length / batch.length;
+    const values = result.data as Float32Array;
+    return batch.map((_, i) => values[i * perRow]!);
+  }
+
+  decode(raw: number): Prediction {
+    const { target } = this.settings;
+    const value = target.mean !== undefined && target.std !== undefined ? raw * target.std + target.mean : raw;
+    return { value, unit: target.unit, target: target.name };
+  }
+
+  sampleInput(): TabularInput {
+    // Each feature at its training mean (or 0): a typical row.
+    return { features: Object.fromEntries(this.settings.features.map((f) => [f.name, f.mean ?? 0])), field: 'features' };
+  }
+
+  signature() {
+    return this.session.describe();
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+export const tabularRegression: TaskDefinition<TabularInput> = {
+  name: 'tabular-regression',
+  requestSchema: TABULAR_REQUEST_SCHEMA,
+  // parseRequest does not see the spec, so feature names are checked in encode (still before the queue).
+  parseRequest: parseTabularRequest,
+  async load(spec, options) {
+    if (!spec.onnx) throw new Error(`model "${spec.name}": tabular-regression needs an onnx runtime section`);
+    const settings = tabularSettings(spec);
+    const session = await OnnxSession.load(path.resolve(options.dir, spec.onnx.file), {
+      intraOpThreads: options.intraOpThreads ?? spec.onnx.intraOpThreads,
+      interOpThreads: options.interOpThreads ?? spec.onnx.interOpThreads,
+    });
+    return new TabularRegressionPipeline(spec, session, settings);
+  },
+};
