@@ -7,6 +7,7 @@ import { registerErrorHandlers } from './errors.js';
 import { registerObservation, requestIdFrom } from './observe.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
+import { monitorRoutes } from './routes/monitor.js';
 import { modelRoutes } from './routes/models.js';
 import { uiRoutes } from './routes/ui.js';
 
@@ -23,7 +24,7 @@ export async function buildApp(context: ServerContext): Promise<FastifyInstance>
     ajv: { customOptions: { allErrors: false, coerceTypes: false } },
   });
 
-  registerErrorHandlers(app);
+  registerErrorHandlers(app, context.limits.bodyLimit);
   registerObservation(app, context);
 
   await app.register(swagger, {
@@ -45,6 +46,7 @@ export async function buildApp(context: ServerContext): Promise<FastifyInstance>
 
   await app.register(async (scope) => healthRoutes(scope, context));
   await app.register(async (scope) => metricsRoutes(scope, context));
+  await app.register(async (scope) => monitorRoutes(scope, context));
   await app.register(async (scope) => modelRoutes(scope, context));
   await app.register(async (scope) => uiRoutes(scope, context));
   return app;
