@@ -2,6 +2,7 @@ import { ModelNotReady, VigilError } from '../errors.js';
 import type { ModelSpec } from '../models/spec.js';
 import type { Metrics } from '../observability/metrics.js';
 import { taskFor } from '../tasks/index.js';
+import { predictionValueMetric } from '../tasks/tabular-regression.js';
 import type { Pipeline, Prediction, TaskDefinition } from '../tasks/types.js';
 import { Batcher, DEFAULT_BATCHING, type BatcherOptions } from './batcher.js';
 
@@ -157,6 +158,7 @@ export class ModelVersion {
         if (p.label !== undefined) this.metrics.predictions.inc({ ...labels, label: p.label });
         if (p.score !== undefined) this.metrics.confidence.observe(labels, p.score);
         if (p.truncated) this.metrics.truncatedInputs.inc(labels);
+        if (typeof p.value === 'number' && Number.isFinite(p.value)) predictionValueMetric(this.metrics.registry).observe(labels, p.value);
       }
     }
     return predictions;

@@ -108,8 +108,73 @@ export class ModelRegistry {
 
   /** Ready when every local model is; a remote model's outage is reported, not fatal. */
   get ready(): boolean {
-    const required = this.all().filter((m) => m.isLocal);
+    // A version an operator unloaded on purpose (repository API) is not expected to answer.
+    const required = this.all().filter((m) => m.isLocal && m.state !== 'unloaded');
     return required.length > 0 ? required.every((m) => m.state === 'ready') : this.all().some((m) => m.state === 'ready');
+  }
+
+  /**
+   * (Re)loads a model from freshly read sources, for the repository API. A version whose
+   * `unchanged(existing, source)` holds and that is ready stays as it is (so loading twice is
+   * cheap); any other is loaded and warmed up first and only then swapped in, so a reload never
+   * drops requests; the version it replaces is drained and released after. Versions no longer
+   * among the sources are unloaded and forgotten. Returns the failures (the rest loaded).
+   */
+  async loadModel(
+    name: string,
+    sources: ModelSource[],
+    unchanged: (existing: ModelVersion, source: ModelSource) => boolean,
+  ): Promise<{ loaded: ModelVersion[]; failed: ModelVersion[] }> {
+    const versions = this.models.get(name) ?? new Map<string, ModelVersion>();
+    this.models.set(name, versions);
+    const loaded: ModelVersion[] = [];
+    const failed: ModelVersion[] = [];
+    const wanted = new Set(sources.map((s) => s.spec.version));
+    for (const source of sources) {
+      const version = source.spec.version;
+      const existing = versions.get(version);
+      if (existing && existing.state === 'ready' && unchanged(existing, source)) {
+        loaded.push(existing);
+        continue;
+      }
+      const fresh = new ModelVersion({ ...source.spec, name }, { ...this.options, dir: source.dir }, this.metrics);
+      try {
+        await fresh.load();
+      } catch (error) {
+        this.logger.error({ model: name, version, err: error }, 'model failed to load');
+        failed.push(fresh);
+        // A working version keeps serving; otherwise the failure is what the index shows.
+        if (!existing || existing.state !== 'ready') versions.set(version, fresh);
+        continue;
+      }
+      versions.set(version, fresh);
+      loaded.push(fresh);
+      this.logger.info({ model: name, version, load_seconds: fresh.loadSeconds }, existing ? 'model reloaded' : 'model ready');
+      if (existing) {
+        await existing.unload();
+        // unload() cleared the gauges of this name and version, which now belong to `fresh`.
+        this.metrics.modelReady.set({ model: name, version }, 1);
+        this.metrics.modelInfo.set({ model: name, version, task: fresh.spec.task, runtime: fresh.spec.runtime }, 1);
+      }
+    }
+    for (const [version, model] of [...versions]) {
+      if (wanted.has(version)) continue;
+      await model.unload();
+      versions.delete(version);
+      this.logger.info({ model: name, version }, 'model version removed: no longer in the repository');
+    }
+    if (versions.size === 0) this.models.delete(name);
+    this.refreshLoadedGauge();
+    return { loaded, failed };
+  }
+
+  /** Unloads every version of a model: queued work finishes first. It stays listed, as unloaded. */
+  async unloadModel(name: string): Promise<ModelVersion[]> {
+    const versions = this.versions(name);
+    await Promise.all(versions.filter((m) => m.state !== 'unloaded').map((m) => m.unload()));
+    this.logger.info({ model: name }, 'model unloaded');
+    this.refreshLoadedGauge();
+    return versions;
   }
 
   async unloadAll(): Promise<void> {
