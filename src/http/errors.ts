@@ -21,7 +21,23 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, status: 
   return reply.code(status).send({ error: { code, message, request_id: request.id } });
 }
 
-function describe(error: FastifyError | VigilError | Error): { status: number; code: string; message: string; retryAfter?: number } {
+/** Fastify's own messages for these say what, not what to do about it. */
+function clientMessage(error: FastifyError, request: FastifyRequest, bodyLimit: number): string {
+  switch (error.code) {
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return `unsupported Content-Type "${request.headers['content-type'] ?? ''}": send application/json`;
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return `the body is too large: the limit is ${bodyLimit} bytes`;
+    default:
+      return error.message;
+  }
+}
+
+function describe(
+  error: FastifyError | VigilError | Error,
+  request: FastifyRequest,
+  bodyLimit: number,
+): { status: number; code: string; message: string; retryAfter?: number } {
   if (error instanceof VigilError) {
     return { status: error.status, code: error.code, message: error.message, retryAfter: error.details.retryAfterSeconds };
   }
@@ -31,15 +47,15 @@ function describe(error: FastifyError | VigilError | Error): { status: number; c
   }
   const status = fastifyError.statusCode;
   if (status !== undefined && status >= 400 && status < 500) {
-    return { status, code: FASTIFY_CODES[fastifyError.code ?? ''] ?? 'invalid_request', message: error.message };
+    return { status, code: FASTIFY_CODES[fastifyError.code ?? ''] ?? 'invalid_request', message: clientMessage(fastifyError, request, bodyLimit) };
   }
   return { status: 500, code: 'internal_error', message: 'the server failed to handle the request; see its logs for the request id' };
 }
 
 /** One place where every failure becomes a JSON answer that says whose fault it was. */
-export function registerErrorHandlers(app: FastifyInstance): void {
+export function registerErrorHandlers(app: FastifyInstance, bodyLimit: number): void {
   app.setErrorHandler((error: FastifyError | VigilError | Error, request, reply) => {
-    const { status, code, message, retryAfter } = describe(error);
+    const { status, code, message, retryAfter } = describe(error, request, bodyLimit);
     if (status >= 500) request.log.error({ err: error, request_id: request.id }, 'request failed');
     if (retryAfter !== undefined) void reply.header('retry-after', String(retryAfter));
     return sendError(request, reply, status, code, message);
