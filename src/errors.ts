@@ -51,3 +51,13 @@ export class DeadlineExceeded extends VigilError {
     super(504, 'deadline_exceeded', message);
   }
 }
+
+/**
+ * A model that cannot answer until the operator configures it (a remote model without a
+ * token). 503 without Retry-After: waiting will not fix it; the message says what will.
+ */
+export class NotConfigured extends VigilError {
+  constructor(message: string) {
+    super(503, 'not_configured', message);
+  }
+}

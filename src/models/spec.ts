@@ -57,6 +57,32 @@ export const RemoteSettings = Type.Object({
   maxTokens: Type.Optional(Type.Integer({ minimum: 1 })),
   temperature: Type.Optional(Type.Number({ minimum: 0 })),
   timeoutMs: Type.Optional(Type.Integer({ minimum: 1 })),
+  /** "bearer" (default) sends a token; "none" is for a local server without authentication. */
+  auth: Type.Optional(Type.Union([Type.Literal('bearer'), Type.Literal('none')])),
+  /** Environment variable holding the token (default HF_TOKEN); `<NAME>_FILE` may name a mode-0600 file instead. */
+  tokenEnv: Type.Optional(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' })),
+  /** Retries on network errors, 429 and 5xx, with exponential backoff and full jitter. */
+  retry: Type.Optional(
+    Type.Object({
+      maxRetries: Type.Optional(Type.Integer({ minimum: 0, maximum: 10 })),
+      baseDelayMs: Type.Optional(Type.Integer({ minimum: 0 })),
+      maxDelayMs: Type.Optional(Type.Integer({ minimum: 0 })),
+      /** A longer upstream Retry-After is not waited for: the caller gets it instead. */
+      maxRetryAfterMs: Type.Optional(Type.Integer({ minimum: 0 })),
+    }),
+  ),
+  circuitBreaker: Type.Optional(
+    Type.Object({
+      failureThreshold: Type.Optional(Type.Integer({ minimum: 1 })),
+      cooldownMs: Type.Optional(Type.Integer({ minimum: 1 })),
+    }),
+  ),
+  concurrency: Type.Optional(
+    Type.Object({
+      maxInFlight: Type.Optional(Type.Integer({ minimum: 1 })),
+      maxQueue: Type.Optional(Type.Integer({ minimum: 0 })),
+    }),
+  ),
 });
 
 export const TextPreprocessing = Type.Object({

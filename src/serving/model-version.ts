@@ -1,9 +1,10 @@
-import { ModelNotReady, VigilError } from '../errors.js';
+import { InvalidInput, ModelNotReady, NotConfigured, VigilError } from '../errors.js';
 import type { ModelSpec } from '../models/spec.js';
+import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { taskFor } from '../tasks/index.js';
 import { predictionValueMetric } from '../tasks/tabular-regression.js';
-import type { Pipeline, Prediction, TaskDefinition } from '../tasks/types.js';
+import type { Pipeline, Prediction, StreamRunOptions, TaskDefinition } from '../tasks/types.js';
 import { Batcher, DEFAULT_BATCHING, type BatcherOptions } from './batcher.js';
 
 export type ModelState = 'loading' | 'ready' | 'failed' | 'unavailable' | 'unloaded';
@@ -15,11 +16,15 @@ export interface ModelVersionOptions {
   sessions?: number;
   /** Server-wide batching defaults; the spec's own `batching` section wins. */
   batching?: Partial<BatcherOptions>;
+  /** For runtimes that log on their own (remote: retries, circuit changes). */
+  logger?: Logger;
 }
 
 export interface PredictOptions {
   /** The caller's deadline: past it, a queued input is dropped with 504 instead of being run. */
   timeoutMs?: number;
+  /** Aborted when the caller goes away: a remote call in progress is cancelled. */
+  signal?: AbortSignal;
 }
 
 const now = () => performance.now();
@@ -36,13 +41,15 @@ export class ModelVersion {
   readonly task: TaskDefinition;
   private pipeline: Pipeline | undefined;
   private batcher: Batcher<unknown, unknown> | undefined;
+  /** Why an `unavailable` model refuses predictions (not_configured: what the operator must set). */
+  private unavailable: VigilError | undefined;
 
   constructor(
     readonly spec: ModelSpec,
     private readonly options: ModelVersionOptions,
     private readonly metrics: Metrics,
   ) {
-    this.task = taskFor(spec.task);
+    this.task = taskFor(spec.task, spec.runtime);
   }
 
   get name(): string {
@@ -85,6 +92,8 @@ export class ModelVersion {
         intraOpThreads: this.options.intraOpThreads,
         interOpThreads: this.options.interOpThreads,
         sessions: this.options.sessions,
+        metrics: this.metrics,
+        logger: this.options.logger,
       });
       const pipeline = this.pipeline;
       const batching = { ...this.batching, maxConcurrentBatches: pipeline.concurrency ?? this.batching.maxConcurrentBatches };
@@ -100,7 +109,8 @@ export class ModelVersion {
           this.metrics.batchesInFlight.set(labels, inFlight);
         },
       });
-      await this.run([pipeline.sampleInput()], {}, false);
+      // Remote pipelines skip the warm-up: it would spend upstream quota at every start.
+      if (pipeline.warmUp !== false) await this.run([pipeline.sampleInput()], {}, false);
       this.loadSeconds = (now() - started) / 1000;
       this.state = 'ready';
       this.reason = undefined;
@@ -108,7 +118,9 @@ export class ModelVersion {
       this.metrics.modelLoadSeconds.set(labels, this.loadSeconds);
       this.metrics.modelInfo.set({ ...labels, task: this.spec.task, runtime: this.spec.runtime }, 1);
     } catch (error) {
-      this.state = 'failed';
+      // Not configured (a remote model without a token) is a state, not a crash: the server serves the rest.
+      this.state = error instanceof NotConfigured ? 'unavailable' : 'failed';
+      this.unavailable = error instanceof NotConfigured ? error : undefined;
       this.reason = (error as Error).message;
       throw error;
     }
@@ -116,14 +128,15 @@ export class ModelVersion {
 
   /** One cheap real prediction, for `/health?deep=1`. */
   async probe(): Promise<Prediction> {
-    if (!this.pipeline) throw new ModelNotReady(this.name, this.reason ?? this.state);
+    if (!this.pipeline) throw this.unavailable ?? new ModelNotReady(this.name, this.reason ?? this.state);
+    if (this.pipeline.probe) return this.pipeline.probe();
     const [prediction] = await this.run([this.pipeline.sampleInput()], {}, false);
     return prediction!;
   }
 
   /** Predicts every input of one request; each input is batched with other requests' inputs. */
   async predict(inputs: unknown[], options: PredictOptions = {}): Promise<Prediction[]> {
-    if (this.state !== 'ready' || !this.pipeline) throw new ModelNotReady(this.name, this.reason ?? this.state);
+    if (this.state !== 'ready' || !this.pipeline) throw this.unavailable ?? new ModelNotReady(this.name, this.reason ?? this.state);
     const started = now();
     if (this.isLocal) this.metrics.requestsLocal.inc();
     try {
@@ -147,7 +160,10 @@ export class ModelVersion {
     const encoded = await Promise.all(inputs.map((input) => pipeline.encode(input)));
     this.metrics.stageDuration.observe({ ...labels, stage: 'preprocess' }, (now() - mark) / 1000);
 
-    const raws = await Promise.all(encoded.map((e) => batcher.submit(e, options.timeoutMs)));
+    // Pipelines with their own `run` (remote APIs: one input per call, own concurrency cap) skip the batcher.
+    const raws = await Promise.all(
+      encoded.map((e) => (pipeline.run ? pipeline.run(e, { signal: options.signal }) : batcher.submit(e, options.timeoutMs))),
+    );
 
     mark = now();
     const predictions = raws.map((raw, i) => pipeline.decode(raw, encoded[i]));
@@ -162,6 +178,26 @@ export class ModelVersion {
       }
     }
     return predictions;
+  }
+
+  /** Whether `stream()` works for this model's task (known before it loads). */
+  get canStream(): boolean {
+    return this.task.streams === true;
+  }
+
+  /** Predicts one input, reporting generated text through `onToken` as it arrives. */
+  async stream(input: unknown, options: StreamRunOptions): Promise<Prediction> {
+    if (this.state !== 'ready' || !this.pipeline) throw this.unavailable ?? new ModelNotReady(this.name, this.reason ?? this.state);
+    const pipeline = this.pipeline;
+    if (!pipeline.stream) throw new InvalidInput(`model "${this.name}" cannot stream; leave out "stream"`, 'streaming_not_supported');
+    try {
+      const encoded = await pipeline.encode(input);
+      return pipeline.decode(await pipeline.stream(encoded, options), encoded);
+    } catch (error) {
+      const reason = error instanceof VigilError ? error.code : 'runtime_error';
+      this.metrics.inferenceErrors.inc({ model: this.name, version: this.version, reason });
+      throw error;
+    }
   }
 
   /** Waits for queued work, then frees the engine. */

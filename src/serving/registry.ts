@@ -1,4 +1,4 @@
-import { ModelNotFound } from '../errors.js';
+import { ModelNotFound, NotConfigured } from '../errors.js';
 import { compareVersions, type ModelSource } from '../models/repository.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -38,7 +38,7 @@ export class ModelRegistry {
     const { name, version } = source.spec;
     const versions = this.models.get(name) ?? new Map<string, ModelVersion>();
     if (versions.has(version)) throw new Error(`model "${name}" version "${version}" is defined twice (${source.dir})`);
-    const model = new ModelVersion(source.spec, { ...this.options, dir: source.dir }, this.metrics);
+    const model = new ModelVersion(source.spec, { ...this.options, dir: source.dir, logger: this.logger }, this.metrics);
     versions.set(version, model);
     this.models.set(name, versions);
     return model;
@@ -52,7 +52,9 @@ export class ModelRegistry {
         await model.load();
         this.logger.info({ model: model.name, version: model.version, load_seconds: model.loadSeconds }, 'model ready');
       } catch (error) {
-        this.logger.error({ model: model.name, version: model.version, err: error }, 'model failed to load');
+        // A remote model without a token is reported, not an error: the rest of the server serves on.
+        if (error instanceof NotConfigured) this.logger.warn({ model: model.name, version: model.version, reason: model.reason }, 'model unavailable');
+        else this.logger.error({ model: model.name, version: model.version, err: error }, 'model failed to load');
       }
     }
     this.refreshLoadedGauge();
@@ -137,7 +139,7 @@ export class ModelRegistry {
         loaded.push(existing);
         continue;
       }
-      const fresh = new ModelVersion({ ...source.spec, name }, { ...this.options, dir: source.dir }, this.metrics);
+      const fresh = new ModelVersion({ ...source.spec, name }, { ...this.options, dir: source.dir, logger: this.logger }, this.metrics);
       try {
         await fresh.load();
       } catch (error) {

@@ -1,4 +1,4 @@
-import type { TaskName } from '../models/spec.js';
+import type { RuntimeName, TaskName } from '../models/spec.js';
 import { imageClassification } from './image-classification.js';
 import { imageClassificationOip } from './oip-image-classification.js';
 import { tabularRegressionOip } from './oip-tabular-regression.js';
@@ -6,6 +6,8 @@ import type { OipCodec } from './oip-tensors.js';
 import { textClassificationOip } from './oip-text-classification.js';
 import { tabularRegression } from './tabular-regression.js';
 import { textClassification } from './text-classification.js';
+import { remoteTextClassification } from './remote-classification.js';
+import { textGeneration } from './text-generation.js';
 import type { TaskDefinition } from './types.js';
 
 /** Every task this server can load, by the name model specs use. */
@@ -13,6 +15,12 @@ const TASKS: Partial<Record<TaskName, TaskDefinition>> = {
   'text-classification': textClassification as TaskDefinition,
   'image-classification': imageClassification as TaskDefinition,
   'tabular-regression': tabularRegression as TaskDefinition,
+  'text-generation': textGeneration as TaskDefinition,
+};
+
+/** Tasks whose remote-runtime models load differently from their local ones (same request and answer). */
+const REMOTE_TASKS: Partial<Record<TaskName, TaskDefinition>> = {
+  'text-classification': remoteTextClassification as TaskDefinition,
 };
 
 /** Open Inference Protocol codecs for tasks whose definition does not carry its own `oip`. */
@@ -27,8 +35,8 @@ export function oipCodecFor(name: TaskName): OipCodec | undefined {
   return TASKS[name]?.oip ?? OIP_CODECS[name];
 }
 
-export function taskFor(name: TaskName): TaskDefinition {
-  const task = TASKS[name];
+export function taskFor(name: TaskName, runtime?: RuntimeName): TaskDefinition {
+  const task = (runtime === 'remote' ? REMOTE_TASKS[name] : undefined) ?? TASKS[name];
   if (!task) throw new Error(`task "${name}" is not supported by this server`);
   return task;
 }

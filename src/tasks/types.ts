@@ -1,4 +1,6 @@
 import type { ModelSpec, TaskName, TensorSpec } from '../models/spec.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
 import type { OipCodec } from './oip-tensors.js';
 
 /**
@@ -34,6 +36,27 @@ export interface Pipeline<Input = unknown, Encoded = unknown, Raw = unknown> {
   release(): Promise<void>;
   /** Batches the pipeline can run at the same time (one per engine session); 1 if absent. */
   readonly concurrency?: number;
+  /**
+   * Runs one encoded input without the batcher. Remote APIs take one input per call and cap
+   * their own concurrency; the signal aborts the call when the client goes away.
+   */
+  run?(encoded: Encoded, options: RunOptions): Promise<Raw>;
+  /** Like run, reporting generated text as it arrives (text generation). */
+  stream?(encoded: Encoded, options: StreamRunOptions): Promise<Raw>;
+  /** The deep health check's cheap real call, when running sampleInput() would not be cheap. */
+  probe?(): Promise<Prediction>;
+  /** False when a warm-up call would spend an upstream quota (remote models): load() skips it. */
+  readonly warmUp?: boolean;
+}
+
+/** Per-call options of Pipeline.run. */
+export interface RunOptions {
+  signal?: AbortSignal;
+}
+
+export interface StreamRunOptions extends RunOptions {
+  /** Called with each piece of generated text, in order. */
+  onToken(delta: string): void;
 }
 
 export interface LoadOptions {
@@ -43,6 +66,9 @@ export interface LoadOptions {
   interOpThreads?: number;
   /** Engine sessions (worker threads) per model version. */
   sessions?: number;
+  /** The server's metrics, for runtimes that declare their own (remote). */
+  metrics?: Metrics;
+  logger?: Logger;
 }
 
 export interface RequestLimits {
@@ -67,6 +93,8 @@ export interface TaskDefinition<Input = unknown> {
   /** Checks a JSON API body; throws InvalidInput naming the offending field. */
   parseRequest(body: unknown, limits: RequestLimits): ParsedRequest<Input>;
   load(spec: ModelSpec, options: LoadOptions): Promise<Pipeline<Input>>;
+  /** True when its pipelines can stream (`"stream": true` answers server-sent events). */
+  readonly streams?: boolean;
   /** How the task speaks the Open Inference Protocol (src/tasks/oip-*.ts); see also oipCodecFor. */
   readonly oip?: OipCodec<Input>;
 }
