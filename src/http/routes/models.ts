@@ -1,6 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ModelNotFound } from '../../errors.js';
 import type { ModelVersion } from '../../serving/model-version.js';
+import { PredictionRouter } from '../../serving/router.js';
+import { disconnectSignal, streamPrediction, wantsStream } from '../sse.js';
 import type { ServerContext } from '../context.js';
 
 /** What the JSON API says about a model version: never secrets, never local file paths. */
@@ -29,6 +31,8 @@ type PredictParams = { name?: string; version?: string };
 
 export async function modelRoutes(app: FastifyInstance, context: ServerContext): Promise<void> {
   const { registry, limits } = context;
+  // Fallback between models (local <-> remote) lives in the serving layer, not here.
+  const router = new PredictionRouter(registry, context.metrics, context.logger);
 
   app.get('/v1/models', { schema: { tags: ['models'], summary: 'Models loaded by this server.' } }, async () => ({
     default: registry.defaultModelName,
@@ -49,8 +53,15 @@ export async function modelRoutes(app: FastifyInstance, context: ServerContext):
     if (!name) throw new ModelNotFound('(default)');
     const model = registry.get(name, request.params.version);
     const { inputs, batch } = model.task.parseRequest(request.body, { maxBatchInputs: limits.maxBatchInputs });
-    const predictions = await model.predict(inputs);
-    const about = { model: model.name, version: model.version, request_id: request.id };
+    if (wantsStream(request.body)) return streamPrediction({ request, reply, router, model, inputs, batch });
+    const routed = await router.predict(model, inputs, { signal: disconnectSignal(reply) });
+    const predictions = routed.result;
+    const about = {
+      model: routed.model.name,
+      version: routed.model.version,
+      request_id: request.id,
+      ...(routed.fallback ? { fallback: routed.fallback } : {}),
+    };
     return reply.send(batch ? { predictions, ...about } : { ...predictions[0], ...about });
   }
 

@@ -1,0 +1,90 @@
+import { PassThrough } from 'node:stream';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { InvalidInput, VigilError } from '../errors.js';
+import type { ModelVersion } from '../serving/model-version.js';
+import type { PredictionRouter } from '../serving/router.js';
+
+/**
+ * `"stream": true` on a predict request: the answer is server-sent events.
+ *
+ *   event: token   data: {"text": "<delta>"}         (zero or more)
+ *   event: done    data: <the non-streaming answer>  (exactly one of done / error)
+ *   event: error   data: {"error": {"code", "message", "request_id"}}
+ *
+ * The status line is sent with the first event, not before, so that a failure before any
+ * token (not configured, circuit open, upstream down) still carries its true status (503,
+ * 504...) and Retry-After, with the same SSE body. Bad requests (400/404) are refused before
+ * streaming starts, as plain JSON errors like every other route.
+ */
+
+export function wantsStream(body: unknown): boolean {
+  return typeof body === 'object' && body !== null && (body as { stream?: unknown }).stream === true;
+}
+
+/** Aborted when the client closes the connection before its answer was sent. */
+export function disconnectSignal(reply: FastifyReply): AbortSignal {
+  const controller = new AbortController();
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) controller.abort(new Error('the client closed the connection'));
+  });
+  return controller.signal;
+}
+
+function sseEvent(event: string, data: unknown): string {
+  return `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+}
+
+export interface StreamRequest {
+  request: FastifyRequest;
+  reply: FastifyReply;
+  router: PredictionRouter;
+  model: ModelVersion;
+  inputs: unknown[];
+  batch: boolean;
+}
+
+export async function streamPrediction({ request, reply, router, model, inputs, batch }: StreamRequest): Promise<FastifyReply> {
+  if (batch || inputs.length !== 1) throw new InvalidInput('"stream": true takes one input, not a batch', 'streaming_needs_one_input');
+  if (!model.canStream) {
+    throw new InvalidInput(`model "${model.name}" (task ${model.spec.task}) cannot stream; leave out "stream"`, 'streaming_not_supported');
+  }
+  const signal = disconnectSignal(reply);
+  const body = new PassThrough();
+  let open!: (head: { status: number; retryAfter?: number }) => void;
+  const opened = new Promise<{ status: number; retryAfter?: number }>((resolve) => (open = resolve));
+
+  void router
+    .stream(model, inputs[0], {
+      signal,
+      onToken: (text) => {
+        open({ status: 200 });
+        body.write(sseEvent('token', { text }));
+      },
+    })
+    .then(
+      (routed) => {
+        open({ status: 200 });
+        const about = { model: routed.model.name, version: routed.model.version, request_id: request.id };
+        body.write(sseEvent('done', { ...routed.result, ...about, ...(routed.fallback ? { fallback: routed.fallback } : {}) }));
+      },
+      (error: unknown) => {
+        const known = error instanceof VigilError;
+        const status = known ? error.status : 500;
+        const code = known ? error.code : 'internal_error';
+        const message = known ? error.message : 'the server failed to handle the request; see its logs for the request id';
+        if (status >= 500 && code !== 'client_closed') request.log.error({ err: error, request_id: request.id }, 'streamed request failed');
+        open({ status, retryAfter: known ? error.details.retryAfterSeconds : undefined });
+        body.write(sseEvent('error', { error: { code, message, request_id: request.id } }));
+      },
+    )
+    .finally(() => body.end());
+
+  const head = await opened;
+  void reply
+    .code(head.status)
+    .header('content-type', 'text/event-stream; charset=utf-8')
+    .header('cache-control', 'no-cache, no-transform')
+    .header('x-accel-buffering', 'no');
+  if (head.retryAfter !== undefined) void reply.header('retry-after', String(head.retryAfter));
+  return reply.send(body);
+}
