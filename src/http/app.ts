@@ -9,6 +9,7 @@ import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { monitorRoutes } from './routes/monitor.js';
 import { modelRoutes } from './routes/models.js';
+import { oipRoutes } from './routes/oip.js';
 import { uiRoutes } from './routes/ui.js';
 
 /** The whole HTTP surface of one Vigil server, without listening yet. */
@@ -39,6 +40,7 @@ export async function buildApp(context: ServerContext): Promise<FastifyInstance>
         { name: 'models', description: 'Loaded models' },
         { name: 'health', description: 'Liveness, readiness, deep health' },
         { name: 'monitoring', description: 'Metrics' },
+        { name: 'oip', description: 'Open Inference Protocol (KServe V2) and its model repository extension' },
       ],
     },
   });
@@ -48,6 +50,7 @@ export async function buildApp(context: ServerContext): Promise<FastifyInstance>
   await app.register(async (scope) => metricsRoutes(scope, context));
   await app.register(async (scope) => monitorRoutes(scope, context));
   await app.register(async (scope) => modelRoutes(scope, context));
+  await app.register(async (scope) => oipRoutes(scope, context));
   await app.register(async (scope) => uiRoutes(scope, context));
   return app;
 }

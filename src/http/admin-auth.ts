@@ -1,0 +1,62 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { VigilError } from '../errors.js';
+import type { Logger } from '../observability/logger.js';
+
+/**
+ * Guards the endpoints that change what the server serves (the model repository API) with one
+ * shared admin token: `VIGIL_ADMIN_TOKEN`, sent as `Authorization: Bearer <token>`. The token is
+ * never logged; comparisons take the same time whatever the guess.
+ */
+
+export const ADMIN_TOKEN_ENV = 'VIGIL_ADMIN_TOKEN';
+
+export class Unauthorized extends VigilError {
+  constructor(message: string) {
+    super(401, 'unauthorized', message);
+  }
+}
+
+/** Hashing first gives equal-length buffers, so timingSafeEqual also hides the token's length. */
+const digest = (value: string) => createHash('sha256').update(value, 'utf8').digest();
+
+export function tokenMatches(presented: string, expected: string): boolean {
+  return timingSafeEqual(digest(presented), digest(expected));
+}
+
+/** The bearer token of an Authorization header, or undefined. */
+export function bearerToken(header: string | undefined): string | undefined {
+  const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header ?? '');
+  return match?.[1];
+}
+
+export type AdminGuard = (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
+
+/**
+ * A preHandler that lets a request through when it carries the admin token, or when no token is
+ * configured (then `warnUnprotected` is logged once, at startup, by the caller's plugin).
+ */
+export function adminGuard(token: string | undefined): AdminGuard {
+  return async (request, reply) => {
+    if (!token) return;
+    const presented = bearerToken(request.headers.authorization);
+    if (presented === undefined || !tokenMatches(presented, token)) {
+      void reply.header('www-authenticate', 'Bearer realm="vigil-admin"');
+      throw new Unauthorized(
+        presented === undefined
+          ? `this endpoint needs "Authorization: Bearer <token>" with the server's admin token (${ADMIN_TOKEN_ENV})`
+          : 'the admin token is wrong',
+      );
+    }
+  };
+}
+
+/** The configured token; empty or whitespace counts as unset (an empty token would protect nothing). */
+export function adminTokenFromEnv(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const token = env[ADMIN_TOKEN_ENV]?.trim();
+  return token ? token : undefined;
+}
+
+export function warnIfUnprotected(token: string | undefined, logger: Logger, what: string): void {
+  if (!token) logger.warn(`${ADMIN_TOKEN_ENV} is not set: ${what} is open to anyone who can reach this port`);
+}
