@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium, recordForeignRequests, requireChromium, screenshot } from '../helpers/browser.js';
 import { getJson, postJson, REPO_ROOT, startVigil, type VigilProcess } from '../helpers/server.js';
 import { requireShared, sharedPath } from '../helpers/shared.js';
+import { probability } from '../../ui/src/lib/format.js';
 
 /**
  * The web playground in real Chromium against the real built server: what the page shows must
@@ -101,7 +102,7 @@ describe.skipIf(!canRun)('web playground (sentiment served alone)', () => {
       const score = scores[bar.label]!;
       expect(bar.meter).toBeCloseTo(score * 100, 1);
       expect(bar.width).toBeCloseTo(score * 100, 3);
-      expect(bar.text).toBe(`${(score * 100).toFixed(1)}%`);
+      expect(bar.text).toBe(probability(score));
     }
     // The winner is drawn first and highlighted.
     expect(bars[0]!.label).toBe(label);

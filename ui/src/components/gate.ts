@@ -7,7 +7,7 @@ import type { ModelInfo } from '../lib/types.js';
  * says why (not loaded, still loading, failed with the server's reason, server unreachable) and
  * how to fix it. The body is built once and kept, so a model that reloads keeps the user's input.
  */
-export type Availability = 'checking' | 'unreachable' | 'absent' | 'loading' | 'failed' | 'ready';
+export type Availability = 'checking' | 'unreachable' | 'absent' | 'loading' | 'unavailable' | 'failed' | 'ready';
 
 export interface GateOptions {
   /** The model this tab drives, as the messages name it. */
@@ -27,6 +27,8 @@ function availabilityOf(snapshot: CatalogSnapshot, model: ModelInfo | undefined)
   if (!model) return snapshot.error ? 'unreachable' : 'absent';
   if (model.state === 'ready') return 'ready';
   if (model.state === 'loading') return 'loading';
+  // `unavailable`: registered but not usable as configured (e.g. a remote model without a token).
+  if (model.state === 'unavailable' || model.state === 'unloaded') return 'unavailable';
   return 'failed';
 }
 
@@ -55,6 +57,14 @@ function notice(availability: Availability, name: string, model: ModelInfo | und
         { class: 'notice notice--info', role: 'status' },
         h('p', { class: 'notice__title' }, code(name), ` v${model?.version ?? '?'} is still loading…`),
         h('p', {}, 'This tab switches on by itself as soon as the model is warmed up.'),
+      );
+    case 'unavailable':
+      return h(
+        'div',
+        { class: 'notice notice--muted', role: 'status' },
+        h('p', { class: 'notice__title' }, 'The ', code(name), model?.state === 'unloaded' ? ' model has been unloaded' : ' model isn’t configured on this server'),
+        model?.reason ? h('p', { class: 'notice__detail' }, model.reason) : false,
+        h('p', {}, ...hint),
       );
     default:
       return h(

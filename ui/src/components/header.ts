@@ -12,11 +12,11 @@ function logo(): SVGSVGElement {
   );
 }
 
-const STATE_TEXT: Record<string, string> = { ready: 'ready', loading: 'loading', failed: 'failed' };
+const STATE_TEXT: Record<string, string> = { ready: 'ready', loading: 'loading', failed: 'failed', unavailable: 'not configured', unloaded: 'unloaded' };
 
 function modelChip(model: CatalogSnapshot['models'][number], isDefault: boolean): HTMLElement {
   const state = model.state;
-  const tone = state === 'ready' ? 'good' : state === 'loading' ? 'warn' : 'bad';
+  const tone = state === 'ready' ? 'good' : state === 'loading' ? 'warn' : state === 'unavailable' || state === 'unloaded' ? 'idle' : 'bad';
   const title = [`${model.task} · ${model.runtime}`, model.reason, isDefault ? 'default model (POST /predict)' : undefined].filter(Boolean).join('\n');
   return h(
     'li',

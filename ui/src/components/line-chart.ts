@@ -16,7 +16,7 @@ const HEIGHT = 150;
  * time span as text, and a legend with each series' latest value. The SVG stretches to its box
  * (lines keep their width via non-scaling-stroke), so it is responsive without re-layout code.
  */
-export function lineChart(title: string, format: (value: number) => string, options: { minMax?: number; summary?: string } = {}) {
+export function lineChart(title: string, format: (value: number) => string, options: { minMax?: number; summary?: string; wide?: boolean } = {}) {
   const legend = h('ul', { class: 'chart__legend' });
   const plot = svg('svg', { class: 'chart__plot', viewBox: `0 0 ${WIDTH} ${HEIGHT}`, preserveAspectRatio: 'none', 'aria-hidden': 'true' });
   const yTop = h('span', { class: 'chart__y chart__y--top' });
@@ -26,7 +26,7 @@ export function lineChart(title: string, format: (value: number) => string, opti
   const empty = h('p', { class: 'chart__empty' }, 'Waiting for data…');
   const element = h(
     'figure',
-    { class: 'chart card', 'data-chart': title },
+    { class: `chart card${options.wide ? ' chart--wide' : ''}`, 'data-chart': title },
     h('figcaption', { class: 'chart__header' }, h('span', { class: 'chart__title' }, title), legend),
     h('div', { class: 'chart__area' }, plot, yTop, yBottom, empty),
     h('div', { class: 'chart__x' }, xStart, xEnd),
@@ -44,6 +44,8 @@ export function lineChart(title: string, format: (value: number) => string, opti
     const last = times.at(-1);
     const span = first !== undefined && last !== undefined && last > first ? last - first : 1;
     const x = (t: number) => (first === undefined ? 0 : ((t - first) / span) * WIDTH);
+    // With one sample there is no span: draw its value as a level line across the chart.
+    const single = times.length === 1;
     const y = (v: number) => HEIGHT - (v / niceMax) * (HEIGHT - 4) - 2;
 
     const grid = [0.25, 0.5, 0.75].map((f) => svg('line', { x1: 0, x2: WIDTH, y1: HEIGHT * f, y2: HEIGHT * f, class: 'chart__grid', 'vector-effect': 'non-scaling-stroke' }));
@@ -56,7 +58,7 @@ export function lineChart(title: string, format: (value: number) => string, opti
           pen = false;
           return;
         }
-        d += `${pen ? 'L' : 'M'}${x(t).toFixed(1)},${y(v).toFixed(1)}`;
+        d += single ? `M0,${y(v).toFixed(1)}L${WIDTH},${y(v).toFixed(1)}` : `${pen ? 'L' : 'M'}${x(t).toFixed(1)},${y(v).toFixed(1)}`;
         pen = true;
       });
       return svg('path', { d, fill: 'none', stroke: s.color, 'stroke-width': 2, 'stroke-linejoin': 'round', 'vector-effect': 'non-scaling-stroke' });

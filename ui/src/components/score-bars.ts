@@ -1,5 +1,5 @@
 import { h } from '../lib/dom.js';
-import { percent } from '../lib/format.js';
+import { probability } from '../lib/format.js';
 
 /**
  * Colour family of a label, so "POSITIVE" reads green and "spam" red whatever the model calls
@@ -41,11 +41,11 @@ export function scoreBars(scores: Record<string, number>, options: { winner?: st
             'aria-valuemin': 0,
             'aria-valuemax': 100,
             'aria-valuenow': Number((score * 100).toFixed(1)),
-            'aria-valuetext': percent(score),
+            'aria-valuetext': probability(score),
           },
           fill,
         ),
-        h('span', { class: 'bar__value' }, percent(score)),
+        h('span', { class: 'bar__value' }, probability(score)),
       );
     }),
   );

@@ -1,10 +1,11 @@
 import { postJson, predictPath } from '../lib/api.js';
 import type { Catalog, CatalogSnapshot } from '../lib/catalog.js';
 import { h, replace } from '../lib/dom.js';
-import { milliseconds, percent } from '../lib/format.js';
+import { milliseconds, probability } from '../lib/format.js';
 import type { ClassificationResult, ModelInfo } from '../lib/types.js';
 import { errorBox } from './error-box.js';
 import { gatedPanel } from './gate.js';
+import { modelCard } from './model-card.js';
 import { scoreBars, toneOf } from './score-bars.js';
 
 export interface TextClassifierOptions {
@@ -26,6 +27,7 @@ export interface TextClassifierOptions {
 export function textClassifierPanel(catalog: Catalog, options: TextClassifierOptions): HTMLElement {
   let model: ModelInfo | undefined;
   let inFlight: AbortController | undefined;
+  const about = modelCard();
 
   const build = () => {
     const textarea = h('textarea', {
@@ -89,6 +91,7 @@ export function textClassifierPanel(catalog: Catalog, options: TextClassifierOpt
             {
               type: 'button',
               class: 'chip',
+              title: example,
               onclick: () => {
                 textarea.value = example;
                 void analyze();
@@ -116,7 +119,7 @@ export function textClassifierPanel(catalog: Catalog, options: TextClassifierOpt
         void analyze();
       }
     });
-    return h('div', { class: 'split' }, h('div', { class: 'card' }, form), h('div', { class: 'card card--result' }, result));
+    return h('div', { class: 'split' }, h('div', { class: 'card' }, form), h('div', { class: 'stack' }, h('div', { class: 'card card--result' }, result), about.element));
   };
 
   const panel = gatedPanel(catalog, {
@@ -126,6 +129,7 @@ export function textClassifierPanel(catalog: Catalog, options: TextClassifierOpt
     build,
     onModel: (next) => {
       model = next;
+      about.update(next);
       const note = panel.querySelector<HTMLElement>(`#${options.id}-model-note`);
       if (note) {
         replace(
@@ -151,7 +155,7 @@ function renderResult(answer: ClassificationResult, elapsedMs: number): HTMLElem
       'p',
       { class: 'prediction__headline' },
       h('span', { class: `pill pill--${tone} prediction__label` }, answer.label),
-      h('span', { class: 'prediction__confidence' }, `${percent(answer.score)} confident`),
+      h('span', { class: 'prediction__confidence' }, `${probability(answer.score)} confident`),
     ),
     scoreBars(answer.scores, { winner: answer.label }),
     answer.truncated

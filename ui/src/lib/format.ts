@@ -4,6 +4,16 @@ export function percent(ratio: number, digits = 1): string {
   return `${(ratio * 100).toFixed(digits)}%`;
 }
 
+/**
+ * A probability as a percentage with one decimal, except that 0.99996 reads "> 99.9%" and
+ * 0.00004 "< 0.1%": rounding either to 100% or 0% would claim a certainty the model did not give.
+ */
+export function probability(p: number): string {
+  if (p > 0.999 && p < 1) return '> 99.9%';
+  if (p > 0 && p < 0.0005) return '< 0.1%';
+  return `${(p * 100).toFixed(1)}%`;
+}
+
 export function milliseconds(ms: number): string {
   if (ms < 10) return `${ms.toFixed(1)} ms`;
   if (ms < 1000) return `${Math.round(ms)} ms`;

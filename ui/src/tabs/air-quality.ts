@@ -1,5 +1,6 @@
 import { errorBox } from '../components/error-box.js';
 import { gatedPanel } from '../components/gate.js';
+import { modelCard } from '../components/model-card.js';
 import { getJson, postJson, predictPath } from '../lib/api.js';
 import type { Catalog } from '../lib/catalog.js';
 import { h, replace } from '../lib/dom.js';
@@ -16,6 +17,7 @@ export function airQualityTab(catalog: Catalog): HTMLElement {
   let result: HTMLElement | undefined;
   let description: TabularDescription | undefined;
   let inFlight: AbortController | undefined;
+  const about = modelCard();
 
   const inputId = (name: string) => `aq-${name.replace(/[^A-Za-z0-9_-]/g, '_')}`;
 
@@ -120,7 +122,7 @@ export function airQualityTab(catalog: Catalog): HTMLElement {
       void predict();
     });
     if (description) render(description);
-    return h('div', { class: 'split' }, h('div', { class: 'card' }, form), h('div', { class: 'card card--result' }, result));
+    return h('div', { class: 'split' }, h('div', { class: 'card' }, form), h('div', { class: 'stack' }, h('div', { class: 'card card--result' }, result), about.element));
   };
 
   const load = async (model: ModelInfo) => {
@@ -141,7 +143,10 @@ export function airQualityTab(catalog: Catalog): HTMLElement {
       ' once it has been trained (see the README). Restart the server after adding it and this tab switches on.',
     ],
     build,
-    onModel: (model) => void load(model),
+    onModel: (model) => {
+      about.update(model);
+      void load(model);
+    },
   });
 }
 

@@ -1,10 +1,11 @@
 import { errorBox } from '../components/error-box.js';
 import { gatedPanel } from '../components/gate.js';
+import { modelCard } from '../components/model-card.js';
 import { scoreBars } from '../components/score-bars.js';
 import { postJson, predictPath } from '../lib/api.js';
 import type { Catalog } from '../lib/catalog.js';
 import { h, replace } from '../lib/dom.js';
-import { milliseconds, percent } from '../lib/format.js';
+import { milliseconds, probability } from '../lib/format.js';
 import { MNIST_SIZE, grayFromRgba, toMnistPixels } from '../lib/mnist.js';
 import type { ClassificationResult } from '../lib/types.js';
 
@@ -25,6 +26,7 @@ const SAMPLES: Record<string, [number, number][][]> = {
 
 export function digitsTab(catalog: Catalog): HTMLElement {
   let labels: string[] = Array.from({ length: 10 }, (_, i) => String(i));
+  const about = modelCard();
 
   const build = () => {
     const canvas = h('canvas', {
@@ -83,7 +85,7 @@ export function digitsTab(catalog: Catalog): HTMLElement {
             'div',
             { class: 'prediction', 'data-label': answer.label, 'data-score': answer.score },
             h('p', { class: 'prediction__eyebrow' }, 'The model reads'),
-            h('p', { class: 'prediction__headline' }, h('span', { class: 'digit' }, answer.label), h('span', { class: 'prediction__confidence' }, `${percent(answer.score)} confident`)),
+            h('p', { class: 'prediction__headline' }, h('span', { class: 'digit' }, answer.label), h('span', { class: 'prediction__confidence' }, `${probability(answer.score)} confident`)),
             scoreBars(answer.scores, { winner: answer.label, order: labels.filter((l) => l in answer.scores), tone: () => 'accent' }),
             h(
               'dl',
@@ -178,7 +180,7 @@ export function digitsTab(catalog: Catalog): HTMLElement {
           h('p', { class: 'field__note' }, 'What the model sees: your drawing fitted into a 20×20 box and centred by its mass in a 28×28 frame, the way MNIST digits were prepared.'),
         ),
       ),
-      h('div', { class: 'card card--result' }, result),
+      h('div', { class: 'stack' }, h('div', { class: 'card card--result' }, result), about.element),
     );
   };
 
@@ -191,6 +193,7 @@ export function digitsTab(catalog: Catalog): HTMLElement {
     ],
     build,
     onModel: (model) => {
+      about.update(model);
       if (model.labels?.length) labels = model.labels;
     },
   });

@@ -4,7 +4,7 @@ import { toneOf } from '../components/score-bars.js';
 import { ApiError, errorFromBody, postForStream, postJson, predictPath } from '../lib/api.js';
 import type { Catalog } from '../lib/catalog.js';
 import { h, replace } from '../lib/dom.js';
-import { milliseconds, percent } from '../lib/format.js';
+import { milliseconds, probability } from '../lib/format.js';
 import { readSse } from '../lib/sse.js';
 import type { ClassificationResult, GenerationResult } from '../lib/types.js';
 
@@ -94,7 +94,7 @@ export function generateTab(catalog: Catalog): HTMLElement {
         if (withSentiment.checked) {
           const local = await postJson<ClassificationResult>(predictPath('sentiment'), { text }, controller.signal);
           sentiment = { label: local.label, score: local.score };
-          replace(sentimentSlot, 'Your text reads ', h('span', { class: `pill pill--${toneOf(local.label)}` }, local.label), ` (${percent(local.score)})`);
+          replace(sentimentSlot, 'Your text reads ', h('span', { class: `pill pill--${toneOf(local.label)}` }, local.label), ` (${probability(local.score)})`);
         }
         const result = await generate(
           { prompt: text, stream: true, ...(sentiment ? { sentiment } : {}) },
@@ -170,7 +170,7 @@ export function generateTab(catalog: Catalog): HTMLElement {
     modelName: MODEL,
     absentHint: [
       'This tab calls a hosted text-generation model through Vigil’s remote runtime (Hugging Face Inference Providers or any OpenAI-compatible endpoint). ',
-      'It is not configured on this server; see the README for the token and endpoint settings that switch it on.',
+      'The README explains the token and endpoint settings that switch it on.',
     ],
     build,
   });

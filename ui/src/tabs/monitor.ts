@@ -31,9 +31,9 @@ export function monitorTab() {
   const notice = h('div', {});
   const charts = {
     rps: lineChart('Requests per second', compact),
-    latency: lineChart('Latency', (s) => milliseconds(s * 1000), { minMax: 0.001 }),
+    latency: lineChart('Latency', (s) => milliseconds(s * 1000), { minMax: 0.001, wide: true }),
     errors: lineChart('Error rate', (r) => percent(r, r < 0.1 ? 1 : 0), { minMax: 0.01 }),
-    predictions: lineChart('Predictions by label', compact),
+    predictions: lineChart('Predictions by label', compact, { wide: true }),
     cpu: lineChart('CPU', (r) => percent(r, 0), { minMax: 0.05 }),
     rss: lineChart('Memory (RSS)', (b) => `${compact(b / 1024 / 1024)} MB`),
     lag: lineChart('Event-loop lag', (s) => milliseconds(s * 1000), { minMax: 0.001 }),
@@ -68,7 +68,7 @@ export function monitorTab() {
     charts.lag.update(times, [{ name: 'lag', color: PALETTE[2]!, values: pick((p) => p.event_loop_lag_seconds) }]);
     const last = points.at(-1);
     status.textContent = last
-      ? `${points.length} samples, one every ${history.interval_seconds} s · updated ${new Date(last.t).toLocaleTimeString()}`
+      ? `${points.length} sample${points.length === 1 ? '' : 's'}, one every ${history.interval_seconds} s · updated ${new Date(last.t).toLocaleTimeString()}`
       : `No samples yet: the server records one every ${history.interval_seconds} s.`;
   };
 
