@@ -208,6 +208,8 @@ export class UpstreamGuard {
   /** How long to wait before the next attempt, or undefined to give up now. */
   private retryDelay(verdict: Verdict, retry: number, committed: boolean): number | undefined {
     if (!verdict.retry || committed || retry >= this.settings.retry.maxRetries) return undefined;
+    // This failure opened the circuit: a retry would only be refused; report the real cause now.
+    if (this.breaker.state === 'open') return undefined;
     const jittered = backoffDelayMs(retry, this.settings.retry, this.random);
     if (verdict.retryAfterMs === undefined) return jittered;
     // Retrying before the upstream said we may is pointless; past the cap, let the caller wait instead.
