@@ -7,49 +7,107 @@ export interface BatcherOptions {
   maxDelayMs: number;
   /** Inputs allowed to wait; past it, submit() refuses at once (admission control). */
   maxQueue: number;
-  /** Engine calls allowed at once; 1 when one call already uses every core. */
+  /** Engine calls allowed at once (one per engine session). */
   maxConcurrentBatches: number;
+  /**
+   * Fill a batch with the queued inputs whose cost (token length) is closest to the oldest
+   * input's, instead of strictly oldest-first. Needs a `cost` function. The oldest input always
+   * rides in the next batch, so nothing starves. Off by default: see docs/performance.md.
+   */
+  bucketing?: boolean;
 }
+
+export type ShedReason = 'queue_full' | 'deadline';
 
 export interface BatchObserver {
   /** Seconds an input waited in the queue before its batch started. */
   queueWait?(seconds: number): void;
-  /** A batch ran: its size and how long the engine call took. */
+  /** A batch ran (or failed): its size and how long the engine call took. */
   batch?(size: number, seconds: number): void;
-  /** An input was refused or dropped: `queue_full` at submit, `deadline` in the queue. */
-  shed?(reason: 'queue_full' | 'deadline'): void;
+  /**
+   * A request (one submit/submitAll call, whatever its number of inputs) was refused at
+   * admission (`queue_full`) or dropped unrun because its deadline passed in the queue (`deadline`).
+   */
+  shed?(reason: ShedReason): void;
   /** The queue length or the number of running batches changed. */
   occupancy?(queued: number, running: number): void;
 }
 
+/** One submit/submitAll call: its inputs share a deadline and are admitted or shed together. */
+interface Request {
+  enqueuedAt: number;
+  /** now() after which the caller no longer wants the answer; Infinity without a deadline. */
+  deadline: number;
+  /** Inputs not yet started; when it reaches 0 the deadline no longer applies. */
+  unstarted: number;
+  settled: boolean;
+  timer: ReturnType<typeof setTimeout> | undefined;
+  fail(error: unknown): void;
+}
+
 interface Waiting<In, Out> {
   item: In;
-  enqueuedAt: number;
-  /** performance.now() after which the caller no longer wants the answer. */
-  deadline: number;
+  cost: number;
+  request: Request;
   resolve(value: Out): void;
-  reject(error: unknown): void;
 }
 
 export const DEFAULT_BATCHING: BatcherOptions = { maxBatchSize: 32, maxDelayMs: 2, maxQueue: 1024, maxConcurrentBatches: 1 };
 
+/** Retry-After is an estimate of how long the queue takes to drain, within these bounds. */
+const MIN_RETRY_AFTER_S = 1;
+const MAX_RETRY_AFTER_S = 30;
+
+export interface BatcherHooks<In> {
+  /** Injected clock in milliseconds (tests); performance.now() by default. */
+  now?: () => number;
+  /** Cost of one input for bucketing (the token count for text); 1 when absent. */
+  cost?: (item: In) => number;
+  /** Timers (tests may pass fakes); the global setTimeout/clearTimeout by default. */
+  setTimer?: (fn: () => void, ms: number) => ReturnType<typeof setTimeout>;
+  clearTimer?: (timer: ReturnType<typeof setTimeout>) => void;
+}
+
 /**
- * Collects concurrent inputs into batches for one model version: a batch runs when it is
- * full, when its oldest input has waited `maxDelayMs`, or as soon as an engine slot frees up
- * with inputs waiting (they have waited long enough already). Each caller gets its own result.
+ * Collects concurrent inputs into batches for one model version: a batch runs when an engine
+ * slot is free and either `maxBatchSize` inputs wait or the oldest has waited `maxDelayMs`.
+ *
+ * - Admission: a request whose inputs do not all fit in `maxQueue` is refused at once with
+ *   Overloaded (503 + Retry-After); none of its inputs is queued.
+ * - Deadlines: a request whose deadline passes while any of its inputs is still queued is
+ *   rejected with DeadlineExceeded (504) at that moment, and its queued inputs never run.
+ *   Once every input of it has started, the deadline no longer applies (running is not cancelled).
+ * - Each caller gets its own results, in its own order; a batch that fails or returns the wrong
+ *   number of results rejects only the requests that had inputs in it.
  */
 export class Batcher<In, Out> {
   private readonly queue: Waiting<In, Out>[] = [];
   private running = 0;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: ReturnType<typeof setTimeout> | undefined;
   private idleWaiters: (() => void)[] = [];
+  /** Moving average of seconds per batch, for Retry-After. */
+  private batchSeconds: number | undefined;
+  private readonly now: () => number;
+  private readonly cost: ((item: In) => number) | undefined;
+  private readonly setTimer: (fn: () => void, ms: number) => ReturnType<typeof setTimeout>;
+  private readonly clearTimer: (timer: ReturnType<typeof setTimeout>) => void;
 
   constructor(
     private readonly runBatch: (items: In[]) => Promise<Out[]>,
     readonly options: BatcherOptions = DEFAULT_BATCHING,
     private readonly observer: BatchObserver = {},
-    private readonly now: () => number = () => performance.now(),
-  ) {}
+    hooks: BatcherHooks<In> | (() => number) = {},
+  ) {
+    const h: BatcherHooks<In> = typeof hooks === 'function' ? { now: hooks } : hooks;
+    this.now = h.now ?? (() => performance.now());
+    this.cost = h.cost;
+    this.setTimer = h.setTimer ?? ((fn, ms) => setTimeout(fn, ms));
+    this.clearTimer = h.clearTimer ?? ((t) => clearTimeout(t));
+    if (!(options.maxBatchSize >= 1)) throw new RangeError('maxBatchSize must be at least 1');
+    if (!(options.maxConcurrentBatches >= 1)) throw new RangeError('maxConcurrentBatches must be at least 1');
+    if (!(options.maxQueue >= 0)) throw new RangeError('maxQueue must not be negative');
+    if (!(options.maxDelayMs >= 0)) throw new RangeError('maxDelayMs must not be negative');
+  }
 
   /** Inputs waiting for a batch. */
   get queued(): number {
@@ -61,18 +119,64 @@ export class Batcher<In, Out> {
     return this.running;
   }
 
-  /**
-   * Queues one input. Rejects at once with Overloaded when the queue is full, and with
-   * DeadlineExceeded if `timeoutMs` passes before its batch starts (it is then never run).
-   */
+  /** Queues one input; see submitAll. */
   submit(item: In, timeoutMs?: number): Promise<Out> {
-    if (this.queue.length >= this.options.maxQueue) {
+    return this.submitAll([item], timeoutMs).then((results) => results[0]!);
+  }
+
+  /**
+   * Queues every input of one request, or none: rejects at once with Overloaded when they do
+   * not all fit, and with DeadlineExceeded if `timeoutMs` passes while any of them is still
+   * queued (those are then never run). Resolves with one result per input, in input order.
+   */
+  submitAll(items: readonly In[], timeoutMs?: number): Promise<Out[]> {
+    if (items.length === 0) return Promise.resolve([]);
+    if (this.queue.length + items.length > this.options.maxQueue) {
       this.observer.shed?.('queue_full');
-      return Promise.reject(new Overloaded(`the queue is full (${this.options.maxQueue} waiting); retry shortly`, 1));
+      const retryAfter = this.retryAfterSeconds();
+      const message =
+        items.length > this.options.maxQueue
+          ? `the request has ${items.length} inputs but the queue holds at most ${this.options.maxQueue}; send fewer per request`
+          : `the queue is full (${this.queue.length} of ${this.options.maxQueue} waiting); retry after ${retryAfter} s`;
+      return Promise.reject(new Overloaded(message, retryAfter));
     }
-    return new Promise<Out>((resolve, reject) => {
+    return new Promise<Out[]>((resolve, reject) => {
       const enqueuedAt = this.now();
-      this.queue.push({ item, enqueuedAt, deadline: timeoutMs === undefined ? Infinity : enqueuedAt + timeoutMs, resolve, reject });
+      const results = new Array<Out>(items.length);
+      let remaining = items.length;
+      const request: Request = {
+        enqueuedAt,
+        deadline: timeoutMs === undefined ? Infinity : enqueuedAt + Math.max(0, timeoutMs),
+        unstarted: items.length,
+        settled: false,
+        timer: undefined,
+        fail: (error) => {
+          if (request.settled) return;
+          request.settled = true;
+          if (request.timer !== undefined) this.clearTimer(request.timer);
+          reject(error);
+        },
+      };
+      items.forEach((item, i) => {
+        this.queue.push({
+          item,
+          cost: this.cost ? this.cost(item) : 1,
+          request,
+          resolve: (value) => {
+            results[i] = value;
+            if (--remaining === 0 && !request.settled) {
+              request.settled = true;
+              resolve(results);
+            }
+          },
+        });
+      });
+      if (timeoutMs !== undefined) {
+        request.timer = this.setTimer(() => {
+          request.timer = undefined;
+          this.expire(request);
+        }, Math.max(0, timeoutMs));
+      }
       this.schedule();
     });
   }
@@ -83,20 +187,55 @@ export class Batcher<In, Out> {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
+  /** Seconds until the queue has probably drained, for Retry-After. */
+  retryAfterSeconds(): number {
+    if (this.batchSeconds === undefined) return MIN_RETRY_AFTER_S;
+    const batches = Math.ceil(this.queue.length / this.options.maxBatchSize) / this.options.maxConcurrentBatches;
+    const seconds = Math.ceil(batches * this.batchSeconds);
+    return Math.min(MAX_RETRY_AFTER_S, Math.max(MIN_RETRY_AFTER_S, seconds));
+  }
+
+  /** The deadline of a request passed: drop its queued inputs and answer 504. */
+  private expire(request: Request): void {
+    if (request.settled || request.unstarted === 0) return;
+    this.observer.shed?.('deadline');
+    const waited = Math.round(this.now() - request.enqueuedAt);
+    this.abandon(request, new DeadlineExceeded(`the request waited ${waited} ms in the queue, past its deadline; it was not run`));
+    this.schedule();
+  }
+
+  /** Rejects a request and takes its inputs that have not started off the queue. */
+  private abandon(request: Request, error: unknown): void {
+    if (request.unstarted > 0) {
+      let kept = 0;
+      for (let i = 0; i < this.queue.length; i++) {
+        const w = this.queue[i]!;
+        if (w.request !== request) this.queue[kept++] = w;
+      }
+      this.queue.length = kept;
+      request.unstarted = 0;
+    }
+    request.fail(error);
+  }
+
   private schedule(): void {
     this.drainQueue();
     this.observer.occupancy?.(this.queue.length, this.running);
+    if (this.queue.length === 0 && this.running === 0) this.notifyIdle();
   }
 
   private drainQueue(): void {
     while (this.queue.length > 0 && this.running < this.options.maxConcurrentBatches) {
-      const waited = this.now() - this.queue[0]!.enqueuedAt;
+      const oldest = this.queue[0]!;
+      const waited = this.now() - oldest.request.enqueuedAt;
       const full = this.queue.length >= this.options.maxBatchSize;
-      // An engine slot is free. Run now if the batch is full or the oldest input has waited
+      // An engine slot is free. Run now if a batch is full or the oldest input has waited
       // its delay; otherwise come back when it will have.
-      if (!full && waited < this.options.maxDelayMs) {
-        if (!this.timer) {
-          this.timer = setTimeout(() => {
+      // A request whose deadline would pass during the wait runs now instead (it would rather
+      // ride in a small batch than be dropped).
+      if (!full && waited < this.options.maxDelayMs && !this.deadlineWithin(this.options.maxDelayMs - waited)) {
+        if (this.timer === undefined) {
+          this.timer = this.setTimer(() => {
             this.timer = undefined;
             this.schedule();
           }, this.options.maxDelayMs - waited);
@@ -105,40 +244,82 @@ export class Batcher<In, Out> {
       }
       this.dispatch();
     }
-    if (this.queue.length === 0 && this.running === 0) this.notifyIdle();
+  }
+
+  /** Whether a queued request's deadline passes within `ms` (only called while the queue is short). */
+  private deadlineWithin(ms: number): boolean {
+    const limit = this.now() + ms;
+    return this.queue.some((w) => w.request.deadline <= limit);
+  }
+
+  /** Takes the next batch off the queue: oldest first, or oldest plus its nearest in cost. */
+  private take(): Waiting<In, Out>[] {
+    const size = this.options.maxBatchSize;
+    if (!this.options.bucketing || !this.cost || this.queue.length <= size) return this.queue.splice(0, size);
+    const target = this.queue[0]!.cost;
+    // Stable: among equal distances the older input wins.
+    const order = this.queue.map((w, index) => ({ index, distance: Math.abs(w.cost - target) }));
+    order.sort((a, b) => a.distance - b.distance || a.index - b.index);
+    const chosen = new Set(order.slice(0, size).map((o) => o.index));
+    const taken: Waiting<In, Out>[] = [];
+    let kept = 0;
+    for (let i = 0; i < this.queue.length; i++) {
+      const w = this.queue[i]!;
+      if (chosen.has(i)) taken.push(w);
+      else this.queue[kept++] = w;
+    }
+    this.queue.length = kept;
+    return taken;
   }
 
   private dispatch(): void {
-    if (this.timer) {
-      clearTimeout(this.timer);
+    if (this.timer !== undefined) {
+      this.clearTimer(this.timer);
       this.timer = undefined;
     }
     const started = this.now();
-    const taken = this.queue.splice(0, this.options.maxBatchSize);
-    const live = taken.filter((w) => {
-      if (started <= w.deadline) return true;
-      this.observer.shed?.('deadline');
-      w.reject(new DeadlineExceeded(`the request waited ${Math.round(started - w.enqueuedAt)} ms in the queue, past its deadline`));
-      return false;
-    });
-    if (live.length === 0) return;
-    for (const w of live) this.observer.queueWait?.((started - w.enqueuedAt) / 1000);
+    const batch = this.take();
+    for (const w of batch) {
+      this.observer.queueWait?.((started - w.request.enqueuedAt) / 1000);
+      if (--w.request.unstarted === 0 && w.request.timer !== undefined) {
+        // Everything of this request is running: its deadline no longer applies.
+        this.clearTimer(w.request.timer);
+        w.request.timer = undefined;
+      }
+    }
     this.running++;
-    this.runBatch(live.map((w) => w.item)).then(
-      (results) => {
-        this.observer.batch?.(live.length, (this.now() - started) / 1000);
-        if (results.length !== live.length) {
-          const error = new Error(`the model returned ${results.length} results for a batch of ${live.length}`);
-          live.forEach((w) => w.reject(error));
-        } else {
-          live.forEach((w, i) => w.resolve(results[i]!));
-        }
-      },
-      (error: unknown) => live.forEach((w) => w.reject(error)),
-    ).finally(() => {
-      this.running--;
-      this.schedule();
-    });
+    let call: Promise<Out[]>;
+    try {
+      call = Promise.resolve(this.runBatch(batch.map((w) => w.item)));
+    } catch (error) {
+      call = Promise.reject(error);
+    }
+    call
+      .then(
+        (results) => {
+          this.recordBatch(batch.length, started);
+          if (!Array.isArray(results) || results.length !== batch.length) {
+            const error = new Error(`the model returned ${Array.isArray(results) ? results.length : 'no'} results for a batch of ${batch.length}`);
+            batch.forEach((w) => this.abandon(w.request, error));
+          } else {
+            batch.forEach((w, i) => w.resolve(results[i]!));
+          }
+        },
+        (error: unknown) => {
+          this.recordBatch(batch.length, started);
+          batch.forEach((w) => this.abandon(w.request, error));
+        },
+      )
+      .finally(() => {
+        this.running--;
+        this.schedule();
+      });
+  }
+
+  private recordBatch(size: number, started: number): void {
+    const seconds = Math.max(0, (this.now() - started) / 1000);
+    this.batchSeconds = this.batchSeconds === undefined ? seconds : 0.8 * this.batchSeconds + 0.2 * seconds;
+    this.observer.batch?.(size, seconds);
   }
 
   private notifyIdle(): void {

@@ -108,7 +108,7 @@ export class ModelVersion {
           this.metrics.queueDepth.set(labels, queued);
           this.metrics.batchesInFlight.set(labels, inFlight);
         },
-      });
+      }, { cost: batchCost });
       // Remote pipelines skip the warm-up: it would spend upstream quota at every start.
       if (pipeline.warmUp !== false) await this.run([pipeline.sampleInput()], {}, false);
       this.loadSeconds = (now() - started) / 1000;
@@ -147,6 +147,8 @@ export class ModelVersion {
       const reason = error instanceof VigilError ? error.code : 'runtime_error';
       this.metrics.inferenceErrors.inc({ model: this.name, version: this.version, reason });
       if (this.isLocal) this.metrics.errorsLocal.inc();
+      // The batcher counts its own sheds; a remote model's concurrency cap sheds with the same code.
+      if (!this.isLocal && reason === 'overloaded') this.metrics.shed.inc({ model: this.name, version: this.version, reason: 'queue_full' });
       throw error;
     }
   }
@@ -161,9 +163,10 @@ export class ModelVersion {
     this.metrics.stageDuration.observe({ ...labels, stage: 'preprocess' }, (now() - mark) / 1000);
 
     // Pipelines with their own `run` (remote APIs: one input per call, own concurrency cap) skip the batcher.
-    const raws = await Promise.all(
-      encoded.map((e) => (pipeline.run ? pipeline.run(e, { signal: options.signal }) : batcher.submit(e, options.timeoutMs))),
-    );
+    // A request's inputs are admitted (or shed, or timed out) together: one request, one 503/504.
+    const raws = pipeline.run
+      ? await Promise.all(encoded.map((e) => pipeline.run!(e, { signal: options.signal })))
+      : await batcher.submitAll(encoded, options.timeoutMs);
 
     mark = now();
     const predictions = raws.map((raw, i) => pipeline.decode(raw, encoded[i]));
@@ -211,6 +214,12 @@ export class ModelVersion {
     this.metrics.modelReady.set(labels, 0);
     this.metrics.modelInfo.remove({ ...labels, task: this.spec.task, runtime: this.spec.runtime });
   }
+}
+
+/** Cost of one encoded input for length bucketing: its token count when it has one (text), else 1. */
+function batchCost(encoded: unknown): number {
+  const ids = (encoded as { ids?: { length: number } } | null)?.ids;
+  return typeof ids?.length === 'number' ? ids.length : 1;
 }
 
 function stripUndefined<T extends object>(value: T): Partial<T> {
