@@ -111,7 +111,7 @@ export function featureVector(input: TabularInput, settings: TabularSettings): F
   const list = (names: string[]) => names.map((n) => `"${n}"`).join(', ');
   if (missing.length > 0) problems.push(`missing feature${missing.length > 1 ? 's' : ''} ${list(missing)}`);
   if (unknown.length > 0) problems.push(`unknown feature${unknown.length > 1 ? 's' : ''} ${list(unknown)}`);
-  if (notNumbers.length > 0) problems.push(`feature${notNumbers.length > 1 ? 's' : ''} ${list(notNumbers)} must be finite numbers`);
+  if (notNumbers.length > 0) problems.push(notNumbers.length > 1 ? `features ${list(notNumbers)} must be finite numbers` : `feature ${list(notNumbers)} must be a finite number`);
   if (problems.length > 0) {
     throw new InvalidInput(`"${field}": ${problems.join('; ')} (expected: ${settings.features.map((f) => (f.unit ? `${f.name} [${f.unit}]` : f.name)).join(', ')})`);
   }
