@@ -66,7 +66,11 @@ export async function postJson<T>(path: string, body: unknown, signal?: AbortSig
   return readJson<T>(response);
 }
 
-/** POST that answers a stream: the raw Response, already checked for HTTP errors given as JSON. */
+/**
+ * POST that answers a stream: the raw Response. A failure before the stream starts may come as
+ * JSON (thrown here as ApiError) or, with its HTTP status, as an event stream holding one
+ * `error` event: that Response is returned for the caller's stream reader to report.
+ */
 export async function postForStream(path: string, body: unknown, signal?: AbortSignal): Promise<Response> {
   const response = await send(path, {
     method: 'POST',
@@ -74,7 +78,8 @@ export async function postForStream(path: string, body: unknown, signal?: AbortS
     body: JSON.stringify(body),
     signal,
   });
-  if (!response.ok) return readJson<never>(response);
+  const streamed = (response.headers.get('content-type') ?? '').includes('text/event-stream');
+  if (!response.ok && !streamed) return readJson<never>(response);
   return response;
 }
 

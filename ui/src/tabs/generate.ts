@@ -24,7 +24,7 @@ async function generate(body: unknown, handlers: StreamHandlers, signal: AbortSi
   const response = await postForStream(predictPath(MODEL), body, signal);
   if ((response.headers.get('content-type') ?? '').includes('application/json')) {
     const json = (await response.json()) as GenerationResult | { error: unknown };
-    if ('error' in json) throw errorFromBody(0, json);
+    if ('error' in json) throw errorFromBody(response.status, json);
     return json;
   }
   if (!response.body) throw new ApiError(0, 'upstream_error', 'The server answered without a body.');
@@ -35,7 +35,8 @@ async function generate(body: unknown, handlers: StreamHandlers, signal: AbortSi
     } else if (event.event === 'done') {
       return JSON.parse(event.data) as GenerationResult;
     } else if (event.event === 'error') {
-      throw errorFromBody(0, JSON.parse(event.data));
+      // Before the first token the server also sets the HTTP status; mid-stream it stays 200.
+      throw errorFromBody(response.ok ? 0 : response.status, JSON.parse(event.data));
     }
   }
   throw new ApiError(0, 'upstream_error', 'The stream ended before the model said it was done.');
