@@ -9,6 +9,8 @@ const commands: Record<string, { summary: string; load: () => Promise<CommandMod
   serve: { summary: 'serve models over HTTP (default: the embedded models)', load: () => import('./serve.js') },
   train: { summary: 'train an embedded model and export it to ONNX', load: () => import('./train.js') },
   eval: { summary: "evaluate a model on held-out data and compare with its spec's numbers", load: () => import('./eval.js') },
+  smoke: { summary: 'check a running server: alive, ready, expected answers per model', load: () => import('./smoke.js') },
+  watchdog: { summary: 'run the smoke check on a schedule and restart/redeploy a failing service', load: () => import('./watchdog.js') },
 };
 
 function usage(): string {

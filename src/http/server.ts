@@ -41,6 +41,7 @@ export async function startServer(config: ServeConfig, options: { logger?: Logge
     intraOpThreads: config.intraOpThreads,
     interOpThreads: config.interOpThreads,
     sessions: config.sessions,
+    batching: { maxBatchSize: config.maxBatchSize, maxDelayMs: config.maxDelayMs, maxQueue: config.maxQueue },
   });
   for (const source of modelSources(config)) registry.add(source);
   if (registry.all().length === 0) logger.warn('no models configured: pass --model PATH or put model folders in the models directory');
