@@ -27,6 +27,10 @@ options:
   --sessions N             onnxruntime sessions per model, each on its own worker thread
                            (default 1; VIGIL_SESSIONS)
   --max-batch-inputs N     most inputs per request (default 64)
+  --max-batch-size N       most inputs per engine call (default 32; VIGIL_MAX_BATCH_SIZE)
+  --max-delay-ms MS        how long a queued input waits for company (default 2; VIGIL_MAX_DELAY_MS)
+  --max-queue N            inputs allowed to wait per model; past it 503 + Retry-After
+                           (default 1024; VIGIL_MAX_QUEUE). A model spec's "batching" wins.
   --body-limit BYTES       largest request body (default 1048576)
   --drain-delay-ms N       after SIGTERM, keep answering with readiness 503 this long (default 0)
   --config FILE            JSON file with any of the settings above (camelCase keys)
@@ -51,10 +55,19 @@ function flagsToConfig(values: Record<string, string | boolean | string[] | unde
     interOpThreads: int('inter-op-threads'),
     sessions: int('sessions'),
     maxBatchInputs: int('max-batch-inputs'),
+    maxBatchSize: int('max-batch-size'),
+    maxDelayMs: values['max-delay-ms'] === undefined ? undefined : nonNegative(values['max-delay-ms'], 'max-delay-ms'),
+    maxQueue: int('max-queue'),
     bodyLimit: int('body-limit'),
     drainDelayMs: int('drain-delay-ms'),
     logLevel: values['log-level'] as string | undefined,
   };
+}
+
+function nonNegative(raw: unknown, key: string): number {
+  const n = Number(raw);
+  if (raw === '' || !Number.isFinite(n) || n < 0) throw new ConfigError(`--${key} must be a number >= 0, got "${String(raw)}"`);
+  return n;
 }
 
 export async function run(args: string[]): Promise<number> {
@@ -73,6 +86,9 @@ export async function run(args: string[]): Promise<number> {
         'inter-op-threads': { type: 'string' },
         sessions: { type: 'string' },
         'max-batch-inputs': { type: 'string' },
+        'max-batch-size': { type: 'string' },
+        'max-delay-ms': { type: 'string' },
+        'max-queue': { type: 'string' },
         'body-limit': { type: 'string' },
         'drain-delay-ms': { type: 'string' },
         config: { type: 'string', short: 'c' },

@@ -28,6 +28,10 @@ export const ServeConfig = Type.Object({
   interOpThreads: Type.Optional(Type.Integer({ minimum: 1 })),
   /** onnxruntime sessions per model, each on its own worker thread. */
   sessions: Type.Optional(Type.Integer({ minimum: 1 })),
+  /** Server-wide batching defaults for local models; a model spec's `batching` section wins. */
+  maxBatchSize: Type.Optional(Type.Integer({ minimum: 1 })),
+  maxDelayMs: Type.Optional(Type.Number({ minimum: 0 })),
+  maxQueue: Type.Optional(Type.Integer({ minimum: 0 })),
   bodyLimit: Type.Integer({ minimum: 1024 }),
   maxBatchInputs: Type.Integer({ minimum: 1 }),
   logLevel: Type.String(),
@@ -78,6 +82,11 @@ export function fromEnvironment(env: NodeJS.ProcessEnv): Partial<ServeConfig> {
   if (threads !== undefined) config.intraOpThreads = threads;
   const sessions = integer(env.VIGIL_SESSIONS, 'VIGIL_SESSIONS');
   if (sessions !== undefined) config.sessions = sessions;
+  const maxBatchSize = integer(env.VIGIL_MAX_BATCH_SIZE, 'VIGIL_MAX_BATCH_SIZE');
+  if (maxBatchSize !== undefined) config.maxBatchSize = maxBatchSize;
+  if (env.VIGIL_MAX_DELAY_MS) config.maxDelayMs = Number(env.VIGIL_MAX_DELAY_MS);
+  const maxQueue = integer(env.VIGIL_MAX_QUEUE, 'VIGIL_MAX_QUEUE');
+  if (maxQueue !== undefined) config.maxQueue = maxQueue;
   if (env.LOG_LEVEL) config.logLevel = env.LOG_LEVEL;
   return config;
 }

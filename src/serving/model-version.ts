@@ -74,7 +74,7 @@ export class ModelVersion {
   }
 
   get batching(): BatcherOptions {
-    return { ...DEFAULT_BATCHING, ...this.options.batching, ...stripUndefined(this.spec.batching ?? {}) };
+    return { ...DEFAULT_BATCHING, ...stripUndefined(this.options.batching ?? {}), ...stripUndefined(this.spec.batching ?? {}) };
   }
 
   signature(): ReturnType<Pipeline['signature']> {

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ModelNotFound } from '../../errors.js';
+import { InvalidInput, ModelNotFound } from '../../errors.js';
 import type { ModelVersion } from '../../serving/model-version.js';
 import { PredictionRouter } from '../../serving/router.js';
 import { disconnectSignal, streamPrediction, wantsStream } from '../sse.js';
@@ -29,6 +29,28 @@ export function describeModel(model: ModelVersion, allVersions: string[]) {
 
 type PredictParams = { name?: string; version?: string };
 
+/** Per-request deadline (docs/performance.md): header `x-vigil-timeout-ms` and/or body `timeout_ms`; the smaller wins. */
+export const TIMEOUT_HEADER = 'x-vigil-timeout-ms';
+const MAX_TIMEOUT_MS = 600_000;
+
+function checkTimeout(raw: unknown, where: string): number {
+  const value = typeof raw === 'string' && /^\s*\d+\s*$/.test(raw) ? Number(raw) : raw;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > MAX_TIMEOUT_MS) {
+    throw new InvalidInput(`${where} must be a whole number of milliseconds from 0 to ${MAX_TIMEOUT_MS}, got ${JSON.stringify(raw)}`, 'invalid_timeout');
+  }
+  return value;
+}
+
+/** The caller's deadline for waiting in the queue; past it the request is answered 504 unrun. */
+export function requestTimeoutMs(request: FastifyRequest): number | undefined {
+  const found: number[] = [];
+  const header = request.headers[TIMEOUT_HEADER];
+  if (header !== undefined) found.push(checkTimeout(Array.isArray(header) ? header.join(',') : header, `header ${TIMEOUT_HEADER}`));
+  const body = request.body;
+  if (typeof body === 'object' && body !== null && 'timeout_ms' in body) found.push(checkTimeout((body as { timeout_ms: unknown }).timeout_ms, '"timeout_ms"'));
+  return found.length > 0 ? Math.min(...found) : undefined;
+}
+
 export async function modelRoutes(app: FastifyInstance, context: ServerContext): Promise<void> {
   const { registry, limits } = context;
   // Fallback between models (local <-> remote) lives in the serving layer, not here.
@@ -52,9 +74,10 @@ export async function modelRoutes(app: FastifyInstance, context: ServerContext):
   async function predict(request: FastifyRequest<{ Params: PredictParams }>, reply: FastifyReply, name: string | undefined) {
     if (!name) throw new ModelNotFound('(default)');
     const model = registry.get(name, request.params.version);
+    const timeoutMs = requestTimeoutMs(request);
     const { inputs, batch } = model.task.parseRequest(request.body, { maxBatchInputs: limits.maxBatchInputs });
     if (wantsStream(request.body)) return streamPrediction({ request, reply, router, model, inputs, batch });
-    const routed = await router.predict(model, inputs, { signal: disconnectSignal(reply) });
+    const routed = await router.predict(model, inputs, { signal: disconnectSignal(reply), timeoutMs });
     const predictions = routed.result;
     const about = {
       model: routed.model.name,
