@@ -17,7 +17,9 @@ options:
   --host HOST              address to bind (default 0.0.0.0; HOST)
   --port N                 port (default 8000; PORT)
   --model [NAME=]PATH      also serve this model folder: a vigil.model.json folder, numbered
-                           version folders, or a Hugging Face folder (repeatable; VIGIL_MODELS)
+                           version folders, or a Hugging Face folder (repeatable; VIGIL_MODELS);
+                           or a hub model hf:owner/name[@revision], fetched once into the cache
+                           (HF_ENDPOINT, HF_TOKEN, VIGIL_CACHE_DIR)
   --models-dir DIR         repository root, one sub-folder per model (default: the embedded models;
                            VIGIL_MODELS_DIR)
   --no-embedded            serve only the --model folders

@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { PACKAGE_ROOT, type ServeConfig } from '../config/serve-config.js';
-import { readModelFolder, scanRepository, type ModelSource } from '../models/repository.js';
+import { fetchHubModel, hubOptionsFromEnvironment, isHubReference, parseHubReference } from '../models/hub.js';
+import { readModelFolder, scanRepository, toModelName, type ModelSource } from '../models/repository.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';
 import { ModelRegistry } from '../serving/registry.js';
@@ -22,11 +23,24 @@ export const VIGIL_VERSION: string = (
   JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }
 ).version;
 
-/** Every model the config names: the repository's, then the extra folders. */
+/** Every model on disk the config names: the repository's, then the extra folders (not hub ids). */
 export function modelSources(config: ServeConfig): ModelSource[] {
   const sources = config.modelsDir ? scanRepository(config.modelsDir) : [];
-  for (const ref of config.models) sources.push(...readModelFolder(ref.path, ref.name));
+  for (const ref of config.models) if (!isHubReference(ref.path)) sources.push(...readModelFolder(ref.path, ref.name));
   return sources;
+}
+
+/** Hub models (`hf:owner/name`) are fetched into the cache after the listener is up. */
+function fetchHubModels(config: ServeConfig, registry: ModelRegistry): Promise<void>[] {
+  return config.models
+    .filter((ref) => isHubReference(ref.path))
+    .map((ref) =>
+      registry.addWhenFetched(ref.name ?? ref.path, async () => {
+        const folder = await fetchHubModel(ref.path, hubOptionsFromEnvironment(process.env));
+        const repoName = parseHubReference(ref.path).repo.split('/')[1]!;
+        return readModelFolder(folder, ref.name ?? toModelName(repoName));
+      }),
+    );
 }
 
 /**
@@ -62,7 +76,8 @@ export async function startServer(config: ServeConfig, options: { logger?: Logge
   const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
   logger.info({ url, models: registry.names() }, 'listening; loading models');
 
-  const loaded = registry.loadAll();
+  // Models on disk load at once; each hub model loads as soon as it is fetched.
+  const loaded = Promise.all([registry.loadAll(), ...fetchHubModels(config, registry).map((fetched) => fetched.then(() => registry.loadAll()))]);
 
   let closing: Promise<void> | undefined;
   const shutdown = (reason: string): Promise<void> => {

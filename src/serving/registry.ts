@@ -24,6 +24,10 @@ export interface RegistryOptions extends Omit<ModelVersionOptions, 'dir'> {
 export class ModelRegistry {
   private readonly models = new Map<string, Map<string, ModelVersion>>();
   private preferredDefault: string | undefined;
+  /** Hub models being downloaded, and those that could not be. */
+  private fetching = 0;
+  private loading: Promise<void> = Promise.resolve();
+  private readonly fetchFailures: { name: string; reason: string }[] = [];
 
   constructor(
     private readonly metrics: Metrics,
@@ -46,6 +50,12 @@ export class ModelRegistry {
 
   /** Loads and warms up every registered version, one at a time (they share the cores). */
   async loadAll(): Promise<void> {
+    // Calls queue behind each other so that a model is never loaded twice at once.
+    this.loading = this.loading.then(() => this.loadPending());
+    return this.loading;
+  }
+
+  private async loadPending(): Promise<void> {
     for (const model of this.all()) {
       if (model.state !== 'loading') continue;
       try {
@@ -58,6 +68,22 @@ export class ModelRegistry {
       }
     }
     this.refreshLoadedGauge();
+  }
+
+  /**
+   * Registers models whose folders must be fetched first (hub downloads). Until they are in,
+   * the server is not ready; if fetching fails, it stays not ready and says why.
+   */
+  async addWhenFetched(what: string, fetchSources: () => Promise<ModelSource[]>): Promise<void> {
+    this.fetching++;
+    try {
+      for (const source of await fetchSources()) this.add(source);
+    } catch (error) {
+      this.fetchFailures.push({ name: what, reason: (error as Error).message });
+      this.logger.error({ model: what, err: error }, 'model could not be fetched');
+    } finally {
+      this.fetching--;
+    }
   }
 
   all(): ModelVersion[] {
@@ -97,7 +123,7 @@ export class ModelRegistry {
   }
 
   status(): ModelStatus[] {
-    return this.all().map((m) => ({
+    const loaded = this.all().map((m) => ({
       name: m.name,
       version: m.version,
       task: m.spec.task,
@@ -106,10 +132,21 @@ export class ModelRegistry {
       ...(m.reason ? { reason: m.reason } : {}),
       required: m.isLocal,
     }));
+    const unfetched = this.fetchFailures.map((f) => ({
+      name: f.name,
+      version: '',
+      task: 'unknown',
+      runtime: 'onnx',
+      state: 'failed',
+      reason: f.reason,
+      required: true,
+    }));
+    return [...loaded, ...unfetched];
   }
 
   /** Ready when every local model is; a remote model's outage is reported, not fatal. */
   get ready(): boolean {
+    if (this.fetching > 0 || this.fetchFailures.length > 0) return false;
     // A version an operator unloaded on purpose (repository API) is not expected to answer.
     const required = this.all().filter((m) => m.isLocal && m.state !== 'unloaded');
     return required.length > 0 ? required.every((m) => m.state === 'ready') : this.all().some((m) => m.state === 'ready');
