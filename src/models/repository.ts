@@ -20,7 +20,7 @@ function readJson(file: string): unknown {
 
 /** Model names appear in URLs and metric labels: lower-case letters, digits, '.', '_' and '-'. */
 export function toModelName(raw: string): string {
-  const name = raw.toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^[^a-z0-9]+/, '');
+  const name = raw.toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^[^a-z0-9]+/, '').replace(/[^a-z0-9]+$/, '');
   if (!name) throw new SpecError(`cannot make a model name from "${raw}"`);
   return name;
 }
