@@ -222,6 +222,8 @@ export async function startFakeUpstream(options: { token?: string } = {}): Promi
     for (let i = 0; i < tokens.length; i++) {
       const broken = fault && 'afterTokens' in fault && i === fault.afterTokens;
       if (broken && fault.kind === 'reset-mid-stream') {
+        // Let the tokens already written reach the client first: destroy() drops unsent data.
+        await sleep(50);
         req.socket.destroy();
         return;
       }
