@@ -169,6 +169,19 @@ describe.skipIf(!canRun)('web playground (sentiment served alone)', () => {
     await page.close();
   });
 
+  it('fits a phone screen without sideways scrolling, in light and dark colour schemes', async () => {
+    for (const colorScheme of ['light', 'dark'] as const) {
+      const page = await browser.newPage({ viewport: { width: 390, height: 844 }, colorScheme, hasTouch: true, isMobile: true });
+      await page.goto(`${server.url}/`);
+      await page.getByRole('button', { name: 'I am so happy today!' }).click();
+      await page.locator('#sentiment-result .prediction').waitFor();
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      expect(overflow).toBeLessThanOrEqual(0);
+      await screenshot(page, `ui-phone-${colorScheme}.png`);
+      await page.close();
+    }
+  });
+
   it('moves between tabs with the arrow keys and keeps the open tab in the URL', async () => {
     const { page } = await openPlayground(browser, server.url);
     const first = page.getByRole('tab', { name: /Analyze sentiment/ });
