@@ -11,6 +11,7 @@ const commands: Record<string, { summary: string; load: () => Promise<CommandMod
   eval: { summary: "evaluate a model on held-out data and compare with its spec's numbers", load: () => import('./eval.js') },
   smoke: { summary: 'check a running server: alive, ready, expected answers per model', load: () => import('./smoke.js') },
   watchdog: { summary: 'run the smoke check on a schedule and restart/redeploy a failing service', load: () => import('./watchdog.js') },
+  bench: { summary: 'load-test a server: throughput, p50/p90/p99 latency, errors, server CPU and RSS', load: () => import('./bench.js') },
 };
 
 function usage(): string {

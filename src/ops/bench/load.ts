@@ -1,0 +1,101 @@
+import autocannon from 'autocannon';
+
+export interface LoadOptions {
+  /** Base URL of the server, e.g. http://127.0.0.1:8000. */
+  url: string;
+  /** Path that takes the POST, e.g. /v1/models/sentiment/predict. */
+  path: string;
+  /** JSON bodies, sent in turn (each connection walks the list from its own offset). */
+  bodies: string[];
+  /** Inputs per body (texts in a batch body), to report inputs/s. */
+  inputsPerBody?: number;
+  /** Concurrent connections, each with one request outstanding (closed loop). */
+  connections: number;
+  durationSeconds: number;
+  /** Requests per second across all connections (open loop at that rate); unlimited when absent. */
+  overallRate?: number;
+  /** Extra request headers. */
+  headers?: Record<string, string>;
+}
+
+export interface LatencySummary {
+  p50: number;
+  p90: number;
+  p99: number;
+  mean: number;
+  max: number;
+}
+
+export interface LoadResult {
+  connections: number;
+  durationSeconds: number;
+  /** Successful (2xx) requests per second. */
+  requestsPerSecond: number;
+  /** Successful inputs per second (requests x inputs per body). */
+  inputsPerSecond: number;
+  /** Milliseconds, over every answered request. */
+  latencyMs: LatencySummary;
+  requests: number;
+  /** Connection errors and timeouts. */
+  errors: number;
+  non2xx: number;
+  statusCodes: Record<string, number>;
+}
+
+/** One load run with autocannon's programmatic API. */
+export async function runLoad(options: LoadOptions): Promise<LoadResult> {
+  const { bodies } = options;
+  if (bodies.length === 0) throw new Error('runLoad needs at least one body');
+  let next = 0;
+  const result = await autocannon({
+    url: options.url,
+    connections: options.connections,
+    duration: options.durationSeconds,
+    overallRate: options.overallRate,
+    timeout: 30,
+    requests: [
+      {
+        method: 'POST',
+        path: options.path,
+        headers: { 'content-type': 'application/json', ...options.headers },
+        setupRequest: (request) => {
+          const body = bodies[next++ % bodies.length]!;
+          return { ...request, body };
+        },
+      },
+    ],
+  });
+  const seconds = result.duration > 0 ? result.duration : options.durationSeconds;
+  const ok = result['2xx'];
+  const statusCodes: Record<string, number> = {};
+  for (const [code, stat] of Object.entries(result.statusCodeStats ?? {})) statusCodes[code] = stat?.count ?? 0;
+  return {
+    connections: options.connections,
+    durationSeconds: seconds,
+    requestsPerSecond: ok / seconds,
+    inputsPerSecond: (ok * (options.inputsPerBody ?? 1)) / seconds,
+    latencyMs: {
+      p50: result.latency.p50,
+      p90: result.latency.p90,
+      p99: result.latency.p99,
+      mean: result.latency.average,
+      max: result.latency.max,
+    },
+    requests: result.requests.total,
+    errors: result.errors + result.timeouts,
+    non2xx: result.non2xx,
+    statusCodes,
+  };
+}
+
+/** Request bodies for a text model: one text each, or `batch` texts each ({"texts": [...]}) . */
+export function textBodies(texts: string[], batch = 1): string[] {
+  if (batch <= 1) return texts.map((text) => JSON.stringify({ text }));
+  const bodies: string[] = [];
+  for (let i = 0; i < texts.length; i += batch) {
+    const group = texts.slice(i, i + batch);
+    if (group.length === batch) bodies.push(JSON.stringify({ texts: group }));
+  }
+  if (bodies.length === 0) bodies.push(JSON.stringify({ texts: Array.from({ length: batch }, (_, i) => texts[i % texts.length]) }));
+  return bodies;
+}
