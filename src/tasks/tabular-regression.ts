@@ -7,9 +7,11 @@ import type { ParsedRequest, Pipeline, Prediction, RequestLimits, TaskDefinition
 
 /**
  * Tabular regression (air quality): named numeric features in, one number out. The spec's
- * `preprocessing.features` fixes the order the graph expects and each feature's unit; a feature
- * with `mean` and `std` is standardised here before the graph sees it, and a target with `mean`
- * and `std` is un-standardised after (so the graph may be trained on z-scores either way).
+ * `preprocessing.features` fixes the order the graph expects (list order, or each feature's
+ * `index`) and each feature's unit. Standardisation: when `preprocessing.standardization.inGraph`
+ * is true the graph does it and the server sends raw readings (the listed mean/std are then
+ * documentation); otherwise a feature with `mean` and `std` is standardised here, and a target
+ * with `mean` and `std` is un-standardised after.
  */
 
 export interface FeatureSpec {
@@ -31,6 +33,8 @@ export interface TargetSpec {
 export interface TabularSettings {
   features: FeatureSpec[];
   target: TargetSpec;
+  /** The server standardises with the listed mean/std (false when the graph does it itself). */
+  standardize: boolean;
 }
 
 /** One row as the request gave it: feature name -> value, checked against the spec in `encode`. */
@@ -64,14 +68,19 @@ export function tabularSettings(spec: ModelSpec): TabularSettings {
       std: std !== undefined && std > 0 ? std : undefined,
     };
   };
-  const features = rawFeatures.map((f, i) => column(f, `preprocessing.features[${i}]`));
+  const indexOf = (raw: unknown, position: number) => (isObject(raw) && Number.isInteger(raw.index) ? (raw.index as number) : position);
+  const features = rawFeatures
+    .map((f, i) => ({ feature: column(f, `preprocessing.features[${i}]`), index: indexOf(f, i) }))
+    .sort((a, b) => a.index - b.index)
+    .map((f) => f.feature);
   const names = new Set<string>();
   for (const f of features) {
     if (names.has(f.name)) throw new Error(`model "${spec.name}": feature "${f.name}" is listed twice`);
     names.add(f.name);
   }
   const target = pre.target === undefined ? { name: 'value' } : column(pre.target, 'preprocessing.target');
-  return { features, target };
+  const standardization = isObject(pre.standardization) ? pre.standardization : {};
+  return { features, target, standardize: standardization.inGraph !== true };
 }
 
 function parseRow(value: unknown, field: string): TabularInput {
@@ -117,7 +126,7 @@ export function featureVector(input: TabularInput, settings: TabularSettings): F
   }
   return Float32Array.from(settings.features, (f) => {
     const v = features[f.name] as number;
-    return f.mean !== undefined && f.std !== undefined ? (v - f.mean) / f.std : v;
+    return settings.standardize && f.mean !== undefined && f.std !== undefined ? (v - f.mean) / f.std : v;
   });
 }
 
@@ -190,7 +199,7 @@ class TabularRegressionPipeline implements Pipeline<TabularInput, Float32Array, 
 
   decode(raw: number): Prediction {
     const { target } = this.settings;
-    const value = target.mean !== undefined && target.std !== undefined ? raw * target.std + target.mean : raw;
+    const value = this.settings.standardize && target.mean !== undefined && target.std !== undefined ? raw * target.std + target.mean : raw;
     return { value, unit: target.unit, target: target.name };
   }
 

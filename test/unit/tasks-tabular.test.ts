@@ -26,6 +26,22 @@ describe('tabularSettings', () => {
   });
 });
 
+describe('standardisation in the graph and feature order by index (the trained air-quality spec)', () => {
+  const inGraph = tabularSettings(
+    spec({
+      features: [{ index: 1, name: 'T', mean: 20, std: 8 }, { index: 0, name: 'S1', mean: 1000, std: 200 }],
+      target: { name: 'CO(GT)', unit: 'mg/m^3' },
+      standardization: { inGraph: true },
+    }),
+  );
+
+  it('orders by index and sends raw readings when the graph standardises', () => {
+    expect(inGraph.features.map((f) => f.name)).toEqual(['S1', 'T']);
+    expect(inGraph.standardize).toBe(false);
+    expect(Array.from(featureVector({ features: { T: 25, S1: 1100 }, field: 'features' }, inGraph))).toEqual([1100, 25]);
+  });
+});
+
 describe('featureVector', () => {
   it('orders features as the spec does and standardises those with mean and std', () => {
     const v = featureVector({ features: { RH: 50, T: 20, 'CO(GT)': 3 }, field: 'features' }, settings);
