@@ -1,0 +1,314 @@
+import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startFakeUpstream, writeModelFolder, type FakeUpstream } from '../helpers/fake-upstream.js';
+import {
+  BINARIES,
+  DEPLOY,
+  alertmanagerConfig,
+  freePort,
+  prometheusConfig,
+  readDeploy,
+  requireMonitoringBinaries,
+  ruleExpressions,
+  run,
+  selectorsOf,
+  startAlertmanager,
+  startNodeExporter,
+  startPrometheus,
+  startWebhookReceiver,
+  waitFor,
+  type PrometheusService,
+  type Service,
+} from '../helpers/prometheus.js';
+import { REPO_ROOT, postJson, startVigil, type VigilProcess } from '../helpers/server.js';
+
+/**
+ * The monitoring stack as committed, against the live server: Debian's Prometheus,
+ * Alertmanager and node_exporter on free loopback ports with deploy/'s own config files
+ * (only ports, targets and intervals substituted), the real `vigil serve`, real traffic, and
+ * a webhook receiver standing in for the pager.
+ */
+
+const haveBinaries = requireMonitoringBinaries('monitoring stack integration test');
+
+const TOKEN = 'hf_monitoringTESTtoken';
+const FLAKY_UPSTREAM_MODEL = 'fake/flaky-llm';
+
+/** Dashboard template variables, as Grafana expands "All". */
+function expandDashboardExpr(expr: string): string {
+  return expr
+    .replaceAll('$__rate_interval', '1m')
+    .replaceAll('$__interval', '15s')
+    .replaceAll('$instance', '.*')
+    .replaceAll('$model', '.*')
+    .replaceAll('$node', '.*');
+}
+
+interface DashboardQuery {
+  where: string;
+  expr: string;
+}
+
+/** Every PromQL expression in the dashboard: panel targets, annotations, variables. */
+function dashboardQueries(dashboard: any): DashboardQuery[] {
+  const queries: DashboardQuery[] = [];
+  for (const panel of dashboard.panels) {
+    for (const target of panel.targets ?? []) queries.push({ where: `panel "${panel.title}" ${target.refId}`, expr: target.expr });
+  }
+  for (const annotation of dashboard.annotations?.list ?? []) {
+    if (annotation.expr) queries.push({ where: `annotation "${annotation.name}"`, expr: annotation.expr });
+  }
+  for (const variable of dashboard.templating.list) {
+    // label_values(selector, label) -> the selector must return series carrying that label.
+    const match = /^label_values\((.*),\s*([a-zA-Z_]\w*)\)$/.exec(variable.definition);
+    if (!match) throw new Error(`variable ${variable.name}: unexpected query ${variable.definition}`);
+    queries.push({ where: `variable $${variable.name} (label ${match[2]})`, expr: match[1]! });
+  }
+  return queries;
+}
+
+describe.skipIf(!haveBinaries)('monitoring stack: config checks', () => {
+  it('promtool accepts the Prometheus config and rule files', () => {
+    const config = run(BINARIES.promtool, ['check', 'config', path.join(DEPLOY, 'prometheus', 'prometheus.yml')]);
+    expect(config.output).toContain('SUCCESS');
+    expect(config.code, config.output).toBe(0);
+    const rules = run(BINARIES.promtool, ['check', 'rules', path.join(DEPLOY, 'prometheus/rules/recording.yml'), path.join(DEPLOY, 'prometheus/rules/alerts.yml')]);
+    expect(rules.code, rules.output).toBe(0);
+  });
+
+  it('promtool accepts the compose Prometheus config (service names, two replicas)', () => {
+    const result = run(BINARIES.promtool, ['check', 'config', path.join(DEPLOY, 'compose', 'prometheus.yml')]);
+    expect(result.code, result.output).toBe(0);
+  });
+
+  it('the promtool unit tests of every alert pass', () => {
+    const dir = path.join(DEPLOY, 'prometheus', 'tests');
+    const files = readdirSync(dir).filter((f) => f.endsWith('.yml')).map((f) => path.join(dir, f));
+    expect(files.length).toBeGreaterThan(0);
+    const result = run(BINARIES.promtool, ['test', 'rules', ...files]);
+    expect(result.code, result.output).toBe(0);
+    expect(result.output).not.toContain('FAILED');
+  });
+
+  it('every alert is tested by promtool firing and not firing, and has summary, description and a runbook section', () => {
+    const alerts = ruleExpressions(readDeploy('prometheus', 'rules', 'alerts.yml')).filter((r) => r.kind === 'alert');
+    const testsDir = path.join(DEPLOY, 'prometheus', 'tests');
+    const testText = readdirSync(testsDir).map((f) => readFileSync(path.join(testsDir, f), 'utf8')).join('\n');
+    const runbook = readFileSync(path.join(REPO_ROOT, 'docs', 'runbook.md'), 'utf8');
+    const anchors = new Set([...runbook.matchAll(/^#{2,3} (.+)$/gm)].map((m) => m[1]!.trim().toLowerCase().replace(/[^a-z0-9 -]/g, '').replace(/ /g, '-')));
+    for (const alert of alerts) {
+      expect(alert.annotations?.summary, alert.name).toBeTruthy();
+      expect(alert.annotations?.description, alert.name).toBeTruthy();
+      const url = alert.annotations?.runbook_url ?? '';
+      expect(url, alert.name).toBe(`docs/runbook.md#${alert.name.toLowerCase()}`);
+      expect(anchors.has(alert.name.toLowerCase()), `docs/runbook.md has no "## ${alert.name}" section`).toBe(true);
+      // Firing: an expected alert with this name; not firing: an empty expectation for it.
+      expect(testText, `${alert.name} never expected to fire`).toMatch(new RegExp(`alertname: ${alert.name}\\n\\s+exp_alerts:\\n\\s+- exp_labels`));
+      expect(testText, `${alert.name} never expected to stay quiet`).toMatch(new RegExp(`alertname: ${alert.name}\\n\\s+exp_alerts: \\[\\]`));
+    }
+  });
+
+  it('amtool accepts the Alertmanager config', () => {
+    const result = run(BINARIES.amtool, ['check-config', path.join(DEPLOY, 'alertmanager', 'alertmanager.yml')]);
+    expect(result.code, result.output).toBe(0);
+  });
+});
+
+describe.skipIf(!haveBinaries)('monitoring stack against the live server', () => {
+  let nodeExporter: Service;
+  let alertmanager: Service;
+  let prometheus: PrometheusService;
+  let webhook: Awaited<ReturnType<typeof startWebhookReceiver>>;
+  let fake: FakeUpstream;
+  let vigil: VigilProcess;
+  let root: string;
+
+  const query = async (expr: string) => {
+    const result = await prometheus.query(expr);
+    if (result.status !== 'success') throw new Error(`${expr}: ${result.error}`);
+    return result.data!.result;
+  };
+
+  beforeAll(async () => {
+    root = mkdtempSync(path.join(tmpdir(), 'vigil-monitoring-'));
+    // A copy of the sentiment model whose queue holds one input: concurrent requests get 503s
+    // from real admission control, the server-side errors the SLO alerts are about.
+    const tiny = path.join(root, 'sentiment-tiny-queue');
+    cpSync(path.join(REPO_ROOT, 'models', 'sentiment', '1'), tiny, { recursive: true });
+    const spec = JSON.parse(readFileSync(path.join(tiny, 'vigil.model.json'), 'utf8'));
+    writeFileSync(
+      path.join(tiny, 'vigil.model.json'),
+      JSON.stringify({ ...spec, name: 'sentiment-tiny-queue', batching: { maxQueue: 1, maxBatchSize: 1, maxDelayMs: 0 } }, null, 2),
+    );
+
+    // Remote models against a fake OpenAI-compatible upstream on loopback: one healthy, one
+    // failing that falls back to it (errors by reason, retries, an open circuit, fallbacks).
+    fake = await startFakeUpstream({ token: TOKEN });
+    const base = JSON.parse(readFileSync(path.join(REPO_ROOT, 'models/positive-thought/1/vigil.model.json'), 'utf8'));
+    const fast = { timeoutMs: 2000, retry: { maxRetries: 1, baseDelayMs: 5, maxDelayMs: 20, maxRetryAfterMs: 100 } };
+    const thought = await writeModelFolder(root, { ...base, remote: { ...base.remote, baseUrl: fake.chatBaseUrl, ...fast } });
+    const flaky = await writeModelFolder(root, {
+      ...base,
+      name: 'thought-flaky',
+      fallback: 'positive-thought',
+      remote: { ...base.remote, baseUrl: fake.chatBaseUrl, model: FLAKY_UPSTREAM_MODEL, ...fast, circuitBreaker: { failureThreshold: 2, cooldownMs: 600_000 } },
+    });
+
+    webhook = await startWebhookReceiver();
+    nodeExporter = await startNodeExporter();
+    alertmanager = await startAlertmanager(
+      alertmanagerConfig(readDeploy('alertmanager', 'alertmanager.yml'), { webhookBase: webhook.url, groupWait: '1s', groupInterval: '2s' }),
+    );
+    vigil = await startVigil(
+      ['--no-embedded', '--model', path.join(REPO_ROOT, 'models', 'sentiment'), '--model', tiny, '--model', thought, '--model', flaky],
+      { HF_TOKEN: TOKEN, HF_TOKEN_FILE: '' },
+    );
+    await vigil.waitUntilReady();
+
+    const promPort = await freePort();
+    const host = (url: string) => new URL(url).host;
+    prometheus = await startPrometheus(
+      prometheusConfig(readDeploy('prometheus', 'prometheus.yml'), {
+        targets: {
+          vigil: [host(vigil.url)],
+          node: [host(nodeExporter.url)],
+          alertmanager: [host(alertmanager.url)],
+          prometheus: [`127.0.0.1:${promPort}`],
+        },
+        alertmanagers: [host(alertmanager.url)],
+        scrapeInterval: '1s',
+        evaluationInterval: '1s',
+      }),
+      promPort,
+    );
+  });
+
+  afterAll(async () => {
+    await prometheus?.stop();
+    await vigil?.stop();
+    await alertmanager?.stop();
+    await nodeExporter?.stop();
+    await webhook?.close();
+    await fake?.close();
+    if (root) rmSync(root, { recursive: true, force: true });
+  });
+
+  it('scrapes every target: Vigil, node_exporter, Alertmanager and Prometheus itself', async () => {
+    const jobs = await waitFor(
+      async () => {
+        const response = (await (await fetch(`${prometheus.url}/api/v1/targets`)).json()) as any;
+        const active: Array<{ labels: { job: string }; health: string; lastError: string }> = response.data.activeTargets;
+        return active.length === 4 && active.every((t) => t.health === 'up') ? active : undefined;
+      },
+      'all four targets up',
+    );
+    expect(jobs.map((t) => t.labels.job).sort()).toEqual(['alertmanager', 'node', 'prometheus', 'vigil']);
+    expect(await query('up == 0')).toEqual([]);
+  });
+
+  it('sees real traffic, remote calls and an induced error burst, and pages through Alertmanager', async () => {
+    // Healthy traffic on two routes.
+    for (let i = 0; i < 30; i++) {
+      const r = await postJson(`${vigil.url}/predict`, { text: i % 2 ? 'a warm, funny and moving film' : 'tedious, flat and far too long' });
+      expect(r.status).toBe(200);
+      await postJson(`${vigil.url}/v1/models/sentiment-tiny-queue/predict`, { text: 'fine' });
+    }
+
+    // Remote: plain and streamed generations (time to first token, tokens), then an upstream
+    // that fails: retries, errors by reason, the circuit opens, the fallback answers.
+    for (let i = 0; i < 3; i++) expect((await postJson(`${vigil.url}/v1/models/positive-thought/predict`, { prompt: 'I passed my exam!' })).status).toBe(200);
+    const streamed = await fetch(`${vigil.url}/v1/models/positive-thought/predict`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ prompt: 'Long day.', stream: true }),
+    });
+    expect(streamed.status).toBe(200);
+    await streamed.text();
+    fake.inject({ kind: 'status', status: 500 }, { model: FLAKY_UPSTREAM_MODEL, times: Infinity });
+    for (let i = 0; i < 4; i++) {
+      const r = await postJson(`${vigil.url}/v1/models/thought-flaky/predict`, { prompt: 'Meh.' });
+      expect(r.status, JSON.stringify(r.body)).toBe(200); // answered by the fallback
+      expect(r.body.model).toBe('positive-thought');
+    }
+
+    // The error burst: rounds of concurrent requests into a queue of one.
+    let shed = 0;
+    for (let round = 0; round < 10; round++) {
+      const results = await Promise.all(
+        Array.from({ length: 40 }, () => postJson(`${vigil.url}/v1/models/sentiment-tiny-queue/predict`, { text: 'a crowd arrives at once' })),
+      );
+      shed += results.filter((r) => r.status === 503).length;
+      for (const r of results) expect([200, 503]).toContain(r.status);
+    }
+    expect(shed).toBeGreaterThan(50);
+
+    // Prometheus sees the 503s...
+    const ratio = await waitFor(async () => {
+      const [sample] = await query('job:slo_errors_per_request:ratio_rate5m{job="vigil"}');
+      const value = Number(sample?.value?.[1]);
+      return value > 14.4 * 0.005 ? value : undefined;
+    }, 'the 5m SLO error ratio to pass 14.4x the budget');
+    expect(ratio).toBeLessThan(1);
+
+    // ...the real fast-burn alert fires, and Alertmanager's real routing pages the webhook.
+    const page = await waitFor(
+      async () =>
+        webhook.received.find((n) => n.body?.status === 'firing' && n.body.alerts?.some((a: any) => a.labels.alertname === 'VigilErrorBudgetBurnFast')),
+      'VigilErrorBudgetBurnFast at the webhook',
+      60_000,
+    );
+    expect(page.path).toBe('/alerts/page');
+    expect(page.body.receiver).toBe('page');
+    const alert = page.body.alerts.find((a: any) => a.labels.alertname === 'VigilErrorBudgetBurnFast');
+    expect(alert.labels).toMatchObject({ severity: 'page', job: 'vigil', slo: 'vigil-availability' });
+    expect(alert.annotations.runbook_url).toBe('docs/runbook.md#vigilerrorbudgetburnfast');
+    expect(alert.annotations.summary).toMatch(/of requests fail/);
+    // Nothing paged that should not have: every page is an SLO burn.
+    const paged = webhook.received.filter((n) => n.path === '/alerts/page').flatMap((n) => n.body.alerts.map((a: any) => a.labels.alertname));
+    expect(new Set(paged)).toEqual(new Set(['VigilErrorBudgetBurnFast']));
+  });
+
+  it('every expression of the rule files evaluates and every metric they read exists', async () => {
+    const problems: string[] = [];
+    for (const file of ['recording.yml', 'alerts.yml']) {
+      for (const rule of ruleExpressions(readDeploy('prometheus', 'rules', file))) {
+        const result = await prometheus.query(rule.expr);
+        if (result.status !== 'success') {
+          problems.push(`${file} ${rule.name}: ${result.error}`);
+          continue;
+        }
+        if (rule.kind === 'record' && result.data!.result.length === 0) problems.push(`${file} ${rule.name}: no series`);
+        // An alert that is not firing rightly returns nothing; the metrics it reads must exist.
+        for (const selector of selectorsOf(rule.expr)) {
+          if ((await query(selector)).length === 0) problems.push(`${file} ${rule.name}: ${selector} has no series`);
+        }
+      }
+    }
+    expect(problems).toEqual([]);
+  });
+
+  it('every query of the Grafana dashboard evaluates and returns series', async () => {
+    const dashboard = JSON.parse(readDeploy('grafana', 'dashboards', 'vigil.json'));
+    const queries = dashboardQueries(dashboard);
+    expect(queries.length).toBeGreaterThan(40);
+    // Recording rules and rates need a few evaluations over the traffic above; wait until the
+    // slowest of them (the 3-day SLO ratio) has been recorded.
+    await waitFor(async () => ((await query('job:slo_errors_per_request:ratio_rate3d')).length > 0 ? true : undefined), 'SLO recording rules');
+    const problems: string[] = [];
+    for (const { where, expr } of queries) {
+      const result = await prometheus.query(expandDashboardExpr(expr));
+      if (result.status !== 'success') problems.push(`${where}: ${result.error} in ${expr}`);
+      else if (result.data!.result.length === 0) problems.push(`${where}: no series for ${expr}`);
+    }
+    expect(problems).toEqual([]);
+  });
+
+  it('the dashboard lists this instance and its models in its template variables', async () => {
+    const instances = (await query('up{job="vigil"}')).map((s) => s.metric.instance);
+    expect(instances).toEqual([new URL(vigil.url).host]);
+    const models = new Set((await query('vigil_model_info')).map((s) => s.metric.model));
+    expect(models).toEqual(new Set(['sentiment', 'sentiment-tiny-queue', 'positive-thought', 'thought-flaky']));
+  });
+});
