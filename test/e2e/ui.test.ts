@@ -1,4 +1,6 @@
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { promisify } from 'node:util';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -24,6 +26,8 @@ function sentimentFolder(): string | undefined {
 
 const folder = sentimentFolder();
 const canRun = requireChromium('web playground e2e') && folder !== undefined;
+
+const run = promisify(execFile);
 
 const TEXT = 'What a wonderful, heartwarming film. I loved every minute of it.';
 
@@ -128,6 +132,21 @@ describe.skipIf(!canRun)('web playground (sentiment served alone)', () => {
     await page.getByLabel('Text to analyze').press('Control+Enter');
     await page.locator('#sentiment-result .notice').waitFor();
     expect(await page.locator('#sentiment-result').textContent()).toContain('Type or pick some text first');
+    await page.close();
+  });
+
+  it('shows a curl command that makes the same request, quoting included', async () => {
+    const { page } = await openPlayground(browser, server.url);
+    const text = `It's not "bad" at all; it's $great!`;
+    await page.getByLabel('Text to analyze').fill(text);
+    await page.getByRole('button', { name: 'Analyze sentiment' }).click();
+    await page.locator('#sentiment-result .prediction').waitFor();
+    const command = (await page.locator('.snippet__code').first().textContent()) ?? '';
+    expect(command).toContain(`${server.url}/v1/models/sentiment/predict`);
+    const { stdout } = await run('sh', ['-c', command]);
+    const answer = JSON.parse(stdout) as { label: string; score: number };
+    expect(answer.label).toBe(await page.locator('#sentiment-result .prediction').getAttribute('data-label'));
+    expect(answer.score).toBe(Number(await page.locator('#sentiment-result .prediction').getAttribute('data-score')));
     await page.close();
   });
 

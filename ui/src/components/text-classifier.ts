@@ -3,6 +3,7 @@ import type { Catalog, CatalogSnapshot } from '../lib/catalog.js';
 import { h, replace } from '../lib/dom.js';
 import { milliseconds, probability } from '../lib/format.js';
 import type { ClassificationResult, ModelInfo } from '../lib/types.js';
+import { apiSnippet } from './api-snippet.js';
 import { errorBox } from './error-box.js';
 import { gatedPanel } from './gate.js';
 import { modelCard } from './model-card.js';
@@ -28,6 +29,7 @@ export function textClassifierPanel(catalog: Catalog, options: TextClassifierOpt
   let model: ModelInfo | undefined;
   let inFlight: AbortController | undefined;
   const about = modelCard();
+  const snippet = apiSnippet(() => predictPath(model?.name ?? options.modelName));
 
   const build = () => {
     const textarea = h('textarea', {
@@ -47,6 +49,7 @@ export function textClassifierPanel(catalog: Catalog, options: TextClassifierOpt
     const modelNote = h('p', { class: 'field__note', id: `${options.id}-model-note` });
 
     const analyze = async () => {
+      syncSnippet(); // example chips set the text without an input event
       const text = textarea.value;
       if (!model) return;
       if (text.trim() === '') {
@@ -119,7 +122,16 @@ export function textClassifierPanel(catalog: Catalog, options: TextClassifierOpt
         void analyze();
       }
     });
-    return h('div', { class: 'split' }, h('div', { class: 'card' }, form), h('div', { class: 'stack' }, h('div', { class: 'card card--result' }, result), about.element));
+    // The curl example follows the text box (an example text until something is typed).
+    const syncSnippet = () => snippet.update({ text: textarea.value.trim() === '' ? options.examples[0] ?? 'Hello' : textarea.value });
+    textarea.addEventListener('input', syncSnippet);
+    syncSnippet();
+    return h(
+      'div',
+      { class: 'split' },
+      h('div', { class: 'stack' }, h('div', { class: 'card' }, form), snippet.element),
+      h('div', { class: 'stack' }, h('div', { class: 'card card--result' }, result), about.element),
+    );
   };
 
   const panel = gatedPanel(catalog, {
@@ -130,6 +142,7 @@ export function textClassifierPanel(catalog: Catalog, options: TextClassifierOpt
     onModel: (next) => {
       model = next;
       about.update(next);
+      panel.querySelector('textarea')?.dispatchEvent(new Event('input'));
       const note = panel.querySelector<HTMLElement>(`#${options.id}-model-note`);
       if (note) {
         replace(
