@@ -3,24 +3,26 @@ import { batchRows, floatData, type OipCodec } from './oip-tensors.js';
 
 /**
  * Tabular regression over the Open Inference Protocol: `features` FP32 [N,F], each row in the
- * feature order of the spec (listed with units in the metadata `properties.features`), in the
- * units the JSON API takes (standardisation stays on the server). Output: FP32 [N,1] in the
- * target's unit (`properties.target`), named as the spec's first output (the air-quality model:
- * `prediction`), or `value` when the spec names none.
+ * spec's feature order (metadata `properties.features`, a JSON array of names, with
+ * `properties.feature_units`), raw readings as the JSON API takes them (any standardisation
+ * stays on the server or in the graph). Output: FP32 [N,1] in `properties.target_unit`, named
+ * as the spec's first output (air-quality: `prediction`), or `value` when the spec names none.
  */
 const outputName = (spec: { outputs?: { name: string }[] }) => spec.outputs?.[0]?.name ?? 'value';
 
 export const tabularRegressionOip: OipCodec<TabularInput> = {
   metadata(spec) {
     const { features, target } = tabularSettings(spec);
-    const withUnit = (c: { name: string; unit?: string }) => (c.unit ? `${c.name} [${c.unit}]` : c.name);
     return {
       inputs: [{ name: 'features', datatype: 'FP32', shape: [-1, features.length] }],
       outputs: [{ name: outputName(spec), datatype: 'FP32', shape: [-1, 1] }],
+      // Property values must be strings; names and units may hold commas, so lists are JSON arrays.
       properties: {
         task: spec.task,
-        features: features.map(withUnit).join(', '),
-        target: withUnit(target),
+        features: JSON.stringify(features.map((f) => f.name)),
+        feature_units: JSON.stringify(features.map((f) => f.unit ?? '')),
+        target: target.name,
+        target_unit: target.unit ?? '',
       },
     };
   },

@@ -138,7 +138,7 @@ describe('model metadata (§2.6 items 5, 11)', () => {
       inputs: [{ name: 'features', datatype: 'FP32', shape: [-1, 3] }],
       outputs: [{ name: 'value', datatype: 'FP32', shape: [-1, 1] }],
     });
-    expect(body.properties).toMatchObject({ features: 'a [mg/m^3], b [°C], c [%]', target: 'benzene [µg/m^3]', version: '2' });
+    expect(body.properties).toMatchObject({ features: '["a","b","c"]', feature_units: '["mg/m^3","°C","%"]', target: 'benzene', target_unit: 'µg/m^3', version: '2' });
     const v1 = await get('/v2/models/tiny-air/versions/1');
     expect(v1.status).toBe(200);
     expect(v1.body.properties.version).toBe('1');
