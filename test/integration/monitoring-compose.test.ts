@@ -1,0 +1,146 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { REPO_ROOT } from '../helpers/server.js';
+
+/**
+ * The compose file and Grafana provisioning, checked by parsing (this machine has no Docker
+ * engine to run them): what the stack needs to start and be useful, and the wiring between
+ * files that a typo would break silently (datasource uid, mount paths, rule paths).
+ */
+
+const COMPOSE_DIR = path.join(REPO_ROOT, 'deploy', 'compose');
+// merge: compose applies YAML merge keys (`<<: *vigil`); YAML 1.2 parsers do not by default.
+const compose = parse(readFileSync(path.join(COMPOSE_DIR, 'docker-compose.yml'), 'utf8'), { merge: true }) as any;
+const services: Record<string, any> = compose.services;
+const DATASOURCE_UID = 'vigil-prometheus';
+
+describe('deploy/compose/docker-compose.yml', () => {
+  it('runs Vigil, Prometheus, Alertmanager, Grafana and node_exporter, plus a second replica in the cluster profile', () => {
+    expect(Object.keys(services).sort()).toEqual(['alertmanager', 'grafana', 'node-exporter', 'prometheus', 'vigil', 'vigil-2']);
+    expect(services.vigil.profiles).toBeUndefined();
+    expect(services['vigil-2'].profiles).toEqual(['cluster']);
+    for (const name of ['vigil', 'vigil-2']) {
+      expect(services[name].build).toEqual({ context: '../..', dockerfile: 'deploy/docker/Dockerfile' });
+    }
+    // Two replicas, two host ports, one container port.
+    expect(services.vigil.ports).toEqual(['8000:8000']);
+    expect(services['vigil-2'].ports).toEqual(['8001:8000']);
+  });
+
+  it('pins every image to a version', () => {
+    for (const [name, service] of Object.entries(services)) {
+      if (service.build) continue;
+      expect(service.image, name).toMatch(/^[\w./-]+:v?\d+\.\d+\.\d+$/);
+    }
+  });
+
+  it('gives every service a health check and orders start-up on health', () => {
+    for (const [name, service] of Object.entries(services)) {
+      const test = service.healthcheck?.test;
+      expect(Array.isArray(test) && test[0] === 'CMD', `${name} health check`).toBe(true);
+      expect(service.healthcheck.interval, name).toBeTruthy();
+    }
+    expect(services.grafana.depends_on).toEqual({ prometheus: { condition: 'service_healthy' } });
+    expect(services.prometheus.depends_on).toEqual({ alertmanager: { condition: 'service_healthy' }, 'node-exporter': { condition: 'service_healthy' } });
+    // Prometheus must not wait for Vigil: a Vigil that never gets healthy is what it must see.
+    expect(services.prometheus.depends_on.vigil).toBeUndefined();
+  });
+
+  it('keeps data in named volumes and mounts only files that exist', () => {
+    expect(Object.keys(compose.volumes).sort()).toEqual(['alertmanager-data', 'grafana-data', 'prometheus-data']);
+    for (const [name, service] of Object.entries(services)) {
+      for (const volume of service.volumes ?? []) {
+        const [source] = String(volume).split(':');
+        if (!source!.startsWith('.')) continue; // named volume or host path (/proc...)
+        expect(existsSync(path.resolve(COMPOSE_DIR, source!)), `${name}: ${source}`).toBe(true);
+      }
+    }
+    expect(services.prometheus.volumes).toContain('./prometheus.yml:/etc/prometheus/prometheus.yml:ro');
+    expect(services.prometheus.volumes).toContain('../prometheus/rules:/etc/prometheus/rules:ro');
+    expect(services.alertmanager.volumes).toContain('../alertmanager/alertmanager.yml:/etc/alertmanager/alertmanager.yml:ro');
+  });
+
+  it('reads the Grafana admin password from a gitignored env file, not from the compose file', () => {
+    expect(services.grafana.env_file).toEqual(['grafana.env']);
+    const text = readFileSync(path.join(COMPOSE_DIR, 'docker-compose.yml'), 'utf8');
+    expect(text).not.toMatch(/GF_SECURITY_ADMIN_PASSWORD\s*[:=]/);
+    expect(readFileSync(path.join(COMPOSE_DIR, 'grafana.env.example'), 'utf8')).toMatch(/^GF_SECURITY_ADMIN_PASSWORD=/m);
+    const ignored = spawnSync('git', ['check-ignore', '-q', 'deploy/compose/grafana.env'], { cwd: REPO_ROOT });
+    expect(ignored.status, 'deploy/compose/grafana.env must be gitignored').toBe(0);
+  });
+
+  it('points Prometheus at both replicas by DNS and at the compose service names', () => {
+    const prom = parse(readFileSync(path.join(COMPOSE_DIR, 'prometheus.yml'), 'utf8')) as any;
+    const jobs = Object.fromEntries(prom.scrape_configs.map((j: any) => [j.job_name, j]));
+    expect(Object.keys(jobs).sort()).toEqual(['alertmanager', 'node', 'prometheus', 'vigil']);
+    expect(jobs.vigil.dns_sd_configs[0].names).toEqual(['vigil', 'vigil-2']);
+    expect(jobs.node.static_configs[0].targets).toEqual(['node-exporter:9100']);
+    expect(prom.alerting.alertmanagers[0].static_configs[0].targets).toEqual(['alertmanager:9093']);
+    // Same rules as the VM config: the rule files are shared, not copied.
+    const vm = parse(readFileSync(path.join(REPO_ROOT, 'deploy', 'prometheus', 'prometheus.yml'), 'utf8')) as any;
+    expect(prom.rule_files).toEqual(vm.rule_files);
+  });
+});
+
+describe('deploy/grafana', () => {
+  const dashboard = JSON.parse(readFileSync(path.join(REPO_ROOT, 'deploy', 'grafana', 'dashboards', 'vigil.json'), 'utf8'));
+  const datasources = parse(readFileSync(path.join(REPO_ROOT, 'deploy', 'grafana', 'provisioning', 'datasources', 'prometheus.yml'), 'utf8')) as any;
+  const providers = parse(readFileSync(path.join(REPO_ROOT, 'deploy', 'grafana', 'provisioning', 'dashboards', 'vigil.yml'), 'utf8')) as any;
+
+  it('provisions the Prometheus datasource with the fixed uid every panel uses', () => {
+    expect(datasources.datasources).toHaveLength(1);
+    expect(datasources.datasources[0]).toMatchObject({ uid: DATASOURCE_UID, type: 'prometheus' });
+    const uids = new Set<string>();
+    const walk = (node: unknown): void => {
+      if (Array.isArray(node)) node.forEach(walk);
+      else if (node && typeof node === 'object') {
+        for (const [key, value] of Object.entries(node)) {
+          if (key === 'datasource') uids.add(JSON.stringify(value));
+          walk(value);
+        }
+      }
+    };
+    walk(dashboard);
+    expect([...uids]).toEqual([JSON.stringify({ type: 'prometheus', uid: DATASOURCE_UID })]);
+    for (const panel of dashboard.panels.filter((p: any) => p.type !== 'row')) {
+      expect(panel.datasource?.uid, panel.title).toBe(DATASOURCE_UID);
+      for (const target of panel.targets) expect(target.datasource?.uid, panel.title).toBe(DATASOURCE_UID);
+    }
+  });
+
+  it('loads dashboards from the folder compose mounts them into', () => {
+    const folder = providers.providers[0].options.path;
+    expect(services.grafana.volumes).toContain(`../grafana/dashboards:${folder}:ro`);
+    expect(services.grafana.volumes).toContain('../grafana/provisioning:/etc/grafana/provisioning:ro');
+  });
+
+  it('has instance and model variables, unique panel ids and the sections the issue asks for', () => {
+    expect(dashboard.templating.list.map((v: any) => v.name)).toEqual(['instance', 'model', 'node']);
+    const ids = dashboard.panels.map((p: any) => p.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    const rows = dashboard.panels.filter((p: any) => p.type === 'row').map((p: any) => p.title);
+    expect(rows).toEqual([
+      'Overview',
+      'Golden signals per route',
+      'Models',
+      'Inference stages, batching and queue',
+      'Remote API',
+      'Process (Node.js)',
+      'Host (node_exporter)',
+    ]);
+    const exprs = dashboard.panels.flatMap((p: any) => (p.targets ?? []).map((t: any) => t.expr)).join('\n');
+    for (const metric of [
+      'http_requests_total', 'http_request_duration_seconds_bucket', 'http_requests_in_flight',
+      'vigil_inference_stage_duration_seconds_bucket', 'vigil_predictions_total', 'vigil_prediction_confidence_bucket',
+      'vigil_batch_size_bucket', 'vigil_queue_depth', 'vigil_requests_shed_total',
+      'requests_api_total', 'errors_api_total', 'api_generation_latency_seconds_bucket', 'vigil_remote_circuit_state',
+      'process_cpu_seconds_total', 'process_resident_memory_bytes', 'nodejs_eventloop_lag_p99_seconds', 'nodejs_gc_duration_seconds_sum',
+      'node_cpu_seconds_total', 'node_memory_MemAvailable_bytes', 'node_filesystem_avail_bytes', 'node_network_receive_bytes_total',
+    ]) {
+      expect(exprs, metric).toContain(metric);
+    }
+  });
+});
