@@ -309,6 +309,20 @@ describe('positive-thought when the upstream fails', () => {
     await eventually(async () => metric(await metricsText(), 'errors_api_total', { reason: 'client_closed' }) >= 1, 'client_closed to be counted');
   });
 
+  it('aborts the upstream call when the client of a JSON request disconnects', async () => {
+    fake.inject({ kind: 'latency', ms: 3000 }, { model: CAPPED_MODEL });
+    const calls = fake.count('chat', CAPPED_MODEL);
+    const abortedBefore = fake.aborted;
+    const controller = new AbortController();
+    const pending = post('thought-capped', { prompt: 'Never mind.' }, controller.signal).catch((error: Error) => error.name);
+    await eventually(() => fake.count('chat', CAPPED_MODEL) > calls, 'the call to reach the upstream');
+    controller.abort();
+    expect(await pending).toBe('AbortError');
+    await eventually(() => fake.aborted > abortedBefore, 'the upstream request to be aborted');
+    // The slot is free again at once: the next call is not shed.
+    expect((await post('thought-capped', { prompt: 'Again.' })).status).toBe(200);
+  });
+
   it('keeps local sentiment answering, and readiness green, while the remote side is down', async () => {
     fake.inject({ kind: 'status', status: 503 }, { model: SMOL, times: Infinity });
     const remote = await post('positive-thought', { prompt: 'Down again.' });
