@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { tmpdir } from 'node:os';
 import type { ModelSpec } from '../models/spec.js';
 import { folderBytes, machine, nowIso, readSpec, sha256, writeSpec } from './artifacts.js';
-import { dedupe, emailText, loadSpamAssassin, spamPackageDir, spamPackageVersion, stratifiedSplit, SPAM_PACKAGE, type Email } from './data/spam.js';
+import { dedupe, emailText, loadSpamAssassin, spamPackageVersion, stratifiedSplit, SPAM_PACKAGE, type Email } from './data/spam.js';
 import { round, softmax, type ClassificationMetrics } from './metrics.js';
 import { openSession, runTextClassifier } from './onnx-run.js';
 import type { TextModelConfig, TrainOptions } from './text-classifier.js';
@@ -186,7 +186,6 @@ async function train(ctx: TrainContext): Promise<TrainResult> {
       rowsAfterDedupe: emails.length,
       groups: Object.fromEntries([...new Set(all.map((e) => e.group))].map((g) => [g, all.filter((e) => e.group === g).length])),
       licence: 'data ODC PDDL 1.0, contents CC0 (per the package README)',
-      packageDir: spamPackageDir().replace(/^.*node_modules/, 'node_modules'),
     },
     training: {
       seed: ctx.seed,
