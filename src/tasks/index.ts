@@ -4,6 +4,7 @@ import { imageClassificationOip } from './oip-image-classification.js';
 import { tabularRegressionOip } from './oip-tabular-regression.js';
 import type { OipCodec } from './oip-tensors.js';
 import { textClassificationOip } from './oip-text-classification.js';
+import { textGenerationOip } from './oip-text-generation.js';
 import { tabularRegression } from './tabular-regression.js';
 import { textClassification } from './text-classification.js';
 import { remoteTextClassification } from './remote-classification.js';
@@ -28,6 +29,7 @@ const OIP_CODECS: Partial<Record<TaskName, OipCodec>> = {
   'text-classification': textClassificationOip as OipCodec,
   'image-classification': imageClassificationOip as OipCodec,
   'tabular-regression': tabularRegressionOip as OipCodec,
+  'text-generation': textGenerationOip as OipCodec,
 };
 
 /** How models of a task are served over /v2; undefined when the task has no tensor form. */
