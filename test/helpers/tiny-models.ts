@@ -120,13 +120,14 @@ function writeModel(dir: string, onnxBytes: Uint8Array, spec: Record<string, unk
   return dir;
 }
 
-export function writeTinyDigits(dir: string, name = 'tiny-digits', layout: 'flat' | 'nchw' = 'flat'): string {
+export function writeTinyDigits(dir: string, name = 'tiny-digits', layout: 'flat' | 'nchw' = 'flat', extra: Record<string, unknown> = {}): string {
   return writeModel(dir, tinyDigitsOnnx(layout), {
     name,
     version: '1',
     task: 'image-classification',
     labels: DIGIT_LABELS,
     preprocessing: { image: { width: 28, height: 28 } },
+    ...extra,
   });
 }
 

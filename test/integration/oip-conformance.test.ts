@@ -41,6 +41,8 @@ beforeAll(async () => {
   dir = tempModelsDir('vigil-oip-');
   writeTinyDigits(path.join(dir, 'tiny-digits'));
   writeTinyDigits(path.join(dir, 'tiny-digits-nchw'), 'tiny-digits-nchw', 'nchw');
+  // A queue of 2: a request of 3 rows can never be admitted (overload path).
+  writeTinyDigits(path.join(dir, 'tiny-digits-q2'), 'tiny-digits-q2', 'flat', { batching: { maxQueue: 2 } });
   writeTinyTabular(path.join(dir, 'tiny-air', '1'), 'tiny-air', '1', 1);
   writeTinyTabular(path.join(dir, 'tiny-air', '2'), 'tiny-air', '2', 2);
   server = await startVigil(
@@ -49,6 +51,7 @@ beforeAll(async () => {
       '--model', 'models/sentiment',
       '--model', path.join(dir, 'tiny-digits'),
       '--model', path.join(dir, 'tiny-digits-nchw'),
+      '--model', path.join(dir, 'tiny-digits-q2'),
       '--model', path.join(dir, 'tiny-air'),
       '--max-batch-inputs', '8',
     ],
@@ -299,6 +302,13 @@ describe('malformed requests (§2.6 items 8, 9, 13)', () => {
   it('id must be a string; outputs must be named objects', async () => {
     expectOipError(await infer('tiny-digits', { id: 7, inputs: [good] }), 400, /"id"/);
     expectOipError(await infer('tiny-digits', { inputs: [good], outputs: ['label'] }), 400, /outputs\[0\]/);
+  });
+
+  it('overload (more rows than the queue admits): 503 with Retry-After, as {"error"}', async () => {
+    const data = Array.from({ length: 3 }, () => pixelsFor(2)).flat();
+    const response = await infer('tiny-digits-q2', { inputs: [{ name: 'pixels', shape: [3, 784], datatype: 'FP32', data }] });
+    expectOipError(response, 503, /queue/);
+    expect(Number(response.headers.get('retry-after'))).toBeGreaterThan(0);
   });
 
   it('unknown model: 404; body over the limit: 413', async () => {
