@@ -92,7 +92,8 @@ export async function modelRoutes(app: FastifyInstance, context: ServerContext):
     tags: ['predict'],
     summary,
     body: {
-      description: 'Depends on the model\'s task: {"text"} or {"texts"} for text classification.',
+      description:
+        'Depends on the model\'s task: {"text"} or {"texts"} for text classification; {"prompt", "sentiment"?, "stream"?} for text generation ("stream": true answers server-sent events: token, then done or error; see docs/dual-mode.md).',
       type: 'object',
       additionalProperties: true,
     },
