@@ -4,6 +4,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium, recordForeignRequests, requireChromium, screenshot } from '../helpers/browser.js';
 import { getJson, postJson, REPO_ROOT, startVigil, type VigilProcess } from '../helpers/server.js';
+import { describeTabular } from '../../ui/src/lib/tabular.js';
 
 /**
  * The playground against the server as shipped (`vigil serve` with the embedded models): each
@@ -128,11 +129,38 @@ describe.skipIf(!canRun)('web playground (embedded models)', () => {
     await page.close();
   });
 
+  it('reads its own sample digits right: the drawing is preprocessed the way the model was trained', async () => {
+    const { page, errors } = await open('#digits');
+    if ((await availability(page, 'digits')) !== 'ready') {
+      await page.close();
+      return;
+    }
+    for (const digit of ['0', '1', '7']) {
+      const sent = page.waitForResponse((r) => r.url().endsWith('/v1/models/digits/predict'));
+      await page.getByRole('button', { name: `Draw a sample ${digit}` }).click();
+      await sent;
+      await page.waitForSelector(`#digits-result .prediction[data-label="${digit}"]`);
+    }
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
   it('predicts air quality from the example readings and agrees with the API', async () => {
     const { page, errors } = await open('#air-quality');
     const found = await availability(page, 'air-quality');
     if (state('air-quality') !== 'ready') {
       expect(found).not.toBe('ready');
+      await page.close();
+      return;
+    }
+    // The form is built from the feature list the API gives for the model; without one the tab
+    // must say so rather than show an empty form.
+    const detail = (await getJson(`${server.url}/v1/models/air-quality`)).body as Record<string, unknown>;
+    if (describeTabular(detail).features.length === 0) {
+      const notice = page.locator('#panel-air-quality .notice');
+      await notice.waitFor();
+      expect(await notice.textContent()).toContain('has no feature list');
+      await screenshot(page, 'ui-air-quality.png');
       await page.close();
       return;
     }

@@ -24,7 +24,8 @@ function modelChip(model: CatalogSnapshot['models'][number], isDefault: boolean)
     h('span', { class: 'dot', 'aria-hidden': 'true' }),
     h('span', { class: 'model-chip__name' }, model.name),
     h('span', { class: 'model-chip__version' }, `v${model.version}`),
-    h('span', { class: 'model-chip__state' }, STATE_TEXT[state] ?? state),
+    // "ready" is the usual case: said to screen readers, not shown, so the problems stand out.
+    h('span', { class: `model-chip__state${state === 'ready' ? ' sr-only' : ''}` }, STATE_TEXT[state] ?? state),
   );
 }
 

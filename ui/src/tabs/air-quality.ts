@@ -33,8 +33,28 @@ export function airQualityTab(catalog: Catalog): HTMLElement {
   const render = (next: TabularDescription) => {
     description = next;
     if (!fieldsSlot) return;
+    form?.classList.toggle('form--no-fields', next.features.length === 0);
+    // Say honestly where the starting values come from.
+    const note = form?.querySelector('#aq-prefill-note');
+    if (note) {
+      note.textContent =
+        Object.keys(next.example).length > 0
+          ? 'Prefilled with a real reading from the model’s data. Change any value and predict again.'
+          : 'Prefilled with the training averages where the model lists them. Change any value and predict again.';
+    }
     if (next.features.length === 0) {
-      replace(fieldsSlot, h('p', { class: 'notice notice--warn' }, 'This model’s spec does not list its input features, so there is no form to show. Its JSON API still answers at ', h('code', {}, predictPath(MODEL)), '.'));
+      replace(
+        fieldsSlot,
+        h(
+          'p',
+          { class: 'notice notice--warn' },
+          'The server’s description of this model (',
+          h('code', {}, `GET /v1/models/${MODEL}`),
+          ') has no feature list, so there is no form to show. Its JSON API still answers at ',
+          h('code', {}, predictPath(MODEL)),
+          '.',
+        ),
+      );
       return;
     }
     replace(
@@ -113,9 +133,9 @@ export function airQualityTab(catalog: Catalog): HTMLElement {
     form = h(
       'form',
       { class: 'form', novalidate: true },
-      h('p', { class: 'field__note' }, 'Prefilled with a real hourly reading from the model’s training data. Change any value and predict again.'),
+      h('p', { class: 'field__note form__only-with-fields', id: 'aq-prefill-note' }),
       fieldsSlot,
-      h('div', { class: 'form__actions' }, h('button', { type: 'submit', class: 'button button--primary' }, 'Predict'), h('button', { type: 'button', class: 'button', onclick: fill }, 'Reset to example')),
+      h('div', { class: 'form__actions form__only-with-fields' }, h('button', { type: 'submit', class: 'button button--primary' }, 'Predict'), h('button', { type: 'button', class: 'button', onclick: fill }, 'Reset to example')),
     );
     form.addEventListener('submit', (event) => {
       event.preventDefault();
