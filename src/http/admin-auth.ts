@@ -33,7 +33,7 @@ export function bearerToken(header: string | undefined): string | undefined {
 export type AdminGuard = (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
 
 /**
- * A preHandler that lets a request through when it carries the admin token, or when no token is
+ * A route hook (onRequest) that lets a request through when it carries the admin token, or when no token is
  * configured (then `warnUnprotected` is logged once, at startup, by the caller's plugin).
  */
 export function adminGuard(token: string | undefined): AdminGuard {

@@ -144,7 +144,8 @@ export async function oipRoutes(app: FastifyInstance, context: ServerContext): P
   app.post('/v2/models/:name/versions/:version/infer', { schema: inferSchema('Inference with one version.'), ...noValidation }, infer);
 
   // Model repository extension (mutating: admin token when VIGIL_ADMIN_TOKEN is set).
-  const repositoryRoute = { preHandler: admin, ...noValidation };
+  // onRequest: an unauthenticated request is refused before its body is even read.
+  const repositoryRoute = { onRequest: admin, ...noValidation };
   app.post<{ Body: { ready?: unknown } | undefined }>(
     '/v2/repository/index',
     { schema: { tags, summary: 'Every model version and its state (READY, LOADING, UNAVAILABLE); {"ready": true} for ready ones only.' }, ...repositoryRoute },
