@@ -5,6 +5,8 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { ServerContext } from './context.js';
 import { registerErrorHandlers } from './errors.js';
 import { registerObservation, requestIdFrom } from './observe.js';
+import { traceRequests } from '../observability/tracing.js';
+import { UNMATCHED_ROUTE } from '../observability/metrics.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { monitorRoutes } from './routes/monitor.js';
@@ -27,6 +29,7 @@ export async function buildApp(context: ServerContext): Promise<FastifyInstance>
 
   registerErrorHandlers(app, context.limits.bodyLimit);
   registerObservation(app, context);
+  traceRequests(app, UNMATCHED_ROUTE); // no-op unless OTEL_EXPORTER_OTLP_ENDPOINT is set
 
   await app.register(swagger, {
     openapi: {

@@ -6,6 +6,7 @@ import { fetchHubModel, hubOptionsFromEnvironment, isHubReference, parseHubRefer
 import { readModelFolder, scanRepository, toModelName, type ModelSource } from '../models/repository.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';
+import { startTracing } from '../observability/tracing.js';
 import { ModelRegistry } from '../serving/registry.js';
 import { buildApp } from './app.js';
 import type { ServerContext } from './context.js';
@@ -69,6 +70,9 @@ export async function startServer(config: ServeConfig, options: { logger?: Logge
     uiDir: config.uiDir,
     version: VIGIL_VERSION,
   };
+  // Before the app is built: its request hooks are registered only when tracing is on.
+  const tracing = await startTracing({ serviceVersion: VIGIL_VERSION });
+  if (tracing.enabled) logger.info({ endpoint: process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? process.env.OTEL_EXPORTER_OTLP_ENDPOINT }, 'tracing: exporting spans over OTLP/HTTP');
   const app = await buildApp(context);
   await app.listen({ host: config.host, port: config.port });
   const address = app.server.address();
@@ -88,6 +92,7 @@ export async function startServer(config: ServeConfig, options: { logger?: Logge
       await app.close(); // stops accepting, waits for in-flight requests
       await loaded.catch(() => undefined);
       await registry.unloadAll();
+      await tracing.shutdown().catch((error: unknown) => logger.warn({ err: error }, 'tracing: flushing spans failed'));
       logger.info('stopped');
     })();
     return closing;

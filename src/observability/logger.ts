@@ -1,4 +1,5 @@
 import { pino, type Logger, type LoggerOptions } from 'pino';
+import { traceLogFields } from './tracing.js';
 
 export type { Logger };
 
@@ -27,6 +28,8 @@ export function createLogger(options: { level?: string; destination?: NodeJS.Wri
     timestamp: pino.stdTimeFunctions.isoTime,
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
     formatters: { level: (label) => ({ level: label }) },
+    // trace_id/span_id of the active span, so a log line leads to its trace (nothing when tracing is off).
+    mixin: traceLogFields,
   };
   return options.destination ? pino(config, options.destination as pino.DestinationStream) : pino(config);
 }

@@ -2,6 +2,7 @@ import { InvalidInput, ModelNotReady, NotConfigured, VigilError } from '../error
 import type { ModelSpec } from '../models/spec.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
+import { markBatchStart, traceInference } from '../observability/tracing.js';
 import { taskFor } from '../tasks/index.js';
 import { predictionValueMetric } from '../tasks/tabular-regression.js';
 import type { Pipeline, Prediction, StreamRunOptions, TaskDefinition } from '../tasks/types.js';
@@ -97,7 +98,7 @@ export class ModelVersion {
       });
       const pipeline = this.pipeline;
       const batching = { ...this.batching, maxConcurrentBatches: pipeline.concurrency ?? this.batching.maxConcurrentBatches };
-      this.batcher = new Batcher((items) => pipeline.runBatch(items), batching, {
+      this.batcher = new Batcher((items) => pipeline.runBatch(markBatchStart(items)), batching, {
         queueWait: (s) => this.metrics.stageDuration.observe({ ...labels, stage: 'queue' }, s),
         batch: (size, s) => {
           this.metrics.stageDuration.observe({ ...labels, stage: 'infer' }, s);
@@ -164,9 +165,10 @@ export class ModelVersion {
 
     // Pipelines with their own `run` (remote APIs: one input per call, own concurrency cap) skip the batcher.
     // A request's inputs are admitted (or shed, or timed out) together: one request, one 503/504.
+    // traceInference adds queue/infer (or remote call) spans when tracing is on; else it just runs.
     const raws = pipeline.run
-      ? await Promise.all(encoded.map((e) => pipeline.run!(e, { signal: options.signal })))
-      : await batcher.submitAll(encoded, options.timeoutMs);
+      ? await traceInference(labels, 'remote', encoded, () => Promise.all(encoded.map((e) => pipeline.run!(e, { signal: options.signal }))))
+      : await traceInference(labels, 'batched', encoded, () => batcher.submitAll(encoded, options.timeoutMs));
 
     mark = now();
     const predictions = raws.map((raw, i) => pipeline.decode(raw, encoded[i]));
@@ -195,7 +197,8 @@ export class ModelVersion {
     if (!pipeline.stream) throw new InvalidInput(`model "${this.name}" cannot stream; leave out "stream"`, 'streaming_not_supported');
     try {
       const encoded = await pipeline.encode(input);
-      return pipeline.decode(await pipeline.stream(encoded, options), encoded);
+      const streamed = await traceInference({ model: this.name, version: this.version }, 'remote', [encoded], () => pipeline.stream!(encoded, options));
+      return pipeline.decode(streamed, encoded);
     } catch (error) {
       const reason = error instanceof VigilError ? error.code : 'runtime_error';
       this.metrics.inferenceErrors.inc({ model: this.name, version: this.version, reason });

@@ -26,7 +26,11 @@ describe('CircuitBreaker', () => {
     expect(breaker.state).toBe('open');
     expect(states).toEqual(['open']);
     advance(400);
+    expect(breaker.refusalMs()).toBe(600);
     expect(breaker.tryAcquire()).toEqual({ allowed: false, retryAfterMs: 600 });
+    advance(600);
+    expect(breaker.refusalMs()).toBeUndefined();
+    expect(breaker.state).toBe('open'); // asking changed nothing
   });
 
   it('lets exactly one trial through after the cool-down, and closes on its success', () => {

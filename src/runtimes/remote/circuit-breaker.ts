@@ -34,6 +34,15 @@ export class CircuitBreaker {
     return this.current;
   }
 
+  /** How long a call would be refused now (undefined: it would be let through); changes nothing. */
+  refusalMs(): number | undefined {
+    if (this.current === 'open') {
+      const left = this.settings.cooldownMs - (this.now() - this.openedAt);
+      return left > 0 ? left : undefined;
+    }
+    return this.current === 'half_open' && this.trialInFlight ? this.settings.cooldownMs : undefined;
+  }
+
   /** Asks to make one upstream call. Every allowed call must end with success() or failure(). */
   tryAcquire(): Admission {
     if (this.current === 'closed') return { allowed: true, trial: false };

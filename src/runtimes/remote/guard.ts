@@ -123,9 +123,8 @@ export class UpstreamGuard {
     const { signal } = options;
     if (signal?.aborted) throw clientClosed(this.modelName);
     // Refuse at once while the circuit is open, rather than queueing for a dead upstream.
-    const peek = this.breaker.state === 'open' ? this.breaker.tryAcquire() : undefined;
-    if (peek && !peek.allowed) throw circuitOpen(this.modelName, toRetryAfterSeconds(peek.retryAfterMs));
-    if (peek?.allowed) this.breaker.release(); // it became half-open: the attempt below takes the trial
+    const refusedFor = this.breaker.refusalMs();
+    if (refusedFor !== undefined) throw circuitOpen(this.modelName, toRetryAfterSeconds(refusedFor));
     const slot = this.limiter.acquire(signal);
     if (!slot) throw upstreamOverloaded(this.modelName, this.settings.concurrency.maxQueue);
     let release: () => void;
