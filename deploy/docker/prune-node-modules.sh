@@ -1,0 +1,46 @@
+#!/bin/sh
+# Shrinks a production node_modules for the Linux x64 runtime image (target: image < 300 MB).
+# Run from the app directory after `npm ci --omit=dev`. Each rule removes files nothing loads
+# at run time on linux/x64; test/unit/deploy-docker.test.ts runs this script on a real
+# production install and then serves and smoke-tests the embedded models from it.
+set -eu
+
+nm=${1:-node_modules}
+[ -d "$nm" ] || { echo "prune: $nm is not a directory" >&2; exit 2; }
+
+# onnxruntime-node ships every platform's binaries (~290 MB); keep linux/x64 CPU only.
+ort="$nm/onnxruntime-node/bin/napi-v6"
+if [ -d "$ort" ]; then
+  rm -rf "$ort/darwin" "$ort/win32" "$ort/linux/arm64"
+  [ -f "$ort/linux/x64/onnxruntime_binding.node" ] || { echo "prune: linux/x64 onnxruntime binding missing" >&2; exit 1; }
+fi
+
+# transformers.js's Node build inlines the onnxruntime-web code it needs and never imports the
+# package (~145 MB of WebAssembly and browser bundles).
+rm -rf "$nm/onnxruntime-web"
+
+# transformers.js: Node loads dist/transformers.node.{mjs,cjs} (its package.json "exports");
+# the browser and minified builds, TypeScript sources and types are never read here.
+tf="$nm/@huggingface/transformers"
+rm -rf "$tf/src" "$tf/types"
+rm -f "$tf/dist/transformers.js" "$tf/dist/transformers.min.js" "$tf/dist/transformers.web.js" \
+  "$tf/dist/transformers.web.min.js" "$tf/dist/transformers.node.min.mjs" "$tf/dist/transformers.node.min.cjs"
+
+# better-sqlite3 after its native build: the SQLite amalgamation, C++ sources and object files.
+sq="$nm/better-sqlite3"
+if [ -d "$sq" ]; then
+  rm -rf "$sq/deps" "$sq/src" "$sq/build/Release/obj" "$sq/build/Release/obj.target" "$sq/build/Release/.deps" \
+    "$sq/build/deps" "$sq/build/Release/test_extension.node"
+  rm -f "$sq"/build/Release/*.a
+fi
+
+# protobufjs' command-line code generator (pbjs/pbts) is a build tool.
+rm -rf "$nm/protobufjs/cli"
+
+# Source maps, TypeScript declarations and docs are never read at run time.
+find "$nm" -type f \( -name '*.map' -o -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' \
+  -o -iname 'README*' -o -iname 'CHANGELOG*' -o -iname 'HISTORY*' \) -delete
+find "$nm" -type d \( -name test -o -name tests -o -name __tests__ -o -name example -o -name examples \) \
+  -prune -exec rm -rf {} +
+
+echo "prune: $(du -sh "$nm" | cut -f1) left in $nm"
