@@ -35,6 +35,13 @@ options:
                            (default 1024; VIGIL_MAX_QUEUE). A model spec's "batching" wins.
   --body-limit BYTES       largest request body (default 1048576)
   --drain-delay-ms N       after SIGTERM, keep answering with readiness 503 this long (default 0)
+  --prediction-log PATH    SQLite file of every prediction, for POST /v1/feedback joins (default:
+                           in memory, lost at exit; VIGIL_PREDICTION_LOG)
+  --prediction-log-max-rows N   keep at most N rows (default 1000000, 100000 in memory)
+  --prediction-log-max-days D   delete rows older than D days (default 30)
+  --log-inputs             also keep a PII-scrubbed copy of text inputs in the log (VIGIL_LOG_INPUTS)
+  --quality-window N       labelled predictions behind the vigil_online_* gauges (default 500)
+  --drift-window N         inputs behind the vigil_drift_psi gauges (default 1000)
   --config FILE            JSON file with any of the settings above (camelCase keys)
   --log-level LEVEL        trace, debug, info, warn, error (LOG_LEVEL)
 `;
@@ -62,6 +69,12 @@ function flagsToConfig(values: Record<string, string | boolean | string[] | unde
     maxQueue: int('max-queue'),
     bodyLimit: int('body-limit'),
     drainDelayMs: int('drain-delay-ms'),
+    predictionLog: values['prediction-log'] as string | undefined,
+    predictionLogMaxRows: int('prediction-log-max-rows'),
+    predictionLogMaxDays: values['prediction-log-max-days'] === undefined ? undefined : nonNegative(values['prediction-log-max-days'], 'prediction-log-max-days'),
+    logInputs: values['log-inputs'] ? true : undefined,
+    qualityWindow: int('quality-window'),
+    driftWindow: int('drift-window'),
     logLevel: values['log-level'] as string | undefined,
   };
 }
@@ -93,6 +106,12 @@ export async function run(args: string[]): Promise<number> {
         'max-queue': { type: 'string' },
         'body-limit': { type: 'string' },
         'drain-delay-ms': { type: 'string' },
+        'prediction-log': { type: 'string' },
+        'prediction-log-max-rows': { type: 'string' },
+        'prediction-log-max-days': { type: 'string' },
+        'log-inputs': { type: 'boolean' },
+        'quality-window': { type: 'string' },
+        'drift-window': { type: 'string' },
         config: { type: 'string', short: 'c' },
         'log-level': { type: 'string' },
         help: { type: 'boolean', short: 'h' },

@@ -38,6 +38,16 @@ export const ServeConfig = Type.Object({
   /** After SIGTERM, how long readiness says 503 before the listener closes (lets balancers notice). */
   drainDelayMs: Type.Integer({ minimum: 0 }),
   uiDir: Type.String(),
+  /** Prediction log: a SQLite file, or ':memory:' (the default: kept until the process exits). */
+  predictionLog: Type.Optional(Type.String()),
+  predictionLogMaxRows: Type.Optional(Type.Integer({ minimum: 1 })),
+  predictionLogMaxDays: Type.Optional(Type.Number({ minimum: 0 })),
+  /** Keep a PII-scrubbed copy of text inputs in the prediction log. */
+  logInputs: Type.Optional(Type.Boolean()),
+  /** Labelled predictions in the online quality window (default 500). */
+  qualityWindow: Type.Optional(Type.Integer({ minimum: 1 })),
+  /** Inputs in the drift window (default 1000). */
+  driftWindow: Type.Optional(Type.Integer({ minimum: 1 })),
 });
 export type ServeConfig = Static<typeof ServeConfig>;
 
@@ -87,6 +97,11 @@ export function fromEnvironment(env: NodeJS.ProcessEnv): Partial<ServeConfig> {
   if (env.VIGIL_MAX_DELAY_MS) config.maxDelayMs = Number(env.VIGIL_MAX_DELAY_MS);
   const maxQueue = integer(env.VIGIL_MAX_QUEUE, 'VIGIL_MAX_QUEUE');
   if (maxQueue !== undefined) config.maxQueue = maxQueue;
+  if (env.VIGIL_PREDICTION_LOG) config.predictionLog = env.VIGIL_PREDICTION_LOG;
+  const logRows = integer(env.VIGIL_PREDICTION_LOG_MAX_ROWS, 'VIGIL_PREDICTION_LOG_MAX_ROWS');
+  if (logRows !== undefined) config.predictionLogMaxRows = logRows;
+  if (env.VIGIL_PREDICTION_LOG_MAX_DAYS) config.predictionLogMaxDays = Number(env.VIGIL_PREDICTION_LOG_MAX_DAYS);
+  if (env.VIGIL_LOG_INPUTS) config.logInputs = ['1', 'true', 'on', 'yes'].includes(env.VIGIL_LOG_INPUTS.toLowerCase());
   if (env.LOG_LEVEL) config.logLevel = env.LOG_LEVEL;
   return config;
 }

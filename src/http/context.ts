@@ -1,5 +1,6 @@
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
+import type { ModelMonitor } from '../observability/model-monitor.js';
 import type { ModelRegistry } from '../serving/registry.js';
 
 export interface HttpLimits {
@@ -20,4 +21,6 @@ export interface ServerContext {
   /** Folder of the built web UI, when there is one. */
   uiDir?: string;
   version: string;
+  /** Prediction log, drift and delayed-label feedback (POST /v1/feedback). */
+  monitor?: ModelMonitor;
 }

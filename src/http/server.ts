@@ -6,6 +6,7 @@ import { fetchHubModel, hubOptionsFromEnvironment, isHubReference, parseHubRefer
 import { readModelFolder, scanRepository, toModelName, type ModelSource } from '../models/repository.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';
+import { ModelMonitor } from '../observability/model-monitor.js';
 import { startTracing } from '../observability/tracing.js';
 import { ModelRegistry } from '../serving/registry.js';
 import { buildApp } from './app.js';
@@ -51,11 +52,21 @@ function fetchHubModels(config: ServeConfig, registry: ModelRegistry): Promise<v
 export async function startServer(config: ServeConfig, options: { logger?: Logger } = {}): Promise<RunningServer> {
   const logger = options.logger ?? createLogger({ level: config.logLevel });
   const metrics = new Metrics();
+  // Prediction log (SQLite; in memory unless --prediction-log names a file), drift, feedback.
+  const monitor = new ModelMonitor({
+    registry: metrics.registry,
+    logger,
+    log: { path: config.predictionLog, maxRows: config.predictionLogMaxRows, maxAgeDays: config.predictionLogMaxDays },
+    qualityWindow: config.qualityWindow,
+    driftWindow: config.driftWindow,
+    logInputs: config.logInputs,
+  });
   const registry = new ModelRegistry(metrics, logger, {
     defaultModel: config.defaultModel,
     intraOpThreads: config.intraOpThreads,
     interOpThreads: config.interOpThreads,
     sessions: config.sessions,
+    monitor,
     batching: { maxBatchSize: config.maxBatchSize, maxDelayMs: config.maxDelayMs, maxQueue: config.maxQueue },
   });
   for (const source of modelSources(config)) registry.add(source);
@@ -69,7 +80,12 @@ export async function startServer(config: ServeConfig, options: { logger?: Logge
     lifecycle: { draining: false, startedAt: Date.now() },
     uiDir: config.uiDir,
     version: VIGIL_VERSION,
+    monitor,
   };
+  logger.info(
+    { prediction_log: monitor.log.path, max_rows: monitor.log.maxRows, max_age_days: monitor.log.maxAgeDays },
+    monitor.log.inMemory ? 'prediction log in memory: pass --prediction-log PATH to keep it (and feedback joins) across restarts' : 'prediction log',
+  );
   // Before the app is built: its request hooks are registered only when tracing is on.
   const tracing = await startTracing({ serviceVersion: VIGIL_VERSION });
   if (tracing.enabled) logger.info({ endpoint: process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? process.env.OTEL_EXPORTER_OTLP_ENDPOINT }, 'tracing: exporting spans over OTLP/HTTP');
@@ -92,6 +108,7 @@ export async function startServer(config: ServeConfig, options: { logger?: Logge
       await app.close(); // stops accepting, waits for in-flight requests
       await loaded.catch(() => undefined);
       await registry.unloadAll();
+      monitor.close(); // writes the prediction log rows still buffered
       await tracing.shutdown().catch((error: unknown) => logger.warn({ err: error }, 'tracing: flushing spans failed'));
       logger.info('stopped');
     })();

@@ -1,4 +1,5 @@
 import { pino, type Logger, type LoggerOptions } from 'pino';
+import { scrubPII, scrubValue } from './pii.js';
 import { traceLogFields } from './tracing.js';
 
 export type { Logger };
@@ -21,13 +22,28 @@ export const REDACTED_PATHS = [
   '*.apiKey',
 ];
 
+/** Scrubs the message arguments; an error logged alone keeps its (scrubbed) message as the line's msg. */
+function scrubbingLogMethod(this: Logger, args: unknown[], method: (...args: unknown[]) => void): void {
+  const [first, ...rest] = args;
+  if (first instanceof Error) {
+    const msg = typeof rest[0] === 'string' ? rest.shift() : first.message;
+    return method.apply(this, [{ err: scrubValue(first) }, scrubPII(String(msg)), ...rest.map((a) => (typeof a === 'string' ? scrubPII(a) : a))]);
+  }
+  const scrubbed = args.map((a) => (typeof a === 'string' ? scrubPII(a) : a));
+  const err = typeof first === 'object' && first !== null ? (first as { err?: unknown }).err : undefined;
+  if (err instanceof Error && scrubbed.length === 1) scrubbed.push(scrubPII(err.message));
+  return method.apply(this, scrubbed);
+}
+
 export function createLogger(options: { level?: string; destination?: NodeJS.WritableStream } = {}): Logger {
   const config: LoggerOptions = {
     level: options.level ?? process.env.LOG_LEVEL ?? 'info',
     base: { service: 'vigil' },
     timestamp: pino.stdTimeFunctions.isoTime,
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
-    formatters: { level: (label) => ({ level: label }) },
+    // PII scrubbing by value (src/observability/pii.ts): every string field, and the message.
+    formatters: { level: (label) => ({ level: label }), log: (object) => scrubValue(object) as Record<string, unknown> },
+    hooks: { logMethod: scrubbingLogMethod },
     // trace_id/span_id of the active span, so a log line leads to its trace (nothing when tracing is off).
     mixin: traceLogFields,
   };

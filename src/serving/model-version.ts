@@ -2,6 +2,7 @@ import { InvalidInput, ModelNotReady, NotConfigured, VigilError } from '../error
 import type { ModelSpec } from '../models/spec.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
+import type { PredictionObserver } from '../observability/model-monitor.js';
 import { markBatchStart, traceInference } from '../observability/tracing.js';
 import { taskFor } from '../tasks/index.js';
 import { predictionValueMetric } from '../tasks/tabular-regression.js';
@@ -19,6 +20,8 @@ export interface ModelVersionOptions {
   batching?: Partial<BatcherOptions>;
   /** For runtimes that log on their own (remote: retries, circuit changes). */
   logger?: Logger;
+  /** Model monitoring (prediction log, drift, feedback): sees every recorded prediction. */
+  monitor?: PredictionObserver;
 }
 
 export interface PredictOptions {
@@ -26,6 +29,10 @@ export interface PredictOptions {
   timeoutMs?: number;
   /** Aborted when the caller goes away: a remote call in progress is cancelled. */
   signal?: AbortSignal;
+  /** The HTTP request id, logged with each prediction so delayed labels can be joined (POST /v1/feedback). */
+  requestId?: string;
+  /** Set by the router when this model answers for a primary that failed. */
+  fallback?: { from: string; reason: string };
 }
 
 const now = () => performance.now();
@@ -118,6 +125,7 @@ export class ModelVersion {
       this.metrics.modelReady.set(labels, 1);
       this.metrics.modelLoadSeconds.set(labels, this.loadSeconds);
       this.metrics.modelInfo.set({ ...labels, task: this.spec.task, runtime: this.spec.runtime }, 1);
+      this.options.monitor?.loaded?.(this.spec, this);
     } catch (error) {
       // Not configured (a remote model without a token) is a state, not a crash: the server serves the rest.
       this.state = error instanceof NotConfigured ? 'unavailable' : 'failed';
@@ -181,8 +189,28 @@ export class ModelVersion {
         if (p.truncated) this.metrics.truncatedInputs.inc(labels);
         if (typeof p.value === 'number' && Number.isFinite(p.value)) predictionValueMetric(this.metrics.registry).observe(labels, p.value);
       }
+      if (this.options.monitor) this.monitorPredictions(inputs, encoded, predictions, options);
     }
     return predictions;
+  }
+
+  /** Hands the predictions and their drift features to the monitor; monitoring never fails a request. */
+  private monitorPredictions(inputs: unknown[], encoded: unknown[], predictions: Prediction[], options: PredictOptions): void {
+    const pipeline = this.pipeline;
+    try {
+      const items = predictions.map((p, i) => {
+        let features: Record<string, number> | undefined;
+        try {
+          features = pipeline?.features?.(encoded[i], inputs[i]);
+        } catch {
+          features = undefined;
+        }
+        return { label: p.label, score: p.score, value: typeof p.value === 'number' ? p.value : undefined, features, input: inputs[i] };
+      });
+      this.options.monitor!.observe(this.spec, { requestId: options.requestId, fallback: options.fallback, items });
+    } catch (error) {
+      this.options.logger?.warn({ err: error, model: this.name, version: this.version }, 'prediction monitoring failed');
+    }
   }
 
   /** Whether `stream()` works for this model's task (known before it loads). */
@@ -216,6 +244,7 @@ export class ModelVersion {
     const labels = { model: this.name, version: this.version };
     this.metrics.modelReady.set(labels, 0);
     this.metrics.modelInfo.remove({ ...labels, task: this.spec.task, runtime: this.spec.runtime });
+    this.options.monitor?.unloaded?.(this.spec, this);
   }
 }
 

@@ -80,7 +80,7 @@ export class PredictionRouter {
       if (!standIn) throw error;
       const fallback = this.note(primary, standIn, error);
       try {
-        return { result: await standIn.predict(inputs, options), model: standIn, fallback };
+        return { result: await standIn.predict(inputs, { ...options, fallback }), model: standIn, fallback };
       } catch (fallbackError) {
         throw this.bothFailed(primary, standIn, error, fallbackError);
       }

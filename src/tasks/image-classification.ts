@@ -156,6 +156,17 @@ class ImageClassificationPipeline implements Pipeline<ImageInput, Float32Array, 
     return pngToPixels(input.png, input.field, this.settings);
   }
 
+  /** Drift features as the digits training records them (src/training/digits.ts): mean pixel value, share of pixels > 0.5. */
+  features(pixels: Float32Array): Record<string, number> {
+    let sum = 0;
+    let ink = 0;
+    for (let i = 0; i < pixels.length; i++) {
+      sum += pixels[i]!;
+      if (pixels[i]! > 0.5) ink++;
+    }
+    return pixels.length > 0 ? { meanIntensity: sum / pixels.length, inkFraction: ink / pixels.length } : {};
+  }
+
   async runBatch(batch: Float32Array[]): Promise<Float32Array[]> {
     const width = this.settings.width * this.settings.height;
     const data = new Float32Array(batch.length * width);

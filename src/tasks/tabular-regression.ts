@@ -184,6 +184,16 @@ class TabularRegressionPipeline implements Pipeline<TabularInput, Float32Array, 
     return featureVector(input, this.settings);
   }
 
+  /** Drift features: each named input at its raw value, as the spec's reference histograms record them. */
+  features(_encoded: Float32Array, input: TabularInput): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const f of this.settings.features) {
+      const v = input.features[f.name];
+      if (typeof v === 'number' && Number.isFinite(v)) out[f.name] = v;
+    }
+    return out;
+  }
+
   async runBatch(batch: Float32Array[]): Promise<number[]> {
     const width = this.settings.features.length;
     const data = new Float32Array(batch.length * width);

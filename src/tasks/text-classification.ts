@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { InvalidInput } from '../errors.js';
 import type { ModelSpec } from '../models/spec.js';
@@ -50,6 +51,46 @@ export const TEXT_REQUEST_SCHEMA = {
   },
 } as const;
 
+/** The tokenizer's [UNK] id and its other special tokens ([CLS], [SEP], [PAD]...), read from tokenizer.json. */
+export interface SpecialTokenIds {
+  unk?: number;
+  special: Set<number>;
+}
+
+export function specialTokenIds(dir: string): SpecialTokenIds {
+  try {
+    const json = JSON.parse(readFileSync(path.join(dir, 'tokenizer.json'), 'utf8')) as {
+      added_tokens?: { id: number; content: string; special?: boolean }[];
+      model?: { unk_token?: string; vocab?: Record<string, number> | unknown };
+    };
+    const added = json.added_tokens ?? [];
+    const unkToken = json.model?.unk_token ?? '[UNK]';
+    const vocab = json.model?.vocab;
+    const fromVocab = vocab && typeof vocab === 'object' && !Array.isArray(vocab) ? (vocab as Record<string, number>)[unkToken] : undefined;
+    const unk = added.find((t) => t.content === unkToken)?.id ?? fromVocab;
+    return { unk, special: new Set(added.filter((t) => t.special && t.id !== unk).map((t) => t.id)) };
+  } catch {
+    return { special: new Set() };
+  }
+}
+
+/**
+ * Drift features of one tokenized text, as the training code defines them
+ * (src/training/text-pipeline.ts): word tokens exclude the special tokens; the unknown-token
+ * rate is the share of word tokens that are [UNK] (0 for a text without word tokens).
+ */
+export function textFeatures(ids: readonly number[], tokens: SpecialTokenIds): { tokenCount: number; unknownTokenRate: number } {
+  let words = 0;
+  let unknown = 0;
+  for (const id of ids) {
+    if (id === tokens.unk) {
+      words++;
+      unknown++;
+    } else if (!tokens.special.has(id)) words++;
+  }
+  return { tokenCount: words, unknownTokenRate: words > 0 ? unknown / words : 0 };
+}
+
 /** Labels from the spec, or LABEL_0.. when a model folder did not name them. */
 function labelsFor(spec: ModelSpec, classes: number): string[] {
   const labels = spec.labels ?? [];
@@ -63,10 +104,16 @@ class TextClassificationPipeline implements Pipeline<string, EncodedText, Float3
     private readonly tokenizer: TextTokenizer,
     private readonly maxLength: number,
     private readonly usesAttentionMask: boolean,
+    private readonly specialTokens: SpecialTokenIds = { special: new Set() },
   ) {}
 
   encode(text: string): EncodedText {
     return this.tokenizer.encode(text, this.maxLength);
+  }
+
+  /** Drift features: tokenCount and unknownTokenRate (see textFeatures). */
+  features(encoded: EncodedText): Record<string, number> {
+    return textFeatures(encoded.ids, this.specialTokens);
   }
 
   async runBatch(batch: EncodedText[]): Promise<Float32Array[]> {
@@ -128,12 +175,13 @@ export const textClassification: TaskDefinition<string> = {
     if (!spec.onnx) throw new Error(`model "${spec.name}": text-classification needs an onnx runtime section`);
     const pre = (spec.preprocessing ?? {}) as { tokenizer?: string; maxLength?: number };
     const tokenizer = await loadTokenizer(path.resolve(options.dir, pre.tokenizer ?? '.'));
+    const specialTokens = specialTokenIds(path.resolve(options.dir, pre.tokenizer ?? '.'));
     const session = await OnnxSession.load(path.resolve(options.dir, spec.onnx.file), {
       intraOpThreads: options.intraOpThreads ?? spec.onnx.intraOpThreads,
       interOpThreads: options.interOpThreads ?? spec.onnx.interOpThreads,
       sessions: options.sessions ?? spec.onnx.sessions,
     });
     const maxLength = Math.min(pre.maxLength ?? tokenizer.modelMaxLength, tokenizer.modelMaxLength);
-    return new TextClassificationPipeline(spec, session, tokenizer, maxLength, session.inputNames.includes('attention_mask'));
+    return new TextClassificationPipeline(spec, session, tokenizer, maxLength, session.inputNames.includes('attention_mask'), specialTokens);
   },
 };

@@ -47,6 +47,11 @@ export interface Pipeline<Input = unknown, Encoded = unknown, Raw = unknown> {
   probe?(): Promise<Prediction>;
   /** False when a warm-up call would spend an upstream quota (remote models): load() skips it. */
   readonly warmUp?: boolean;
+  /**
+   * Per-input values for drift monitoring, named like the spec's `reference.features` and
+   * computed the way the training code computed the reference (src/observability/drift.ts).
+   */
+  features?(encoded: Encoded, input: Input): Record<string, number>;
 }
 
 /** Per-call options of Pipeline.run. */

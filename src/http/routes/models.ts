@@ -77,7 +77,7 @@ export async function modelRoutes(app: FastifyInstance, context: ServerContext):
     const timeoutMs = requestTimeoutMs(request);
     const { inputs, batch } = model.task.parseRequest(request.body, { maxBatchInputs: limits.maxBatchInputs });
     if (wantsStream(request.body)) return streamPrediction({ request, reply, router, model, inputs, batch });
-    const routed = await router.predict(model, inputs, { signal: disconnectSignal(reply), timeoutMs });
+    const routed = await router.predict(model, inputs, { signal: disconnectSignal(reply), timeoutMs, requestId: request.id });
     const predictions = routed.result;
     const about = {
       model: routed.model.name,

@@ -125,7 +125,7 @@ export async function oipRoutes(app: FastifyInstance, context: ServerContext): P
     if (inputs.length > limits.maxBatchInputs) {
       throw new InvalidInput(`the batch has ${inputs.length} rows; at most ${limits.maxBatchInputs} are allowed per request`, 'too_many_inputs');
     }
-    const predictions = await model.predict(inputs);
+    const predictions = await model.predict(inputs, { requestId: request.id });
     return {
       model_name: model.name,
       model_version: model.version,

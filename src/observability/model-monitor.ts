@@ -1,0 +1,278 @@
+import { randomUUID } from 'node:crypto';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { InvalidInput, VigilError } from '../errors.js';
+import { DriftMetrics, type DriftSpec } from './drift.js';
+import type { Logger } from './logger.js';
+import { scrubPII } from './pii.js';
+import { PredictionLog, type PredictionLogOptions, type StoredPrediction } from './prediction-log.js';
+import { outcomeOf, QualityMetrics, qualityKind, type Outcome, type QualitySpec } from './quality.js';
+
+/**
+ * Model monitoring glue: ModelVersion hands each request's predictions (and the per-input
+ * features its pipeline computed) to a `PredictionObserver`; this one feeds the drift windows
+ * and the prediction log, and joins delayed labels (POST /v1/feedback) with the log to count
+ * outcomes and keep the online quality windows. ModelVersion knows nothing of SQLite.
+ */
+
+/** What monitoring needs from a model spec (a ModelSpec fits). */
+export interface MonitoredSpec extends QualitySpec, DriftSpec {}
+
+export interface ObservedItem {
+  label?: string;
+  score?: number;
+  value?: number;
+  /** Per-input drift features from Pipeline.features (names from the spec's reference). */
+  features?: Record<string, number>;
+  /** The raw input; only kept (scrubbed, text only) with logInputs. */
+  input?: unknown;
+}
+
+export interface PredictionEvent {
+  requestId?: string;
+  /** Set when this model answered for another one that failed. */
+  fallback?: { from: string; reason: string };
+  items: ObservedItem[];
+}
+
+/** The hook ModelVersion calls; it must never throw into a request or block it. */
+export interface PredictionObserver {
+  observe(spec: MonitoredSpec, event: PredictionEvent): void;
+  /** A version is loaded and ready (`owner` tells a reload's new version from the old one). */
+  loaded?(spec: MonitoredSpec, owner: object): void;
+  unloaded?(spec: MonitoredSpec, owner: object): void;
+}
+
+export interface ModelMonitorOptions {
+  registry: Registry;
+  logger?: Logger;
+  /** Prediction log settings; path ':memory:' (default) or a file. */
+  log?: PredictionLogOptions;
+  qualityWindow?: number;
+  qualityMinCount?: number;
+  driftWindow?: number;
+  driftMinCount?: number;
+  /** Keep a PII-scrubbed copy of text inputs in the prediction log (off by default). */
+  logInputs?: boolean;
+  now?: () => number;
+}
+
+/** One feedback item as the route parsed it. */
+export interface FeedbackItem {
+  requestId: string;
+  index?: number;
+  label?: string;
+  value?: number;
+  /** Names the item in errors: `""` for a single item, `feedback[3].` in a batch. */
+  field: string;
+}
+
+export interface FeedbackResult {
+  request_id: string;
+  index: number;
+  model: string;
+  version: string;
+  /** Seconds from the prediction to this label. */
+  delay_seconds: number;
+  predicted?: string;
+  label?: string;
+  correct?: boolean;
+  outcome?: Outcome;
+  predicted_value?: number;
+  value?: number;
+  absolute_error?: number;
+}
+
+export class FeedbackError extends VigilError {}
+
+const key = (spec: { name: string; version: string }) => `${spec.name}\u0000${spec.version}`;
+
+export class ModelMonitor implements PredictionObserver {
+  readonly log: PredictionLog;
+  readonly drift: DriftMetrics;
+  readonly quality: QualityMetrics;
+  private readonly specs = new Map<string, { spec: MonitoredSpec; owner?: object }>();
+  private readonly now: () => number;
+  private readonly logDropped: Counter;
+  private readonly logger: Logger | undefined;
+
+  constructor(private readonly options: ModelMonitorOptions) {
+    this.now = options.now ?? Date.now;
+    this.logger = options.logger;
+    this.logDropped = new Counter({
+      name: 'vigil_prediction_log_dropped_total',
+      help: 'Prediction log rows lost because the database refused them or the write buffer overflowed.',
+      registers: [options.registry],
+    });
+    const dropped = this.logDropped;
+    this.log = new PredictionLog({
+      ...options.log,
+      now: this.now,
+      onError: (error, rows) => {
+        if (rows > 0) dropped.inc(rows);
+        this.logger?.warn({ err: error, rows }, 'prediction log write failed');
+      },
+    });
+    const log = this.log;
+    new Gauge({
+      name: 'vigil_prediction_log_pending_rows',
+      help: 'Prediction log rows waiting to be written.',
+      registers: [options.registry],
+      collect() {
+        this.set(log.pendingRows);
+      },
+    });
+    this.drift = new DriftMetrics(options.registry, { windowSize: options.driftWindow, minCount: options.driftMinCount });
+    this.quality = new QualityMetrics(options.registry, { windowSize: options.qualityWindow, minCount: options.qualityMinCount });
+  }
+
+  observe(spec: MonitoredSpec, event: PredictionEvent): void {
+    try {
+      if (!this.specs.has(key(spec))) this.specs.set(key(spec), { spec });
+      const drift = this.drift.track(spec);
+      const requestId = event.requestId ?? randomUUID();
+      const createdAt = this.now();
+      this.log.append(
+        event.items.map((item, index) => {
+          drift?.add(item);
+          return {
+            requestId,
+            index,
+            model: spec.name,
+            version: spec.version,
+            createdAt,
+            label: item.label,
+            score: item.score,
+            value: item.value,
+            fallbackFrom: event.fallback?.from,
+            fallbackReason: event.fallback?.reason,
+            input: this.options.logInputs && typeof item.input === 'string' ? scrubPII(item.input) : undefined,
+          };
+        }),
+      );
+    } catch (error) {
+      this.logger?.warn({ err: error, model: spec.name, version: spec.version }, 'prediction monitoring failed');
+    }
+  }
+
+  /** A version is ready: fresh drift window, quality window restored from the log's last labels. */
+  loaded(spec: MonitoredSpec, owner: object): void {
+    try {
+      this.specs.set(key(spec), { spec, owner });
+      this.drift.forget(spec);
+      this.drift.track(spec);
+      this.restore(spec);
+    } catch (error) {
+      this.logger?.warn({ err: error, model: spec.name, version: spec.version }, 'model monitoring could not start');
+    }
+  }
+
+  unloaded(spec: MonitoredSpec, owner: object): void {
+    // A reload loads the new version before it unloads the old one: only the current owner's state goes.
+    if (this.specs.get(key(spec))?.owner !== owner) return;
+    this.drift.forget(spec);
+    this.quality.forget(spec);
+  }
+
+  /** Refills a version's quality window from the labelled predictions in the log. */
+  restore(spec: MonitoredSpec): number {
+    const window = this.quality.reset(spec);
+    if (!window) return 0;
+    const rows = this.log.recentLabelled(spec.name, spec.version, window.size);
+    for (const row of rows) this.pushToWindow(spec, row, row.trueLabel, row.trueValue);
+    if (rows.length > 0) this.logger?.info({ model: spec.name, version: spec.version, labelled: rows.length }, 'online quality window restored from the prediction log');
+    return rows.length;
+  }
+
+  private pushToWindow(spec: MonitoredSpec, row: StoredPrediction, trueLabel: string | undefined, trueValue: number | undefined): void {
+    const window = this.quality.window(spec) ?? this.quality.reset(spec);
+    if (!window) return;
+    if (window.kind === 'classification' && row.label !== undefined && trueLabel !== undefined) window.pushClass({ predicted: row.label, actual: trueLabel });
+    if (window.kind === 'regression' && row.value !== undefined && trueValue !== undefined) window.pushValue({ predicted: row.value, actual: trueValue });
+  }
+
+  private reject(reason: 'prediction_not_found' | 'already_labelled' | 'invalid', error: VigilError): never {
+    this.quality.rejected.inc({ reason });
+    throw error;
+  }
+
+  /**
+   * Joins labels with their predictions and records them, all or none: every item is checked
+   * first (known request, index, a label the model knows or a finite value, not yet labelled,
+   * not twice in this call), then all are written in one transaction.
+   */
+  feedback(items: FeedbackItem[]): FeedbackResult[] {
+    const labelledAt = this.now();
+    const planned: { item: FeedbackItem; row: StoredPrediction; spec?: MonitoredSpec }[] = [];
+    const seen = new Set<number>();
+    for (const item of items) {
+      const where = item.field ? `${item.field.replace(/\.$/, '')}: ` : '';
+      const rows = this.log.find(item.requestId);
+      if (rows.length === 0) {
+        this.reject('prediction_not_found', new FeedbackError(404, 'prediction_not_found', `${where}no prediction with request_id "${item.requestId}" in the prediction log (never made, made by another server, or older than the log keeps)`));
+      }
+      const indices = [...new Set(rows.map((r) => r.index))];
+      let index = item.index;
+      if (index === undefined) {
+        if (indices.length > 1) {
+          this.reject('invalid', new InvalidInput(`"${item.field}index" is required: request "${item.requestId}" made ${indices.length} predictions (index 0 to ${Math.max(...indices)})`, 'invalid_feedback'));
+        }
+        index = indices[0]!;
+      }
+      // A client may reuse a request id: the newest prediction at that index is the one labelled.
+      const row = rows.filter((r) => r.index === index).at(-1);
+      if (!row) {
+        this.reject('prediction_not_found', new FeedbackError(404, 'prediction_not_found', `${where}request "${item.requestId}" has no prediction at index ${index} (it made ${indices.length}: index 0 to ${Math.max(...indices)})`));
+      }
+      const spec = this.specs.get(key({ name: row.model, version: row.version }))?.spec;
+      const kind = spec ? qualityKind(spec) : row.label !== undefined ? 'classification' : row.value !== undefined ? 'regression' : undefined;
+      if (kind === undefined) {
+        this.reject('invalid', new InvalidInput(`${where}model "${row.model}" (${spec?.task ?? 'unknown task'}) makes predictions that take no label`, 'feedback_not_supported'));
+      }
+      if (kind === 'classification') {
+        if (item.label === undefined) this.reject('invalid', new InvalidInput(`missing field "${item.field}label": model "${row.model}" is a classifier; send the true label${spec?.labels ? ` (one of ${spec.labels.map((l) => JSON.stringify(l)).join(', ')})` : ''}`, 'invalid_feedback'));
+        if (item.value !== undefined) this.reject('invalid', new InvalidInput(`"${item.field}value" is for regression models; model "${row.model}" is a classifier: send "label"`, 'invalid_feedback'));
+        if (spec?.labels && !spec.labels.includes(item.label)) {
+          this.reject('invalid', new InvalidInput(`"${item.field}label": ${JSON.stringify(item.label)} is not a label of model "${row.model}" (one of ${spec.labels.map((l) => JSON.stringify(l)).join(', ')})`, 'unknown_label'));
+        }
+      } else {
+        if (item.value === undefined) this.reject('invalid', new InvalidInput(`missing field "${item.field}value": model "${row.model}" is a regression model; send the true value (a finite number)`, 'invalid_feedback'));
+        if (item.label !== undefined) this.reject('invalid', new InvalidInput(`"${item.field}label" is for classifiers; model "${row.model}" is a regression model: send "value"`, 'invalid_feedback'));
+      }
+      if (row.labelledAt !== undefined || seen.has(row.id)) {
+        const earlier = row.labelledAt !== undefined ? ` at ${new Date(row.labelledAt).toISOString()} with ${row.trueLabel !== undefined ? JSON.stringify(row.trueLabel) : String(row.trueValue)}` : ' earlier in this request';
+        this.reject('already_labelled', new FeedbackError(409, 'already_labelled', `${where}the prediction of request "${item.requestId}" index ${index} was already labelled${earlier}`));
+      }
+      seen.add(row.id);
+      planned.push({ item, row, spec });
+    }
+
+    const written = this.log.label(planned.map(({ item, row }) => ({ id: row.id, trueLabel: item.label, trueValue: item.value, labelledAt })));
+    if (!written.ok) {
+      this.reject('already_labelled', new FeedbackError(409, 'already_labelled', `a prediction in this request was labelled by another request meanwhile; nothing was recorded`));
+    }
+
+    return planned.map(({ item, row, spec }) => {
+      const delay = Math.max(0, (labelledAt - row.createdAt) / 1000);
+      const labels = { model: row.model, version: row.version };
+      const result: FeedbackResult = { request_id: row.requestId, index: row.index, model: row.model, version: row.version, delay_seconds: delay };
+      if (item.label !== undefined) {
+        const outcome = outcomeOf(row.label ?? '', item.label, spec?.quality?.positiveLabel);
+        Object.assign(result, { predicted: row.label, label: item.label, correct: row.label === item.label, outcome });
+        if (spec) this.quality.feedback.inc({ ...labels, outcome });
+      } else {
+        const predicted = row.value ?? Number.NaN;
+        Object.assign(result, { predicted_value: row.value, value: item.value, absolute_error: Math.abs(item.value! - predicted), outcome: 'received' as const });
+        if (spec) this.quality.feedback.inc({ ...labels, outcome: 'received' });
+      }
+      if (spec) {
+        this.quality.labelDelay.observe(labels, delay);
+        this.pushToWindow(spec, row, item.label, item.value);
+      }
+      return result;
+    });
+  }
+
+  close(): void {
+    this.log.close();
+  }
+}

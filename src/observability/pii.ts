@@ -1,0 +1,151 @@
+import { isIPv6 } from 'node:net';
+
+/**
+ * Value-based PII scrubbing for log lines (and the opt-in input copy in the prediction log).
+ * pino's `redact` only knows key paths; an e-mail address inside a message or an error text
+ * needs a look at the value. Patterns follow Microsoft Presidio's recognizers where they are
+ * cheap to port (credit cards with a Luhn check, IBAN with its mod-97 check, IPv4/IPv6), and
+ * each match is replaced with Presidio's `replace` convention: `<ENTITY_TYPE>`.
+ *
+ * Deliberately left alone: loopback and unspecified addresses (127.0.0.0/8, 0.0.0.0, ::1; the
+ * server's own bind address is logged at start), dates, times, version numbers, UUIDs.
+ * Known gaps: names, postal addresses, national phone formats without a leading `+` or the
+ * North American 3-3-4 shape.
+ */
+
+export type PiiEntity = 'HF_TOKEN' | 'API_KEY' | 'BEARER_TOKEN' | 'EMAIL_ADDRESS' | 'IBAN_CODE' | 'CREDIT_CARD' | 'PHONE_NUMBER' | 'IP_ADDRESS';
+
+interface Rule {
+  entity: PiiEntity;
+  pattern: RegExp;
+  /** Extra check on the match (checksums); a match that fails it is kept as it is. */
+  accept?(match: string): boolean;
+  replace?(match: string): string;
+}
+
+/** Luhn checksum over the digits of a candidate card number. */
+export function luhnValid(candidate: string): boolean {
+  const digits = candidate.replace(/\D/g, '');
+  if (digits.length < 13 || digits.length > 19) return false;
+  let sum = 0;
+  for (let i = 0; i < digits.length; i++) {
+    let d = digits.charCodeAt(digits.length - 1 - i) - 48;
+    if (i % 2 === 1) {
+      d *= 2;
+      if (d > 9) d -= 9;
+    }
+    sum += d;
+  }
+  return sum % 10 === 0;
+}
+
+/** ISO 13616 check: move the first four characters to the end, letters to numbers, mod 97 = 1. */
+export function ibanValid(candidate: string): boolean {
+  const iban = candidate.replace(/\s/g, '').toUpperCase();
+  if (!/^[A-Z]{2}\d{2}[A-Z0-9]{11,30}$/.test(iban)) return false;
+  const moved = iban.slice(4) + iban.slice(0, 4);
+  let rest = 0;
+  for (const ch of moved) {
+    const code = ch.charCodeAt(0);
+    const value = code >= 65 ? String(code - 55) : ch;
+    for (const digit of value) rest = (rest * 10 + (digit.charCodeAt(0) - 48)) % 97;
+  }
+  return rest === 1;
+}
+
+const isLoopbackV4 = (ip: string) => ip.startsWith('127.') || ip === '0.0.0.0';
+
+const RULES: Rule[] = [
+  // Secrets first: a token may contain digits that would otherwise look like a card or a phone.
+  { entity: 'HF_TOKEN', pattern: /\bhf_[A-Za-z0-9]{16,}\b/g },
+  { entity: 'API_KEY', pattern: /\bsk-[A-Za-z0-9_-]{16,}\b/g },
+  {
+    entity: 'BEARER_TOKEN',
+    // "Bearer" and a credential-looking word (16+ characters with a digit), not "Bearer authentication failed".
+    pattern: /\bBearer\s+(?=[A-Za-z0-9._~+/=-]*\d)[A-Za-z0-9._~+/=-]{16,}/gi,
+    replace: (match) => `${match.split(/\s+/)[0]} <BEARER_TOKEN>`,
+  },
+  {
+    entity: 'EMAIL_ADDRESS',
+    pattern: /[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,}\b/g,
+  },
+  { entity: 'IBAN_CODE', pattern: /\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b/g, accept: ibanValid },
+  // 13-19 digits, optionally grouped by single spaces or dashes; kept unless the Luhn check passes.
+  { entity: 'CREDIT_CARD', pattern: /\b\d(?:[ -]?\d){12,18}\b/g, accept: luhnValid },
+  {
+    entity: 'PHONE_NUMBER',
+    // International (+CC ...) with 8-15 digits, or the North American (415) 555-2671 / 415-555-2671 shape.
+    pattern: /(?:\+\d{1,3}(?:[ .-]?\(?\d{1,4}\)?){2,5}\d{0,4}\b)|(?:(?:\(\d{3}\)\s?|\b\d{3}[ .-])\d{3}[ .-]\d{4}\b)/g,
+    accept: (match) => {
+      const digits = match.replace(/\D/g, '').length;
+      return digits >= 8 && digits <= 15;
+    },
+  },
+  {
+    entity: 'IP_ADDRESS',
+    pattern: /\b(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\b(?!\.\d)/g,
+    accept: (match) => !isLoopbackV4(match),
+  },
+  {
+    entity: 'IP_ADDRESS',
+    // Colon-separated hex groups; net.isIPv6 decides (times such as 11:09:03 are not addresses).
+    pattern: /(?<![\w:.])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![\w:])/g,
+    accept: (match) => isIPv6(match) && match !== '::1' && match !== '::',
+  },
+];
+
+/** Quick pre-check: strings without a digit or an '@' hold none of the patterns (most log strings). */
+const MAY_HOLD_PII = /[\d@]/;
+
+/** Replaces every PII match in a string with `<ENTITY_TYPE>`. Strings without any are returned as they are. */
+export function scrubPII(text: string, counts?: Partial<Record<PiiEntity, number>>): string {
+  if (!MAY_HOLD_PII.test(text)) return text;
+  let out = text;
+  for (const rule of RULES) {
+    rule.pattern.lastIndex = 0;
+    out = out.replace(rule.pattern, (match) => {
+      if (rule.accept && !rule.accept(match)) return match;
+      if (counts) counts[rule.entity] = (counts[rule.entity] ?? 0) + 1;
+      return rule.replace ? rule.replace(match) : `<${rule.entity}>`;
+    });
+  }
+  return out;
+}
+
+/**
+ * Scrubs every string inside a log object (nested objects and arrays, errors' message and
+ * stack). Returns the same object when nothing changed, so the common case allocates nothing.
+ */
+export function scrubValue(value: unknown, depth = 0): unknown {
+  if (typeof value === 'string') return scrubPII(value);
+  if (depth > 8 || value === null || typeof value !== 'object') return value;
+  if (value instanceof Error) {
+    // pino's error serializer would read message/stack from the original; hand it a scrubbed plain copy.
+    const plain: Record<string, unknown> = { type: value.name, message: scrubPII(value.message) };
+    if (value.stack) plain.stack = scrubPII(value.stack);
+    for (const [k, v] of Object.entries(value)) plain[k] = scrubValue(v, depth + 1);
+    if (value.cause !== undefined) plain.cause = scrubValue(value.cause, depth + 1);
+    return plain;
+  }
+  if (Array.isArray(value)) {
+    let changed = false;
+    const out = value.map((v) => {
+      const s = scrubValue(v, depth + 1);
+      if (s !== v) changed = true;
+      return s;
+    });
+    return changed ? out : value;
+  }
+  // Only plain objects: buffers, dates, class instances with their own serializers pass untouched.
+  const proto = Object.getPrototypeOf(value) as unknown;
+  if (proto !== Object.prototype && proto !== null) return value;
+  let out: Record<string, unknown> | undefined;
+  for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+    const s = scrubValue(v, depth + 1);
+    if (s !== v) {
+      out ??= { ...(value as Record<string, unknown>) };
+      out[k] = s;
+    }
+  }
+  return out ?? value;
+}

@@ -1,0 +1,299 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+
+/**
+ * The prediction log: one SQLite row per prediction (request id, index within the request,
+ * model, version, time, predicted label/score or value, fallback), so that a label arriving
+ * hours later (POST /v1/feedback) can be joined with what the model said.
+ *
+ * - Never the raw input: only with `logInputs` is a PII-scrubbed copy of text inputs kept.
+ * - Writes stay off the request path: rows are buffered and inserted in one transaction
+ *   with a prepared statement on a short timer (`flushIntervalMs`, default 200 ms) or as soon
+ *   as `flushSize` rows (default 256) are waiting; `close()` flushes what is left. A lookup
+ *   flushes first, so feedback always sees every prediction answered so far.
+ * - Bounded: rows older than `maxAgeDays` and past the newest `maxRows` are deleted in the
+ *   background (every `pruneIntervalMs`, in chunks so the database is never locked for long).
+ * - File databases use WAL, so readers (sqlite3 on the command line) never block the server.
+ */
+
+export interface PredictionRecord {
+  requestId: string;
+  /** Position of the input within its request (0 for single-input requests). */
+  index: number;
+  model: string;
+  version: string;
+  /** Unix time in milliseconds. */
+  createdAt: number;
+  label?: string;
+  score?: number;
+  value?: number;
+  fallbackFrom?: string;
+  fallbackReason?: string;
+  /** Only with --log-inputs, already scrubbed. */
+  input?: string;
+}
+
+export interface StoredPrediction extends PredictionRecord {
+  id: number;
+  trueLabel?: string;
+  trueValue?: number;
+  /** Unix time in milliseconds; absent until labelled. */
+  labelledAt?: number;
+}
+
+export interface PredictionLogOptions {
+  /** A file path, or ':memory:' (the default). */
+  path?: string;
+  maxRows?: number;
+  maxAgeDays?: number;
+  flushIntervalMs?: number;
+  flushSize?: number;
+  pruneIntervalMs?: number;
+  /** Called when a flush fails (the rows are dropped, counted in `dropped`). */
+  onError?: (error: Error, rows: number) => void;
+  now?: () => number;
+}
+
+export const MEMORY = ':memory:';
+export const DEFAULT_MAX_ROWS = 1_000_000;
+export const DEFAULT_MEMORY_MAX_ROWS = 100_000;
+export const DEFAULT_MAX_AGE_DAYS = 30;
+/** Rows waiting past this (the database refuses writes) are dropped, oldest first: memory stays bounded. */
+const MAX_PENDING = 50_000;
+const PRUNE_CHUNK = 5_000;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS predictions (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  request_id TEXT NOT NULL,
+  idx INTEGER NOT NULL,
+  model TEXT NOT NULL,
+  version TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  label TEXT,
+  score REAL,
+  value REAL,
+  fallback_from TEXT,
+  fallback_reason TEXT,
+  input TEXT,
+  true_label TEXT,
+  true_value REAL,
+  labelled_at INTEGER
+);
+CREATE INDEX IF NOT EXISTS predictions_request ON predictions (request_id, idx);
+CREATE INDEX IF NOT EXISTS predictions_created ON predictions (created_at);
+CREATE INDEX IF NOT EXISTS predictions_labelled ON predictions (model, version, labelled_at) WHERE labelled_at IS NOT NULL;
+`;
+
+interface Row {
+  id: number;
+  request_id: string;
+  idx: number;
+  model: string;
+  version: string;
+  created_at: number;
+  label: string | null;
+  score: number | null;
+  value: number | null;
+  fallback_from: string | null;
+  fallback_reason: string | null;
+  input: string | null;
+  true_label: string | null;
+  true_value: number | null;
+  labelled_at: number | null;
+}
+
+function fromRow(row: Row): StoredPrediction {
+  const out: StoredPrediction = { id: row.id, requestId: row.request_id, index: row.idx, model: row.model, version: row.version, createdAt: row.created_at };
+  if (row.label !== null) out.label = row.label;
+  if (row.score !== null) out.score = row.score;
+  if (row.value !== null) out.value = row.value;
+  if (row.fallback_from !== null) out.fallbackFrom = row.fallback_from;
+  if (row.fallback_reason !== null) out.fallbackReason = row.fallback_reason;
+  if (row.input !== null) out.input = row.input;
+  if (row.true_label !== null) out.trueLabel = row.true_label;
+  if (row.true_value !== null) out.trueValue = row.true_value;
+  if (row.labelled_at !== null) out.labelledAt = row.labelled_at;
+  return out;
+}
+
+const finiteOrNull = (v: number | undefined) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+
+export class PredictionLog {
+  readonly path: string;
+  readonly maxRows: number;
+  readonly maxAgeDays: number;
+  /** Rows lost because the database refused them or the buffer overflowed. */
+  dropped = 0;
+  /** Rows written so far. */
+  written = 0;
+  private readonly db: Database.Database;
+  private pending: PredictionRecord[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private readonly pruneTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+  private readonly now: () => number;
+  private readonly insert: Database.Statement;
+  private readonly insertMany: (rows: PredictionRecord[]) => void;
+
+  constructor(private readonly options: PredictionLogOptions = {}) {
+    this.path = options.path && options.path !== '' ? options.path : MEMORY;
+    this.now = options.now ?? Date.now;
+    const inMemory = this.path === MEMORY;
+    this.maxRows = options.maxRows ?? (inMemory ? DEFAULT_MEMORY_MAX_ROWS : DEFAULT_MAX_ROWS);
+    this.maxAgeDays = options.maxAgeDays ?? DEFAULT_MAX_AGE_DAYS;
+    if (!inMemory) mkdirSync(path.dirname(path.resolve(this.path)), { recursive: true });
+    this.db = new Database(this.path);
+    if (!inMemory) this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('busy_timeout = 2000');
+    this.db.exec(SCHEMA);
+    this.insert = this.db.prepare(
+      `INSERT INTO predictions (request_id, idx, model, version, created_at, label, score, value, fallback_from, fallback_reason, input)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    this.insertMany = this.db.transaction((rows: PredictionRecord[]) => {
+      for (const r of rows) {
+        this.insert.run(r.requestId, r.index, r.model, r.version, Math.round(r.createdAt), r.label ?? null, finiteOrNull(r.score), finiteOrNull(r.value), r.fallbackFrom ?? null, r.fallbackReason ?? null, r.input ?? null);
+      }
+    });
+    this.prune();
+    const every = options.pruneIntervalMs ?? 60_000;
+    if (every > 0) {
+      this.pruneTimer = setInterval(() => this.prune(), every);
+      this.pruneTimer.unref();
+    }
+  }
+
+  get inMemory(): boolean {
+    return this.path === MEMORY;
+  }
+
+  /** Queues rows; they are written within flushIntervalMs (or at once past flushSize). Never throws. */
+  append(records: PredictionRecord[]): void {
+    if (this.closed || records.length === 0) return;
+    this.pending.push(...records);
+    if (this.pending.length > MAX_PENDING) {
+      const excess = this.pending.length - MAX_PENDING;
+      this.pending.splice(0, excess);
+      this.dropped += excess;
+    }
+    if (this.pending.length >= (this.options.flushSize ?? 256)) {
+      // Soon, but not inside the request that crossed the threshold.
+      clearTimeout(this.timer);
+      this.timer = setTimeout(() => this.flush(), 0);
+      this.timer.unref();
+    } else if (!this.timer) {
+      this.timer = setTimeout(() => this.flush(), this.options.flushIntervalMs ?? 200);
+      this.timer.unref();
+    }
+  }
+
+  get pendingRows(): number {
+    return this.pending.length;
+  }
+
+  /** Writes every queued row now, in one transaction. */
+  flush(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.pending.length === 0 || !this.db.open) return;
+    const rows = this.pending;
+    this.pending = [];
+    try {
+      this.insertMany(rows);
+      this.written += rows.length;
+    } catch (error) {
+      this.dropped += rows.length;
+      this.options.onError?.(error as Error, rows.length);
+    }
+  }
+
+  /** Every prediction of a request (a client may reuse a request id: newest last), flushing first. */
+  find(requestId: string): StoredPrediction[] {
+    this.flush();
+    const rows = this.db.prepare('SELECT * FROM predictions WHERE request_id = ? ORDER BY idx, id').all(requestId) as Row[];
+    return rows.map(fromRow);
+  }
+
+  /**
+   * Records labels; all or none. Each row must still be unlabelled (else `already` holds its id
+   * and nothing is written), so two concurrent senders cannot both label one prediction.
+   */
+  label(items: { id: number; trueLabel?: string; trueValue?: number; labelledAt: number }[]): { ok: true } | { ok: false; already: number } {
+    const update = this.db.prepare('UPDATE predictions SET true_label = ?, true_value = ?, labelled_at = ? WHERE id = ? AND labelled_at IS NULL');
+    const run = this.db.transaction(() => {
+      for (const item of items) {
+        const result = update.run(item.trueLabel ?? null, finiteOrNull(item.trueValue), Math.round(item.labelledAt), item.id);
+        if (result.changes === 0) throw new AlreadyLabelled(item.id);
+      }
+    });
+    try {
+      run();
+      return { ok: true };
+    } catch (error) {
+      if (error instanceof AlreadyLabelled) return { ok: false, already: error.id };
+      throw error;
+    }
+  }
+
+  /** The newest `limit` labelled predictions of a model version, oldest first (label arrival order). */
+  recentLabelled(model: string, version: string, limit: number): StoredPrediction[] {
+    this.flush();
+    const rows = this.db
+      .prepare('SELECT * FROM predictions WHERE model = ? AND version = ? AND labelled_at IS NOT NULL ORDER BY labelled_at DESC, id DESC LIMIT ?')
+      .all(model, version, limit) as Row[];
+    return rows.reverse().map(fromRow);
+  }
+
+  count(): number {
+    this.flush();
+    return (this.db.prepare('SELECT COUNT(*) AS n FROM predictions').get() as { n: number }).n;
+  }
+
+  /** Deletes rows past the age and row limits, in chunks; returns how many went. */
+  prune(): number {
+    if (!this.db.open) return 0;
+    let deleted = 0;
+    try {
+      if (this.maxAgeDays > 0) {
+        const cutoff = this.now() - this.maxAgeDays * 86_400_000;
+        const chunk = this.db.prepare('DELETE FROM predictions WHERE id IN (SELECT id FROM predictions WHERE created_at < ? ORDER BY id LIMIT ?)');
+        for (let i = 0; i < 100; i++) {
+          const { changes } = chunk.run(cutoff, PRUNE_CHUNK);
+          deleted += changes;
+          if (changes < PRUNE_CHUNK) break;
+        }
+      }
+      if (this.maxRows > 0) {
+        const boundary = this.db.prepare('SELECT id FROM predictions ORDER BY id DESC LIMIT 1 OFFSET ?').get(this.maxRows) as { id: number } | undefined;
+        if (boundary) {
+          const chunk = this.db.prepare('DELETE FROM predictions WHERE id IN (SELECT id FROM predictions WHERE id <= ? ORDER BY id LIMIT ?)');
+          for (let i = 0; i < 100; i++) {
+            const { changes } = chunk.run(boundary.id, PRUNE_CHUNK);
+            deleted += changes;
+            if (changes < PRUNE_CHUNK) break;
+          }
+        }
+      }
+    } catch (error) {
+      this.options.onError?.(error as Error, 0);
+    }
+    return deleted;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.flush();
+    this.closed = true;
+    clearInterval(this.pruneTimer);
+    if (this.db.open) this.db.close();
+  }
+}
+
+class AlreadyLabelled extends Error {
+  constructor(readonly id: number) {
+    super(`prediction ${id} is already labelled`);
+  }
+}
