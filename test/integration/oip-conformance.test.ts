@@ -83,7 +83,7 @@ describe('health and server metadata (§2.6 items 1, 2, 4, 14)', () => {
   it('GET /v2 gives name, version and extensions', async () => {
     const response = await get('/v2');
     expect(response.status).toBe(200);
-    expect(response.body).toEqual({ name: 'vigil', version: expect.stringMatching(/^\d+\.\d+\.\d+/), extensions: ['model_repository'] });
+    expect(response.body).toEqual({ name: 'vigil', version: expect.stringMatching(/^\d+\.\d+\.\d+/), extensions: ['model_repository', 'classification'] });
   });
 
   it('unknown /v2 paths answer 404 {"error"}', async () => {
@@ -188,6 +188,30 @@ describe('inference: text (BYTES in, server tokenizes)', () => {
     expect(body.outputs.map((o: { name: string }) => o.name)).toEqual(['probabilities', 'label']);
     const only = await infer('sentiment', { inputs: [{ name: 'text', shape: [1], datatype: 'BYTES', data: ['A delight.'] }], outputs: [{ name: 'label' }] });
     expect(only.body.outputs.map((o: { name: string }) => o.name)).toEqual(['label']);
+  });
+
+  it('classification extension: top-k "score:index:label" strings for probabilities', async () => {
+    const { status, body } = await infer('sentiment', {
+      inputs: [{ name: 'text', shape: [2], datatype: 'BYTES', data: ['What a wonderful, moving film.', 'Dull, boring and far too long.'] }],
+      outputs: [{ name: 'probabilities', parameters: { classification: 1 } }, { name: 'label' }],
+    });
+    expect(status, JSON.stringify(body)).toBe(200);
+    const [top, label] = body.outputs;
+    expect(top.datatype).toBe('BYTES');
+    expect(top.shape).toEqual([2, 1]);
+    expect(top.data[0]).toMatch(/^0\.\d+:1:POSITIVE$/);
+    expect(top.data[1]).toMatch(/^0\.\d+:0:NEGATIVE$/);
+    expect(label.data).toEqual(['POSITIVE', 'NEGATIVE']);
+    const both = await infer('tiny-digits', { inputs: [{ name: 'pixels', shape: [1, 784], datatype: 'FP32', data: pixelsFor(4) }], outputs: [{ name: 'probabilities', parameters: { classification: 3 } }] });
+    expect(both.body.outputs[0].shape).toEqual([1, 3]);
+    expect(both.body.outputs[0].data[0]).toMatch(/:4:4$/);
+    expectOipError(await infer('sentiment', { inputs: [{ name: 'text', shape: [1], datatype: 'BYTES', data: ['x'] }], outputs: [{ name: 'label', parameters: { classification: 1 } }] }), 400, /output "label" holds no class scores/);
+    expectOipError(await infer('sentiment', { inputs: [{ name: 'text', shape: [1], datatype: 'BYTES', data: ['x'] }], outputs: [{ name: 'probabilities', parameters: { classification: 0 } }] }), 400, /"classification" must be a positive integer/);
+  });
+
+  it('binary tensor requests are refused with 400 saying to send JSON tensors', async () => {
+    const response = await post('/v2/models/sentiment/infer', '{}', { 'inference-header-content-length': '2' });
+    expectOipError(response, 400, /binary tensor data is not supported/);
   });
 
   it('refuses an unknown output name, an empty text and a non-string element', async () => {

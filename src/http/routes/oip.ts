@@ -5,6 +5,7 @@ import { oipCodecFor } from '../../tasks/index.js';
 import type { OipCodec, OipModelMetadata, OipTensorMetadata } from '../../tasks/oip-tensors.js';
 import { adminGuard, adminTokenFromEnv, warnIfUnprotected } from '../admin-auth.js';
 import type { ServerContext } from '../context.js';
+import { applyClassification, classificationCount } from '../oip/classification.js';
 import { checkRequestedOutputs, matchInputs, parseInferRequest, selectOutputs } from '../oip/infer-request.js';
 import { ModelRepository } from '../oip/model-repository.js';
 
@@ -18,12 +19,13 @@ import { ModelRepository } from '../oip/model-repository.js';
  * - not ready answers 503 with `{"ready": false}` (readiness probes read the status code);
  * - unknown model or version: 404; bad request: 400; model not ready: 503;
  * - platform: `onnx_onnxv1` for onnxruntime models, `remote` for remote ones;
- * - `parameters` values must be string, number or boolean (else 400); their keys are ignored.
+ * - `parameters` values must be string, number or boolean (else 400); the only one read is the
+ *   output parameter `classification` (Triton's extension); other keys are ignored.
  */
 
 type ModelParams = { name: string; version?: string };
 
-export const OIP_EXTENSIONS = ['model_repository'];
+export const OIP_EXTENSIONS = ['model_repository', 'classification'];
 const SERVER_NAME = 'vigil';
 
 /** Remote models only forward requests; everything else runs in onnxruntime here. */
@@ -120,6 +122,7 @@ export async function oipRoutes(app: FastifyInstance, context: ServerContext): P
     const body = parseInferRequest(request.body);
     const described = metadataOf(model, codec);
     checkRequestedOutputs(body, described);
+    for (const requested of body.outputs ?? []) classificationCount(requested);
     const inputs = codec.decode(matchInputs(body, described), model.spec);
     if (inputs.length === 0) throw new InvalidInput('the batch is empty: the first dimension of the inputs is 0');
     if (inputs.length > limits.maxBatchInputs) {
@@ -130,7 +133,7 @@ export async function oipRoutes(app: FastifyInstance, context: ServerContext): P
       model_name: model.name,
       model_version: model.version,
       ...(body.id !== undefined ? { id: body.id } : {}),
-      outputs: selectOutputs(codec.encode(predictions, model.spec, described), body.outputs),
+      outputs: applyClassification(selectOutputs(codec.encode(predictions, model.spec, described), body.outputs), body.outputs, model.spec.labels ?? []),
     };
   };
   const inferSchema = (summary: string) => ({
@@ -140,8 +143,16 @@ export async function oipRoutes(app: FastifyInstance, context: ServerContext): P
   });
   // The body schema only documents; every check is in parseInferRequest, whose errors name the field.
   const noValidation = { validatorCompiler: () => () => true };
-  app.post('/v2/models/:name/infer', { schema: inferSchema('Inference (newest ready version).'), ...noValidation }, infer);
-  app.post('/v2/models/:name/versions/:version/infer', { schema: inferSchema('Inference with one version.'), ...noValidation }, infer);
+  // Clients of the binary tensor extension (tritonclient's default) learn at once what to change,
+  // before their non-JSON body meets the JSON parser.
+  const jsonTensorsOnly = async (request: FastifyRequest) => {
+    if (request.headers['inference-header-content-length'] !== undefined) {
+      throw new InvalidInput('binary tensor data is not supported by this server: send JSON tensors ("data" arrays; binary_data=False in tritonclient)');
+    }
+  };
+  const inferRoute = { onRequest: jsonTensorsOnly, ...noValidation };
+  app.post<{ Params: ModelParams }>('/v2/models/:name/infer', { schema: inferSchema('Inference (newest ready version).'), ...inferRoute }, infer);
+  app.post<{ Params: ModelParams }>('/v2/models/:name/versions/:version/infer', { schema: inferSchema('Inference with one version.'), ...inferRoute }, infer);
 
   // Model repository extension (mutating: admin token when VIGIL_ADMIN_TOKEN is set).
   // onRequest: an unauthenticated request is refused before its body is even read.
