@@ -64,11 +64,11 @@ beforeAll(async () => {
     });
   // The committed example, pointed at the fake, falling back to a steady local copy.
   const example = readSpec('examples/dual-mode/sentiment-remote/vigil.model.json');
-  const fast = { timeoutMs: 300, retry: { maxRetries: 1, baseDelayMs: 10, maxDelayMs: 20 } };
+  const fast = { timeoutMs: 1000, retry: { maxRetries: 1, baseDelayMs: 10, maxDelayMs: 20 } };
   const thought = readSpec('models/positive-thought/1/vigil.model.json');
   const folders = [
-    // One input at a time, held 300 ms for company, one waiting at most: a burst is shed.
-    await localCopy('sentiment-shedding', { fallback: 'sentiment-remote', batching: { maxBatchSize: 1, maxDelayMs: 300, maxQueue: 1 } }),
+    // One input at a time, held 1 s for company, one waiting at most: a burst is shed.
+    await localCopy('sentiment-shedding', { fallback: 'sentiment-remote', batching: { maxBatchSize: 1, maxDelayMs: 1000, maxQueue: 1 } }),
     await localCopy('sentiment-steady', {}),
     await writeModelFolder(root, {
       ...example,

@@ -87,7 +87,8 @@ beforeAll(async () => {
   fake = await startFakeUpstream({ token: TOKEN });
   root = mkdtempSync(path.join(tmpdir(), 'vigil-remote-'));
   const base = committedSpec();
-  const fast = { timeoutMs: 300, retry: { maxRetries: 2, baseDelayMs: 10, maxDelayMs: 50, maxRetryAfterMs: 1500 } };
+  // 1 s: short, yet far above what a loopback answer takes on a loaded 2-core CI machine.
+  const fast = { timeoutMs: 1000, retry: { maxRetries: 2, baseDelayMs: 10, maxDelayMs: 50, maxRetryAfterMs: 1500 } };
   const thought = await writeModelFolder(root, {
     ...base,
     remote: { ...base.remote, baseUrl: fake.chatBaseUrl, ...fast, circuitBreaker: { failureThreshold: 1000, cooldownMs: 1000 } },
@@ -220,7 +221,7 @@ describe('positive-thought when the upstream fails', () => {
   });
 
   it('times out a slow upstream: 504 upstream_timeout, counted', async () => {
-    fake.inject({ kind: 'latency', ms: 2000 }, { model: SMOL });
+    fake.inject({ kind: 'latency', ms: 3000 }, { model: SMOL });
     const res = await post('positive-thought', { prompt: 'Waiting.' });
     expect([res.status, res.body.error.code]).toEqual([504, 'upstream_timeout']);
     const metrics = await metricsText();
