@@ -29,10 +29,11 @@ options:
   --sessions N             onnxruntime sessions per model, each on its own worker thread
                            (default 1; VIGIL_SESSIONS)
   --max-batch-inputs N     most inputs per request (default 64)
-  --max-batch-size N       most inputs per engine call (default 32; VIGIL_MAX_BATCH_SIZE)
+  --max-batch-size N       most inputs per engine call (default 8; VIGIL_MAX_BATCH_SIZE)
   --max-delay-ms MS        how long a queued input waits for company (default 2; VIGIL_MAX_DELAY_MS)
   --max-queue N            inputs allowed to wait per model; past it 503 + Retry-After
                            (default 1024; VIGIL_MAX_QUEUE). A model spec's "batching" wins.
+  --bucketing on|off       batch queued texts of similar token length together (default on)
   --body-limit BYTES       largest request body (default 1048576)
   --drain-delay-ms N       after SIGTERM, keep answering with readiness 503 this long (default 0)
   --prediction-log PATH    SQLite file of every prediction, for POST /v1/feedback joins (default:
@@ -67,6 +68,7 @@ function flagsToConfig(values: Record<string, string | boolean | string[] | unde
     maxBatchSize: int('max-batch-size'),
     maxDelayMs: values['max-delay-ms'] === undefined ? undefined : nonNegative(values['max-delay-ms'], 'max-delay-ms'),
     maxQueue: int('max-queue'),
+    bucketing: onOff(values.bucketing, 'bucketing'),
     bodyLimit: int('body-limit'),
     drainDelayMs: int('drain-delay-ms'),
     predictionLog: values['prediction-log'] as string | undefined,
@@ -77,6 +79,13 @@ function flagsToConfig(values: Record<string, string | boolean | string[] | unde
     driftWindow: int('drift-window'),
     logLevel: values['log-level'] as string | undefined,
   };
+}
+
+function onOff(raw: unknown, key: string): boolean | undefined {
+  if (raw === undefined) return undefined;
+  if (raw === 'on' || raw === 'true') return true;
+  if (raw === 'off' || raw === 'false') return false;
+  throw new ConfigError(`--${key} must be on or off, got "${String(raw)}"`);
 }
 
 function nonNegative(raw: unknown, key: string): number {
@@ -104,6 +113,7 @@ export async function run(args: string[]): Promise<number> {
         'max-batch-size': { type: 'string' },
         'max-delay-ms': { type: 'string' },
         'max-queue': { type: 'string' },
+        bucketing: { type: 'string' },
         'body-limit': { type: 'string' },
         'drain-delay-ms': { type: 'string' },
         'prediction-log': { type: 'string' },

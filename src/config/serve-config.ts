@@ -32,6 +32,8 @@ export const ServeConfig = Type.Object({
   maxBatchSize: Type.Optional(Type.Integer({ minimum: 1 })),
   maxDelayMs: Type.Optional(Type.Number({ minimum: 0 })),
   maxQueue: Type.Optional(Type.Integer({ minimum: 0 })),
+  /** Batch queued inputs of similar length together (text models). */
+  bucketing: Type.Optional(Type.Boolean()),
   bodyLimit: Type.Integer({ minimum: 1024 }),
   maxBatchInputs: Type.Integer({ minimum: 1 }),
   logLevel: Type.String(),

@@ -67,7 +67,7 @@ export async function startServer(config: ServeConfig, options: { logger?: Logge
     interOpThreads: config.interOpThreads,
     sessions: config.sessions,
     monitor,
-    batching: { maxBatchSize: config.maxBatchSize, maxDelayMs: config.maxDelayMs, maxQueue: config.maxQueue },
+    batching: { maxBatchSize: config.maxBatchSize, maxDelayMs: config.maxDelayMs, maxQueue: config.maxQueue, bucketing: config.bucketing },
   });
   for (const source of modelSources(config)) registry.add(source);
   if (registry.all().length === 0) logger.warn('no models configured: pass --model PATH or put model folders in the models directory');

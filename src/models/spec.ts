@@ -95,6 +95,8 @@ export const BatchingSettings = Type.Object({
   maxBatchSize: Type.Optional(Type.Integer({ minimum: 1 })),
   maxDelayMs: Type.Optional(Type.Number({ minimum: 0 })),
   maxQueue: Type.Optional(Type.Integer({ minimum: 0 })),
+  /** Group queued inputs of similar token length into the same batch (docs/performance.md). */
+  bucketing: Type.Optional(Type.Boolean()),
 });
 export type BatchingSettings = Static<typeof BatchingSettings>;
 
