@@ -50,6 +50,10 @@ export async function streamPrediction({ request, reply, router, model, inputs, 
   }
   const signal = disconnectSignal(reply);
   const body = new PassThrough();
+  // Fastify destroys the body when the client goes away; later events have nowhere to go.
+  const emit = (event: string, data: unknown) => {
+    if (!body.destroyed) body.write(sseEvent(event, data));
+  };
   let open!: (head: { status: number; retryAfter?: number }) => void;
   const opened = new Promise<{ status: number; retryAfter?: number }>((resolve) => (open = resolve));
 
@@ -58,14 +62,14 @@ export async function streamPrediction({ request, reply, router, model, inputs, 
       signal,
       onToken: (text) => {
         open({ status: 200 });
-        body.write(sseEvent('token', { text }));
+        emit('token', { text });
       },
     })
     .then(
       (routed) => {
         open({ status: 200 });
         const about = { model: routed.model.name, version: routed.model.version, request_id: request.id };
-        body.write(sseEvent('done', { ...routed.result, ...about, ...(routed.fallback ? { fallback: routed.fallback } : {}) }));
+        emit('done', { ...routed.result, ...about, ...(routed.fallback ? { fallback: routed.fallback } : {}) });
       },
       (error: unknown) => {
         const known = error instanceof VigilError;
@@ -74,7 +78,7 @@ export async function streamPrediction({ request, reply, router, model, inputs, 
         const message = known ? error.message : 'the server failed to handle the request; see its logs for the request id';
         if (status >= 500 && code !== 'client_closed') request.log.error({ err: error, request_id: request.id }, 'streamed request failed');
         open({ status, retryAfter: known ? error.details.retryAfterSeconds : undefined });
-        body.write(sseEvent('error', { error: { code, message, request_id: request.id } }));
+        emit('error', { error: { code, message, request_id: request.id } });
       },
     )
     .finally(() => body.end());

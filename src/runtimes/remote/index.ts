@@ -2,6 +2,12 @@
  * The `remote` runtime: models served by an HTTP API (Hugging Face Inference Providers or any
  * OpenAI-compatible server) behind timeouts, retries, a circuit breaker and a concurrency cap.
  * It knows nothing about Vigil's HTTP layer.
+ *
+ * The HTTP calls use undici directly rather than @huggingface/inference's InferenceClient: the
+ * resilience here needs every attempt in hand (its own abort signal and idle timeout, the raw
+ * status and Retry-After, the first streamed token), and InferenceClient retries 503s on its
+ * own, which would hide them from the breaker and the metrics. The wire formats are the ones
+ * InferenceClient speaks (chat completions on the HF router, hf-inference text classification).
  */
 import type { ModelSpec } from '../../models/spec.js';
 import type { Logger } from '../../observability/logger.js';
