@@ -1,0 +1,133 @@
+/**
+ * The Kubernetes kit without a cluster: every manifest parses, the core kinds validate against
+ * the Kubernetes OpenAPI schemas (kubernetes-models), and the files agree with each other and
+ * with the server (probe paths and ports, labels and selectors, the ServiceMonitor's port name,
+ * the image's user, grace period above the drain).
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { ConfigMap, Service } from 'kubernetes-models/v1';
+import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
+import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
+import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
+import { parse } from 'yaml';
+import { describe, expect, it } from 'vitest';
+import { REPO_ROOT } from '../helpers/server.js';
+
+const DIR = path.join(REPO_ROOT, 'deploy', 'k8s');
+const load = (file: string) => parse(readFileSync(path.join(DIR, file), 'utf8')) as any;
+
+const kustomization = load('kustomization.yaml');
+const deployment = load('deployment.yaml');
+const service = load('service.yaml');
+const hpa = load('hpa.yaml');
+const pdb = load('pdb.yaml');
+const monitor = load('servicemonitor.yaml');
+const configMap = load('configmap.yaml');
+const pod = deployment.spec.template.spec;
+const container = pod.containers[0];
+
+const subset = (small: Record<string, string>, big: Record<string, string>) => Object.entries(small).every(([k, v]) => big[k] === v);
+
+describe('kustomize base', () => {
+  it('lists every manifest in the folder, and each parses', () => {
+    const files = readdirSync(DIR).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml');
+    expect([...kustomization.resources].sort()).toEqual(files.sort());
+    expect(kustomization.kind).toBe('Kustomization');
+    // Selectors are immutable: common labels must not be added to them.
+    expect(kustomization.labels.every((l: { includeSelectors?: boolean }) => l.includeSelectors === false)).toBe(true);
+    expect(kustomization.images.map((i: { name: string }) => i.name)).toContain(container.image);
+  });
+
+  it('validates the core kinds against the Kubernetes schemas', () => {
+    expect(() => new Deployment(deployment).validate()).not.toThrow();
+    expect(() => new Service(service).validate()).not.toThrow();
+    expect(() => new HorizontalPodAutoscaler(hpa).validate()).not.toThrow();
+    expect(() => new PodDisruptionBudget(pdb).validate()).not.toThrow();
+    expect(() => new ConfigMap(configMap).validate()).not.toThrow();
+  });
+
+  it('the validation catches a broken manifest (so the test above can fail)', () => {
+    const broken = structuredClone(deployment);
+    broken.spec.template.spec.containers[0].ports[0].containerPort = '8000';
+    expect(() => new Deployment(broken).validate()).toThrow(/containerPort/);
+  });
+});
+
+describe('deployment', () => {
+  it('probes: startup and readiness on /ready, liveness on /alive, all on the named http port 8000', () => {
+    expect(container.ports).toEqual([{ name: 'http', containerPort: 8000, protocol: 'TCP' }]);
+    expect(container.startupProbe.httpGet).toEqual({ path: '/ready', port: 'http' });
+    expect(container.readinessProbe.httpGet).toEqual({ path: '/ready', port: 'http' });
+    expect(container.livenessProbe.httpGet).toEqual({ path: '/alive', port: 'http' });
+    // Room for slow model loads before liveness may kill the container.
+    expect(container.startupProbe.failureThreshold * container.startupProbe.periodSeconds).toBeGreaterThanOrEqual(120);
+    expect(container.livenessProbe.initialDelaySeconds ?? 0).toBe(0);
+  });
+
+  it('binds 0.0.0.0:8000 and reads secrets only from a Secret reference', () => {
+    const env = Object.fromEntries(container.env.map((e: { name: string; value: string }) => [e.name, e.value]));
+    expect(env).toMatchObject({ HOST: '0.0.0.0', PORT: '8000' });
+    expect(container.envFrom).toContainEqual({ secretRef: { name: 'vigil-secrets', optional: true } });
+    expect(container.envFrom).toContainEqual({ configMapRef: { name: configMap.metadata.name } });
+    const text = readdirSync(DIR).map((f) => readFileSync(path.join(DIR, f), 'utf8')).join('\n');
+    expect(text).not.toMatch(/kind:\s*Secret\b/);
+    expect(text).not.toMatch(/HF_TOKEN:\s*\S|hf_[A-Za-z0-9]{20,}/);
+    expect(JSON.stringify(configMap.data)).not.toMatch(/TOKEN|SECRET|PASSWORD/i);
+  });
+
+  it('drains before it is killed: preStop + --drain-delay-ms below the grace period', () => {
+    const drainIndex = container.args.indexOf('--drain-delay-ms');
+    expect(drainIndex).toBeGreaterThan(0);
+    const drainSeconds = Number(container.args[drainIndex + 1]) / 1000;
+    const preStop = container.lifecycle.preStop.exec.command;
+    expect(preStop[0]).toBe('sleep');
+    expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(Number(preStop[1]) + drainSeconds + 10);
+    expect(container.args.slice(0, 3)).toEqual(['node', 'dist/cli/main.js', 'serve']);
+  });
+
+  it('runs non-root with a read-only root filesystem, writable /tmp and data dir only', () => {
+    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001 });
+    expect(container.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+    const mounts = Object.fromEntries(container.volumeMounts.map((m: { name: string; mountPath: string }) => [m.mountPath, m.name]));
+    expect(Object.keys(mounts).sort()).toEqual(['/tmp', '/var/lib/vigil']);
+    for (const name of Object.values(mounts)) expect(pod.volumes.find((v: { name: string }) => v.name === name).emptyDir).toBeDefined();
+    // The image's user is the pod's user.
+    const dockerfile = readFileSync(path.join(REPO_ROOT, 'deploy', 'docker', 'Dockerfile'), 'utf8');
+    expect(dockerfile).toMatch(/^USER 10001:10001$/m);
+    expect(configMap.data.VIGIL_CACHE_DIR.startsWith('/var/lib/vigil/')).toBe(true);
+  });
+
+  it('requests and limits memory for the embedded models (256-512 Mi)', () => {
+    const toMi = (q: string) => Number(q.replace(/Mi$/, ''));
+    expect(toMi(container.resources.requests.memory)).toBeGreaterThanOrEqual(256);
+    expect(toMi(container.resources.limits.memory)).toBeLessThanOrEqual(512);
+    expect(container.resources.requests.cpu).toBeDefined(); // the HPA's utilization is relative to it
+  });
+});
+
+describe('labels and selectors agree', () => {
+  const podLabels = deployment.spec.template.metadata.labels;
+  it('Deployment selector, Service, PDB and ServiceMonitor all select the pods', () => {
+    expect(subset(deployment.spec.selector.matchLabels, podLabels)).toBe(true);
+    expect(subset(service.spec.selector, podLabels)).toBe(true);
+    expect(subset(pdb.spec.selector.matchLabels, podLabels)).toBe(true);
+    expect(subset(monitor.spec.selector.matchLabels, service.metadata.labels)).toBe(true);
+  });
+
+  it('the Service targets the named container port, and the ServiceMonitor scrapes the Service port by name', () => {
+    expect(service.spec.ports).toHaveLength(1);
+    expect(service.spec.ports[0].targetPort).toBe(container.ports[0].name);
+    expect(monitor.spec.endpoints.map((e: { port: string }) => e.port)).toEqual([service.spec.ports[0].name]);
+    expect(monitor.spec.endpoints[0].path).toBe('/metrics');
+    expect(monitor.apiVersion).toBe('monitoring.coreos.com/v1');
+    expect(monitor.kind).toBe('ServiceMonitor');
+  });
+
+  it('HPA scales this Deployment on CPU; PDB keeps one pod', () => {
+    expect(hpa.spec.scaleTargetRef).toEqual({ apiVersion: 'apps/v1', kind: 'Deployment', name: deployment.metadata.name });
+    expect(hpa.spec.metrics[0].resource.name).toBe('cpu');
+    expect(hpa.spec.minReplicas).toBeGreaterThanOrEqual(pdb.spec.minAvailable + 1);
+    expect(pdb.spec.minAvailable).toBe(1);
+  });
+});
