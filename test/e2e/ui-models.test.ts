@@ -196,17 +196,30 @@ describe.skipIf(!canRun)('web playground (embedded models)', () => {
   });
 
   it('draws the monitor charts from the server history, including predictions by label', async () => {
-    // Some traffic first, so the charts have something to show.
+    // Some traffic first, then wait for the server to record a sample that holds it.
     for (const text of ['I love it', 'I hate it', 'fine']) await postJson(`${server.url}/predict`, { text });
-    const history = await getJson(`${server.url}/v1/monitor/history`);
+    type History = { points: { predictions?: Record<string, Record<string, number>> }[] };
+    let history = await getJson(`${server.url}/v1/monitor/history`);
     const { page, errors } = await open('#monitor');
     if (history.status !== 200) {
       await page.waitForSelector('.monitor[data-availability="absent"]');
       await page.close();
       return;
     }
+    const deadline = Date.now() + 30_000;
+    const hasSentiment = (h: History) => h.points.some((p) => Object.values(p.predictions?.sentiment ?? {}).some((n) => n > 0));
+    while (!hasSentiment(history.body as History) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      history = await getJson(`${server.url}/v1/monitor/history`);
+    }
+    expect(hasSentiment(history.body as History)).toBe(true);
     await page.waitForSelector('.monitor[data-availability="ready"]');
     expect(await page.locator('.chart').count()).toBe(7);
+    // The page polls every few seconds: wait for it to show the sample the API already has.
+    await page.waitForFunction(() => document.querySelector('.chart[data-chart="Predictions by label"] .chart__legend')?.textContent?.includes('sentiment ·'));
+    expect(await page.locator('.kpis .stat').count()).toBe(5);
+    expect(await page.locator('.kpis .stat').first().locator('dd').textContent()).not.toBe('–');
+    expect(await page.locator('.chart[data-chart="Latency"] .chart__key').count()).toBe(3);
     await screenshot(page, 'ui-monitor.png');
     expect(errors).toEqual([]);
     await page.close();

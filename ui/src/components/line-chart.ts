@@ -64,8 +64,9 @@ export function lineChart(title: string, format: (value: number) => string, opti
       return svg('path', { d, fill: 'none', stroke: s.color, 'stroke-width': 2, 'stroke-linejoin': 'round', 'vector-effect': 'non-scaling-stroke' });
     });
     plot.replaceChildren(...grid, ...lines);
-    yTop.textContent = format(niceMax);
-    yBottom.textContent = format(0);
+    // No scale without data: an axis labelled for nothing only confuses.
+    yTop.textContent = values.length > 0 ? format(niceMax) : '';
+    yBottom.textContent = values.length > 0 ? format(0) : '';
     xStart.textContent = first === undefined ? '' : clock(first);
     xEnd.textContent = last === undefined ? '' : clock(last);
     replace(

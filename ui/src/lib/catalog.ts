@@ -24,7 +24,7 @@ export class Catalog {
   private readonly listeners = new Set<Listener>();
   private timer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(private readonly intervalMs = 5000) {}
+  constructor(private readonly intervalMs = 10_000) {}
 
   get current(): CatalogSnapshot {
     return this.snapshot;
@@ -40,6 +40,12 @@ export class Catalog {
   }
 
   start(): void {
+    // A background browser tab stops polling (its requests would show up in the server's own
+    // traffic charts for nobody's benefit) and catches up as soon as it is looked at again.
+    document.addEventListener('visibilitychange', () => {
+      if (document.visibilityState === 'visible') void this.refresh();
+      else clearTimeout(this.timer);
+    });
     void this.refresh();
   }
 
@@ -75,6 +81,7 @@ export class Catalog {
     this.listeners.forEach((listener) => listener(this.snapshot));
     // Poll faster while something is still loading, so the header turns green promptly.
     const loading = !this.snapshot.ready || this.snapshot.models.some((m) => m.state === 'loading');
+    if (document.visibilityState === 'hidden') return;
     this.timer = setTimeout(() => void this.refresh(), loading ? Math.min(1500, this.intervalMs) : this.intervalMs);
   }
 }

@@ -36,6 +36,7 @@ export function compact(n: number): string {
   if (!Number.isFinite(n)) return '–';
   const abs = Math.abs(n);
   if (abs === 0) return '0';
+  if (Number.isInteger(n) && abs < 1e4) return String(n); // counts stay counts: "3", not "3.00"
   if (abs >= 1e6) return `${(n / 1e6).toFixed(1)}M`;
   if (abs >= 1e4) return `${(n / 1e3).toFixed(0)}k`;
   if (abs >= 100) return n.toFixed(0);

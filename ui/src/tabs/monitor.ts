@@ -22,6 +22,13 @@ function predictionSeries(points: MonitorPoint[]): Series[] {
   });
 }
 
+/** "45 s", "5 min", "2 h": the span the charts cover. */
+function windowText(seconds: number): string {
+  if (seconds < 120) return `${Math.round(seconds)} s`;
+  if (seconds < 7200) return `${Math.round(seconds / 60)} min`;
+  return `${Math.round(seconds / 3600)} h`;
+}
+
 /**
  * Live charts of the server's own history (GET /v1/monitor/history), polled only while this
  * tab is visible so an idle browser tab does not add load to the server it watches.
@@ -38,14 +45,16 @@ export function monitorTab() {
     rss: lineChart('Memory (RSS)', (b) => `${compact(b / 1024 / 1024)} MB`),
     lag: lineChart('Event-loop lag', (s) => milliseconds(s * 1000), { minMax: 0.001 }),
   };
+  const kpis = h('dl', { class: 'stats kpis', 'aria-label': 'Latest sample' });
   const grid = h('div', { class: 'charts' }, ...Object.values(charts).map((c) => c.element));
-  grid.hidden = true;
+  const body = h('div', {}, kpis, grid);
+  body.hidden = true;
   const panel = h(
     'div',
     { class: 'monitor', 'data-availability': 'checking' },
     h('div', { class: 'monitor__bar' }, status, h('a', { href: '/metrics', class: 'link-button', target: '_blank', rel: 'noopener' }, 'Raw Prometheus metrics')),
     notice,
-    grid,
+    body,
   );
 
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -67,6 +76,18 @@ export function monitorTab() {
     charts.rss.update(times, [{ name: 'rss', color: PALETTE[4]!, values: pick((p) => p.rss_bytes) }]);
     charts.lag.update(times, [{ name: 'lag', color: PALETTE[2]!, values: pick((p) => p.event_loop_lag_seconds) }]);
     const last = points.at(-1);
+    const predictions = points.reduce((sum, p) => sum + Object.values(p.predictions ?? {}).reduce((s, labels) => s + Object.values(labels).reduce((a, b) => a + b, 0), 0), 0);
+    const tile = (name: string, value: string) => h('div', { class: 'stat' }, h('dt', {}, name), h('dd', {}, value));
+    const latest = <K extends keyof MonitorPoint>(key: K) => (last?.[key] as number | undefined);
+    const show = (value: number | undefined, format: (v: number) => string) => (value === undefined ? '–' : format(value));
+    replace(
+      kpis,
+      tile('Requests/s', show(latest('requests_per_second'), compact)),
+      tile('p95 latency', show(latest('latency_p95_seconds'), (s) => milliseconds(s * 1000))),
+      tile('Error rate', show(latest('error_ratio'), (r) => percent(r, 1))),
+      tile(points.length > 0 ? `Predictions, last ${windowText(points.length * history.interval_seconds)}` : 'Predictions', compact(predictions)),
+      tile('Memory', show(latest('rss_bytes'), (b) => `${compact(b / 1024 / 1024)} MB`)),
+    );
     status.textContent = last
       ? `${points.length} sample${points.length === 1 ? '' : 's'}, one every ${history.interval_seconds} s · updated ${new Date(last.t).toLocaleTimeString()}`
       : `No samples yet: the server records one every ${history.interval_seconds} s.`;
@@ -78,10 +99,10 @@ export function monitorTab() {
       const history = await getJson<MonitorHistory>('/v1/monitor/history');
       panel.dataset.availability = 'ready';
       replace(notice);
-      grid.hidden = false;
+      body.hidden = false;
       draw(history);
     } catch (error) {
-      grid.hidden = true;
+      body.hidden = true;
       if (error instanceof ApiError && error.status === 404) {
         panel.dataset.availability = 'absent';
         status.textContent = '';
@@ -99,8 +120,13 @@ export function monitorTab() {
         replace(notice, errorBox(error));
       }
     }
-    if (active) timer = setTimeout(() => void poll(), POLL_MS);
+    if (active && document.visibilityState !== 'hidden') timer = setTimeout(() => void poll(), POLL_MS);
   };
+  document.addEventListener('visibilitychange', () => {
+    if (!active) return;
+    if (document.visibilityState === 'visible') void poll();
+    else clearTimeout(timer);
+  });
 
   return {
     panel,
