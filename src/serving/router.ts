@@ -104,11 +104,8 @@ export class PredictionRouter {
       if (!standIn) throw error;
       const fallback = this.note(primary, standIn, error);
       try {
-        if (standIn.canStream) return { result: await standIn.stream(input, { signal: options.signal, onToken }), model: standIn, fallback };
-        // A fallback that cannot stream answers whole, as one token.
-        const [prediction] = await standIn.predict([input], { signal: options.signal });
-        if (typeof prediction?.text === 'string' && prediction.text !== '') onToken(prediction.text);
-        return { result: prediction!, model: standIn, fallback };
+        // Same task as the primary (fallbackFor checks), so it streams too.
+        return { result: await standIn.stream(input, { signal: options.signal, onToken }), model: standIn, fallback };
       } catch (fallbackError) {
         throw this.bothFailed(primary, standIn, error, fallbackError);
       }
