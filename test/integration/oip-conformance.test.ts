@@ -209,6 +209,12 @@ describe('inference: text (BYTES in, server tokenizes)', () => {
     expectOipError(await infer('sentiment', { inputs: [{ name: 'text', shape: [1], datatype: 'BYTES', data: ['x'] }], outputs: [{ name: 'probabilities', parameters: { classification: 0 } }] }), 400, /"classification" must be a positive integer/);
   });
 
+  it('takes the JSON API deadline header x-vigil-timeout-ms, and refuses a malformed one with 400', async () => {
+    const body = { inputs: [{ name: 'text', shape: [1], datatype: 'BYTES', data: ['fine'] }] };
+    expect((await post('/v2/models/sentiment/infer', body, { 'x-vigil-timeout-ms': '60000' })).status).toBe(200);
+    expectOipError(await post('/v2/models/sentiment/infer', body, { 'x-vigil-timeout-ms': 'soon' }), 400, /x-vigil-timeout-ms/);
+  });
+
   it('binary tensor requests are refused with 400 saying to send JSON tensors', async () => {
     const response = await post('/v2/models/sentiment/infer', '{}', { 'inference-header-content-length': '2' });
     expectOipError(response, 400, /binary tensor data is not supported/);

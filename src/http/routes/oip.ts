@@ -8,6 +8,8 @@ import type { ServerContext } from '../context.js';
 import { applyClassification, classificationCount } from '../oip/classification.js';
 import { checkRequestedOutputs, matchInputs, parseInferRequest, selectOutputs } from '../oip/infer-request.js';
 import { ModelRepository } from '../oip/model-repository.js';
+import { disconnectSignal } from '../sse.js';
+import { requestTimeoutMs } from './models.js';
 
 /**
  * The Open Inference Protocol (KServe V2) over REST: health, server and model metadata,
@@ -115,7 +117,7 @@ export async function oipRoutes(app: FastifyInstance, context: ServerContext): P
   app.get('/v2/models/:name/ready', { schema: { tags, summary: 'Model ready: 200 or 503, {"name","ready"}.' } }, modelReady);
   app.get('/v2/models/:name/versions/:version/ready', { schema: { tags, summary: 'Model version ready: 200 or 503.' } }, modelReady);
 
-  const infer = async (request: FastifyRequest<{ Params: ModelParams }>) => {
+  const infer = async (request: FastifyRequest<{ Params: ModelParams }>, reply: FastifyReply) => {
     const model = modelOf(request);
     const codec = oipCodecFor(model.spec.task);
     if (!codec) throw new NotServableOverOip(model);
@@ -128,7 +130,9 @@ export async function oipRoutes(app: FastifyInstance, context: ServerContext): P
     if (inputs.length > limits.maxBatchInputs) {
       throw new InvalidInput(`the batch has ${inputs.length} rows; at most ${limits.maxBatchInputs} are allowed per request`, 'too_many_inputs');
     }
-    const predictions = await model.predict(inputs, { requestId: request.id });
+    // Same deadline header as the JSON API; no fallback model here: a stand-in could speak other tensors.
+    const timeoutMs = requestTimeoutMs(request);
+    const predictions = await model.predict(inputs, { timeoutMs, signal: disconnectSignal(reply), requestId: request.id });
     return {
       model_name: model.name,
       model_version: model.version,
