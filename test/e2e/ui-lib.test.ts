@@ -1,9 +1,13 @@
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { niceCeiling } from '../../ui/src/components/line-chart.js';
 import { probability } from '../../ui/src/lib/format.js';
 import { centreOfMass, inkBounds, MNIST_SIZE, toMnistPixels, type Gray } from '../../ui/src/lib/mnist.js';
 import { readSse, SseParser, type SseEvent } from '../../ui/src/lib/sse.js';
 import { describeTabular } from '../../ui/src/lib/tabular.js';
+import { REPO_ROOT } from '../helpers/server.js';
 
 /**
  * The playground's logic that does not need a browser: the event-stream parser the generation
@@ -146,5 +150,18 @@ describe('number formats', () => {
     expect(niceCeiling(180)).toBe(200);
     expect(niceCeiling(2.1)).toBe(2.5);
     expect(niceCeiling(0)).toBe(1);
+  });
+});
+
+describe('the playground source', () => {
+  // Vite strips types without checking them, so this is where a type error in ui/ is caught.
+  it('type-checks with its own tsconfig (DOM, strict, noUncheckedIndexedAccess)', async () => {
+    const tsc = path.join(REPO_ROOT, 'node_modules', '.bin', 'tsc');
+    const result = await promisify(execFile)(tsc, ['-p', path.join(REPO_ROOT, 'ui', 'tsconfig.json')], { cwd: REPO_ROOT }).then(
+      () => ({ code: 0, output: '' }),
+      (error: { code?: number; stdout?: string }) => ({ code: error.code ?? 1, output: error.stdout ?? '' }),
+    );
+    expect(result.output).toBe('');
+    expect(result.code).toBe(0);
   });
 });
