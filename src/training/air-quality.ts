@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import type { ModelSpec } from '../models/spec.js';
 import { folderBytes, machine, nowIso, readSpec, sha256File, sharedDir, writeSpec } from './artifacts.js';
 import { loadAirQuality, type AirRow } from './data/air-quality.js';
-import { histogram, quantileEdges, regressionMetrics, round, type RegressionMetrics } from './metrics.js';
+import { histogram, quantileEdges, regressionMetrics, regressionRecord, round } from './metrics.js';
 import { Mlp, ridge } from './mlp.js';
 import { GraphBuilder } from './onnx-graph.js';
 import { openSession, runDense } from './onnx-run.js';
@@ -146,10 +146,6 @@ function toOnnx(m: Mlp, st: Standardization): Uint8Array {
   return g.encode('Vigil air-quality CO(GT) regressor; see MODEL_CARD.md');
 }
 
-function metricsRecord(m: RegressionMetrics): Record<string, number> {
-  return { mae: round(m.mae, 4), rmse: round(m.rmse, 4), r2: round(m.r2, 4) };
-}
-
 /** Persistence baseline: the target one hour earlier, where that reading exists. */
 function previousHour(all: AirRow[], rows: AirRow[]): Array<number | undefined> {
   const byTime = new Map(all.map((r) => [r.time, r]));
@@ -182,7 +178,7 @@ async function train(ctx: TrainContext): Promise<TrainResult> {
       const m = fit(v, xTr.subarray(0, vcut * EXPANDED), tr.y.subarray(0, vcut), ctx.seed);
       const r = regressionMetrics(tr.y.subarray(vcut), mlpPredict(m, xTr.subarray(vcut * EXPANDED)));
       ctx.log(`  validation: ${v.name.padEnd(22)} MAE ${r.mae.toFixed(4)} RMSE ${r.rmse.toFixed(4)} R^2 ${r.r2.toFixed(4)}`);
-      variants.push({ ...v, validation: metricsRecord(r) });
+      variants.push({ ...v, validation: regressionRecord(r) });
       if (r.rmse < best) {
         best = r.rmse;
         chosen = v;
@@ -204,16 +200,16 @@ async function train(ctx: TrainContext): Promise<TrainResult> {
   await session.release();
   const maxDiff = pred.reduce((m, p, i) => Math.max(m, Math.abs(p - tsPred[i]!)), 0);
   if (maxDiff > 1e-3) throw new Error(`ONNX and TS predictions differ by up to ${maxDiff}`);
-  const metrics = metricsRecord(regressionMetrics(te.y, pred));
+  const metrics = regressionRecord(regressionMetrics(te.y, pred));
   ctx.log(`  held-out (${te.n} hours, ONNX): ${JSON.stringify(metrics)}`);
 
   // Baselines.
   const trainMean = tr.y.reduce((a, b) => a + b, 0) / tr.n;
-  const meanBaseline = metricsRecord(regressionMetrics(te.y, new Float32Array(te.n).fill(trainMean)));
+  const meanBaseline = regressionRecord(regressionMetrics(te.y, new Float32Array(te.n).fill(trainMean)));
   const prev = previousHour(all, split.test);
   const withPrev = prev.map((p, i) => (p === undefined ? -1 : i)).filter((i) => i >= 0);
-  const persistence = metricsRecord(regressionMetrics(withPrev.map((i) => te.y[i]!), withPrev.map((i) => prev[i]!)));
-  const modelOnPrevSubset = metricsRecord(regressionMetrics(withPrev.map((i) => te.y[i]!), withPrev.map((i) => pred[i]!)));
+  const persistence = regressionRecord(regressionMetrics(withPrev.map((i) => te.y[i]!), withPrev.map((i) => prev[i]!)));
+  const modelOnPrevSubset = regressionRecord(regressionMetrics(withPrev.map((i) => te.y[i]!), withPrev.map((i) => pred[i]!)));
   ctx.log(`  baselines: training mean ${JSON.stringify(meanBaseline)}; previous hour (n=${withPrev.length}) ${JSON.stringify(persistence)} vs model ${JSON.stringify(modelOnPrevSubset)}`);
 
   const featureRef: Record<string, unknown> = {};
@@ -302,7 +298,7 @@ async function evaluate(dir: string, ctx: EvalContext): Promise<EvalResult> {
   const session = await openSession(resolve(dir, spec.onnx!.file));
   const pred = Float32Array.from(await runDense(session, 'features', te.x, FEATURES.length), (o) => o[0]!);
   await session.release();
-  return { model: spec.name, n: te.n, metrics: metricsRecord(regressionMetrics(te.y, pred)), recorded: ev.metrics, tolerance: ev.tolerance ?? TOLERANCE };
+  return { model: spec.name, n: te.n, metrics: regressionRecord(regressionMetrics(te.y, pred)), recorded: ev.metrics, tolerance: ev.tolerance ?? TOLERANCE };
 }
 
 function modelCard(spec: ModelSpec): string {

@@ -4,7 +4,7 @@ import type { ModelSpec } from '../models/spec.js';
 import { folderBytes, machine, nowIso, readSpec, writeSpec } from './artifacts.js';
 import { Cnn, type CnnConfig, type CnnTrainOptions } from './cnn.js';
 import { loadMnist, mnistPackageVersion, MNIST_PACKAGE, PIXELS, splitDigits, subset, type DigitSet } from './data/mnist.js';
-import { argmax, classificationMetrics, histogram, predictionReference, quantileEdges, round, softmax, type ClassificationMetrics } from './metrics.js';
+import { argmax, classificationMetrics, classificationRecord, histogram, predictionReference, quantileEdges, round, softmax } from './metrics.js';
 import { openSession, runDense } from './onnx-run.js';
 import type { EvalContext, EvalResult, TrainContext, TrainResult, Trainer } from './types.js';
 
@@ -14,10 +14,6 @@ const TOLERANCE = 0.002;
 const CONFIG: CnnConfig = { c1: 8, c2: 16, hidden: 64, classes: 10 };
 const TRAIN: Omit<CnnTrainOptions, 'seed'> = { epochs: 6, batchSize: 32, lr: 0.05, momentum: 0.9, weightDecay: 1e-4, shift: 1 };
 const QUICK: Omit<CnnTrainOptions, 'seed'> = { ...TRAIN, epochs: 1 };
-
-function metricsRecord(m: ClassificationMetrics): Record<string, number> {
-  return { accuracy: round(m.accuracy, 4), precision: round(m.precision, 4), recall: round(m.recall, 4), f1: round(m.f1, 4) };
-}
 
 function meanIntensity(set: DigitSet): Float64Array {
   const out = new Float64Array(set.n);
@@ -71,7 +67,7 @@ async function train(ctx: TrainContext): Promise<TrainResult> {
   const agree = pred.filter((p, i) => p === tsPred[i]).length;
   if (agree !== pred.length) throw new Error(`ONNX and TS predictions differ on ${pred.length - agree} images`);
   const m = classificationMetrics(te.y, pred, 10);
-  const metrics = metricsRecord(m);
+  const metrics = classificationRecord(m);
   ctx.log(`  held-out (${te.n} images, ONNX): ${JSON.stringify(metrics)}`);
 
   const intensity = meanIntensity(te);
@@ -162,7 +158,7 @@ async function evaluate(dir: string, ctx: EvalContext): Promise<EvalResult> {
   const logits = await runDense(session, spec.inputs?.[0]?.name ?? 'pixels', te.x, PIXELS);
   await session.release();
   const m = classificationMetrics(te.y, logits.map(argmax), 10);
-  return { model: spec.name, n: te.n, metrics: metricsRecord(m), recorded: ev.metrics, tolerance: ev.tolerance ?? TOLERANCE };
+  return { model: spec.name, n: te.n, metrics: classificationRecord(m), recorded: ev.metrics, tolerance: ev.tolerance ?? TOLERANCE };
 }
 
 function modelCard(spec: ModelSpec): string {

@@ -49,11 +49,21 @@ export function classificationMetrics(yTrue: ArrayLike<number>, yPred: ArrayLike
   return { n, accuracy: n ? correct / n : 0, precision, recall, f1, confusion };
 }
 
+/** The four numbers a classifier's spec records, rounded to 4 decimals. */
+export function classificationRecord(m: ClassificationMetrics): Record<string, number> {
+  return { accuracy: round(m.accuracy, 4), precision: round(m.precision, 4), recall: round(m.recall, 4), f1: round(m.f1, 4) };
+}
+
 export interface RegressionMetrics {
   n: number;
   mae: number;
   rmse: number;
   r2: number;
+}
+
+/** The numbers a regressor's spec records, rounded to 4 decimals. */
+export function regressionRecord(m: RegressionMetrics): Record<string, number> {
+  return { mae: round(m.mae, 4), rmse: round(m.rmse, 4), r2: round(m.r2, 4) };
 }
 
 export function regressionMetrics(yTrue: ArrayLike<number>, yPred: ArrayLike<number>): RegressionMetrics {

@@ -4,18 +4,18 @@ import { tmpdir } from 'node:os';
 import type { ModelSpec } from '../models/spec.js';
 import { folderBytes, machine, nowIso, readSpec, sha256File, sharedDir, writeSpec } from './artifacts.js';
 import { loadSst2, splitSst2, type LabelledText, type SplitOptions } from './data/sst2.js';
-import { round, type ClassificationMetrics } from './metrics.js';
+import { classificationRecord, round } from './metrics.js';
 import { openSession, runTextClassifier } from './onnx-run.js';
-import type { TextModelConfig, TrainOptions } from './text-classifier.js';
-import { buildTokenizer, encodeAll, evaluateLogits, fitTextClassifier, loadTextTokenizer, textReference, tsLogits } from './text-pipeline.js';
+import type { TextModelConfig } from './text-classifier.js';
+import { buildTokenizer, encodeAll, evaluateLogits, fitTextClassifier, textReference, tsLogits, variantConfig, variantTrainOptions, type TextVariant } from './text-pipeline.js';
 import type { EvalContext, EvalResult, TrainContext, TrainResult, Trainer } from './types.js';
-import type { VocabOptions } from './tokenizer.js';
+import { loadTokenizer, type VocabOptions } from './tokenizer.js';
 
 export const LABELS = ['NEGATIVE', 'POSITIVE'];
 const MAX_LENGTH = 128;
 const TOLERANCE = 0.002;
 
-type Variant = { name: string; dim: number; ngrams: number; buckets: number; hidden: number; epochs: number; lr: number; dropout: number };
+type Variant = TextVariant;
 
 /** Variants compared on a validation split carved out of the training rows (same leak-free procedure). */
 export const VARIANTS: Variant[] = [
@@ -34,14 +34,6 @@ export function splitOptions(seed: number, quick = false): SplitOptions {
   return { seed, testSize: quick ? 300 : 1000, minTokens: 10 };
 }
 
-function variantConfig(v: Variant, vocabSize: number): TextModelConfig {
-  return { vocabSize, numClasses: 2, dim: v.dim, ngrams: v.ngrams, buckets: v.buckets, hidden: v.hidden };
-}
-
-function variantTrain(v: Variant, seed: number, epochs?: number): TrainOptions {
-  return { epochs: epochs ?? v.epochs, lr: v.lr, dropout: v.dropout, seed };
-}
-
 /** Trains every variant on (train minus validation) and measures it on the validation sentences. */
 async function sweep(train: LabelledText[], seed: number, log: (s: string) => void): Promise<Array<Variant & { validationAccuracy: number; seconds: number }>> {
   const inner = splitSst2(train, { ...splitOptions(seed + 1), testSize: 1000 });
@@ -53,7 +45,7 @@ async function sweep(train: LabelledText[], seed: number, log: (s: string) => vo
     const out = [];
     for (const v of VARIANTS) {
       const t0 = performance.now();
-      const model = fitTextClassifier(variantConfig(v, tok.vocabSize), tr, inner.train.map((r) => r.label), variantTrain(v, seed));
+      const model = fitTextClassifier(variantConfig(v, tok.vocabSize), tr, inner.train.map((r) => r.label), variantTrainOptions(v, seed));
       const acc = evaluateLogits(tsLogits(model, va), inner.test.map((r) => r.label), 2, 1).accuracy;
       const seconds = round((performance.now() - t0) / 1000, 1);
       log(`  sweep: ${v.name.padEnd(42)} validation accuracy ${acc.toFixed(4)} (${seconds}s)`);
@@ -63,10 +55,6 @@ async function sweep(train: LabelledText[], seed: number, log: (s: string) => vo
   } finally {
     rmSync(resolve(dir, '..'), { recursive: true, force: true });
   }
-}
-
-function metricsRecord(m: ClassificationMetrics): Record<string, number> {
-  return { accuracy: round(m.accuracy, 4), precision: round(m.precision, 4), recall: round(m.recall, 4), f1: round(m.f1, 4) };
 }
 
 async function train(ctx: TrainContext): Promise<TrainResult> {
@@ -93,7 +81,7 @@ async function train(ctx: TrainContext): Promise<TrainResult> {
   const teIds = encodeAll(tok, split.test.map((r) => r.text));
   const yTest = split.test.map((r) => r.label);
   const cfg = variantConfig(variant, tok.vocabSize);
-  const topts = variantTrain(variant, ctx.seed, ctx.epochs);
+  const topts = variantTrainOptions(variant, ctx.seed, ctx.epochs);
   const tTrain = performance.now();
   const model = fitTextClassifier(cfg, trIds, trainRows.map((r) => r.label), { ...topts, onEpoch: (e, l) => ctx.log(`  epoch ${e}: loss ${l.toFixed(4)}`) });
   const trainSeconds = (performance.now() - tTrain) / 1000;
@@ -106,7 +94,7 @@ async function train(ctx: TrainContext): Promise<TrainResult> {
   await session.release();
   const m = evaluateLogits(logits, yTest, 2, 1);
   if (Math.abs(m.accuracy - tsMetrics.accuracy) > 1e-9) throw new Error(`ONNX accuracy ${m.accuracy} differs from the TS forward pass ${tsMetrics.accuracy}`);
-  const metrics = metricsRecord(m);
+  const metrics = classificationRecord(m);
   ctx.log(`  held-out (${split.test.length} sentences, ONNX): ${JSON.stringify(metrics)}`);
 
   const seconds = round((performance.now() - t0) / 1000, 1);
@@ -173,13 +161,13 @@ async function evaluate(dir: string, ctx: EvalContext): Promise<EvalResult> {
   const rows = loadSst2(ctx.data ?? defaultData());
   const split = splitSst2(rows, { seed: ev.split.seed, testSize: ev.split.testSize, minTokens: ev.split.minTokens });
   const pre = spec.preprocessing as { tokenizer: string; maxLength: number };
-  const tok = await loadTextTokenizer(resolve(dir, pre.tokenizer), pre.maxLength);
+  const tok = await loadTokenizer(resolve(dir, pre.tokenizer), pre.maxLength);
   const ids = encodeAll(tok, split.test.map((r) => r.text));
   const session = await openSession(resolve(dir, spec.onnx!.file));
   const logits = await runTextClassifier(session, ids);
   await session.release();
   const m = evaluateLogits(logits, split.test.map((r) => r.label), 2, 1);
-  return { model: spec.name, n: split.test.length, metrics: metricsRecord(m), recorded: ev.metrics, tolerance: ev.tolerance ?? TOLERANCE };
+  return { model: spec.name, n: split.test.length, metrics: classificationRecord(m), recorded: ev.metrics, tolerance: ev.tolerance ?? TOLERANCE };
 }
 
 export function defaultData(): string {

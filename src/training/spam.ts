@@ -4,11 +4,11 @@ import { tmpdir } from 'node:os';
 import type { ModelSpec } from '../models/spec.js';
 import { folderBytes, machine, nowIso, readSpec, sha256, writeSpec } from './artifacts.js';
 import { dedupe, emailText, loadSpamAssassin, spamPackageVersion, stratifiedSplit, SPAM_PACKAGE, type Email } from './data/spam.js';
-import { round, softmax, type ClassificationMetrics } from './metrics.js';
+import { classificationRecord, round, softmax } from './metrics.js';
 import { openSession, runTextClassifier } from './onnx-run.js';
-import type { TextModelConfig, TrainOptions } from './text-classifier.js';
-import { buildTokenizer, encodeAll, evaluateLogits, fitTextClassifier, loadTextTokenizer, textReference, tsLogits } from './text-pipeline.js';
-import type { VocabOptions } from './tokenizer.js';
+import type { TextModelConfig } from './text-classifier.js';
+import { buildTokenizer, encodeAll, evaluateLogits, fitTextClassifier, textReference, tsLogits, variantConfig, variantTrainOptions, type TextVariant } from './text-pipeline.js';
+import { loadTokenizer, type VocabOptions } from './tokenizer.js';
 import type { EvalContext, EvalResult, TrainContext, TrainResult, Trainer } from './types.js';
 
 export const LABELS = ['ham', 'spam'];
@@ -26,7 +26,7 @@ const EXAMPLES = [
   'Can you send me the slides from yesterday?',
 ];
 
-type Variant = { name: string; dim: number; ngrams: number; buckets: number; hidden: number; epochs: number; lr: number; dropout: number; subjectExamples: boolean };
+type Variant = TextVariant & { subjectExamples: boolean };
 export const VARIANTS: Variant[] = [
   { name: 'unigram d32', dim: 32, ngrams: 1, buckets: 0, hidden: 0, epochs: 10, lr: 0.2, dropout: 0, subjectExamples: false },
   { name: 'unigram d32 + subject-only examples', dim: 32, ngrams: 1, buckets: 0, hidden: 0, epochs: 10, lr: 0.2, dropout: 0, subjectExamples: true },
@@ -35,12 +35,6 @@ export const VARIANTS: Variant[] = [
 ];
 const QUICK_VARIANT: Variant = { name: 'quick', dim: 16, ngrams: 1, buckets: 0, hidden: 0, epochs: 3, lr: 0.2, dropout: 0, subjectExamples: true };
 
-function variantConfig(v: Variant, vocabSize: number): TextModelConfig {
-  return { vocabSize, numClasses: 2, dim: v.dim, ngrams: v.ngrams, buckets: v.buckets, hidden: v.hidden };
-}
-function variantTrain(v: Variant, seed: number, epochs?: number): TrainOptions {
-  return { epochs: epochs ?? v.epochs, lr: v.lr, dropout: v.dropout, seed };
-}
 
 /** Training texts: every email (subject + body), plus optionally each non-empty subject alone with the email's label. */
 function trainingTexts(emails: Email[], subjectExamples: boolean): { texts: string[]; labels: number[] } {
@@ -55,10 +49,6 @@ function trainingTexts(emails: Email[], subjectExamples: boolean): { texts: stri
     }
   }
   return { texts, labels };
-}
-
-function metricsRecord(m: ClassificationMetrics): Record<string, number> {
-  return { accuracy: round(m.accuracy, 4), precision: round(m.precision, 4), recall: round(m.recall, 4), f1: round(m.f1, 4) };
 }
 
 function splitCorpus(seed: number, quick: boolean) {
@@ -80,7 +70,7 @@ async function sweep(train: Email[], seed: number, log: (s: string) => void) {
     for (const v of VARIANTS) {
       const t0 = performance.now();
       const { texts, labels } = trainingTexts(inner.train, v.subjectExamples);
-      const model = fitTextClassifier(variantConfig(v, tok.vocabSize), encodeAll(tok, texts), labels, variantTrain(v, seed));
+      const model = fitTextClassifier(variantConfig(v, tok.vocabSize), encodeAll(tok, texts), labels, variantTrainOptions(v, seed));
       const m = evaluateLogits(tsLogits(model, va), yva, 2, 1);
       const seconds = round((performance.now() - t0) / 1000, 1);
       log(`  sweep: ${v.name.padEnd(56)} validation accuracy ${m.accuracy.toFixed(4)} spam F1 ${m.f1.toFixed(4)} (${seconds}s)`);
@@ -114,7 +104,7 @@ async function train(ctx: TrainContext): Promise<TrainResult> {
   const teIds = encodeAll(tok, test.map(emailText));
   const yTest = test.map((e) => e.label);
   const cfg = variantConfig(variant, tok.vocabSize);
-  const topts = variantTrain(variant, ctx.seed, ctx.epochs);
+  const topts = variantTrainOptions(variant, ctx.seed, ctx.epochs);
   const tTrain = performance.now();
   const model = fitTextClassifier(cfg, trIds, labels, { ...topts, onEpoch: (e, l) => ctx.log(`  epoch ${e}: loss ${l.toFixed(4)}`) });
   const trainSeconds = (performance.now() - tTrain) / 1000;
@@ -130,8 +120,8 @@ async function train(ctx: TrainContext): Promise<TrainResult> {
   await session.release();
   const m = evaluateLogits(logits, yTest, 2, 1);
   if (Math.abs(m.accuracy - tsMetrics.accuracy) > 1e-9) throw new Error(`ONNX accuracy ${m.accuracy} differs from the TS forward pass ${tsMetrics.accuracy}`);
-  const metrics = metricsRecord(m);
-  const subjectOnly = metricsRecord(evaluateLogits(subjLogits, withSubject.map((e) => e.label), 2, 1));
+  const metrics = classificationRecord(m);
+  const subjectOnly = classificationRecord(evaluateLogits(subjLogits, withSubject.map((e) => e.label), 2, 1));
   ctx.log(`  held-out (${test.length} messages, ONNX): ${JSON.stringify(metrics)}; subject only (${withSubject.length}): ${JSON.stringify(subjectOnly)}`);
   const examples = EXAMPLES.map((text, i) => {
     const p = softmax(exLogits[i]!);
@@ -212,12 +202,12 @@ async function evaluate(dir: string, ctx: EvalContext): Promise<EvalResult> {
   const ev = spec.evaluation as { split: { seed: number }; metrics: Record<string, number>; tolerance?: number };
   const { test } = splitCorpus(ev.split.seed, false);
   const pre = spec.preprocessing as { tokenizer: string; maxLength: number };
-  const tok = await loadTextTokenizer(resolve(dir, pre.tokenizer), pre.maxLength);
+  const tok = await loadTokenizer(resolve(dir, pre.tokenizer), pre.maxLength);
   const session = await openSession(resolve(dir, spec.onnx!.file));
   const logits = await runTextClassifier(session, encodeAll(tok, test.map(emailText)));
   await session.release();
   const m = evaluateLogits(logits, test.map((e) => e.label), 2, 1);
-  return { model: spec.name, n: test.length, metrics: metricsRecord(m), recorded: ev.metrics, tolerance: ev.tolerance ?? TOLERANCE };
+  return { model: spec.name, n: test.length, metrics: classificationRecord(m), recorded: ev.metrics, tolerance: ev.tolerance ?? TOLERANCE };
 }
 
 function modelCard(spec: ModelSpec): string {

@@ -1,5 +1,25 @@
 import { TextClassifier, type TextModelConfig, type TrainOptions } from './text-classifier.js';
 import { buildVocab, loadTokenizer, writeTokenizer, UNK_ID, CLS_ID, SEP_ID, PAD_ID, type TextTokenizer, type VocabOptions } from './tokenizer.js';
+
+/** One named configuration of the text classifier, as compared in a trainer's sweep. */
+export interface TextVariant {
+  name: string;
+  dim: number;
+  ngrams: number;
+  buckets: number;
+  hidden: number;
+  epochs: number;
+  lr: number;
+  dropout: number;
+}
+
+export function variantConfig(v: TextVariant, vocabSize: number, numClasses = 2): TextModelConfig {
+  return { vocabSize, numClasses, dim: v.dim, ngrams: v.ngrams, buckets: v.buckets, hidden: v.hidden };
+}
+
+export function variantTrainOptions(v: TextVariant, seed: number, epochs?: number): TrainOptions {
+  return { epochs: epochs ?? v.epochs, lr: v.lr, dropout: v.dropout, seed };
+}
 import { argmax, classificationMetrics, histogram, predictionReference, round, softmax, type ClassificationMetrics } from './metrics.js';
 
 /** Shared by the text classifiers (sentiment, spam): tokenizer -> ids -> fastText-style model. */
@@ -64,8 +84,4 @@ export function textReference(seqs: number[][], logits: ArrayLike<number>[], lab
       labels,
     ),
   };
-}
-
-export async function loadTextTokenizer(dir: string, maxLength: number): Promise<TextTokenizer> {
-  return loadTokenizer(dir, maxLength);
 }
