@@ -107,7 +107,7 @@ describe('tabular-regression JSON API', () => {
     expectError(await predict('tiny-air', { features: { a: 1 } }), 400, /"features": missing features "b", "c".*expected: a \[mg\/m\^3\], b \[°C\], c \[%\]/);
     expectError(await predict('tiny-air', { features: { ...row, d: 4, e: 5 } }), 400, /unknown features "d", "e"/);
     expectError(await predict('tiny-air', { features: { ...row, b: '3' } }), 400, /feature "b" must be a finite number/);
-    expectError(await predict('tiny-air', { features: { ...row, c: null } }), 400, /feature "c" must be finite/);
+    expectError(await predict('tiny-air', { features: { ...row, c: null } }), 400, /feature "c" must be a finite number/);
     expectError(await predict('tiny-air', { rows: [row, { ...row, a: undefined }] }), 400, /"rows\[1\]": missing feature "a"/);
   });
 
