@@ -27,8 +27,12 @@ export interface FitOptions {
   invert: 'auto' | boolean;
 }
 
-/** Refuse images whose pixel buffer would be huge before decoding them (a small PNG can claim 60000x60000). */
-export const MAX_PNG_PIXELS = 4096 * 4096;
+/**
+ * Refuse images whose pixel buffer would be huge before decoding them: a PNG of a few kilobytes
+ * (well under the body limit) can claim 60000x60000 pixels. 2048x2048 is 16 MB of RGBA and a
+ * fraction of a second of decoding on the event loop; a digit needs far less.
+ */
+export const MAX_PNG_PIXELS = 2048 * 2048;
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
 /** Base64 (standard or URL-safe) or a `data:image/png;base64,` URL, to bytes. */
