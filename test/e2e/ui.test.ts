@@ -28,6 +28,8 @@ const folder = sentimentFolder();
 const canRun = requireChromium('web playground e2e') && folder !== undefined;
 
 const run = promisify(execFile);
+/** Small enough that the error test can exceed it from the text box. */
+const BODY_LIMIT = 4096;
 
 const TEXT = 'What a wonderful, heartwarming film. I loved every minute of it.';
 
@@ -60,7 +62,7 @@ describe.skipIf(!canRun)('web playground (sentiment served alone)', () => {
   let server: VigilProcess;
 
   beforeAll(async () => {
-    [browser, server] = await Promise.all([launchChromium(), startVigil(['--no-embedded', '--model', `sentiment=${folder}`])]);
+    [browser, server] = await Promise.all([launchChromium(), startVigil(['--no-embedded', '--model', `sentiment=${folder}`, '--body-limit', String(BODY_LIMIT)])]);
     await server.waitUntilReady();
   });
 
@@ -147,6 +149,25 @@ describe.skipIf(!canRun)('web playground (sentiment served alone)', () => {
     const answer = JSON.parse(stdout) as { label: string; score: number };
     expect(answer.label).toBe(await page.locator('#sentiment-result .prediction').getAttribute('data-label'));
     expect(answer.score).toBe(Number(await page.locator('#sentiment-result .prediction').getAttribute('data-score')));
+    await page.close();
+  });
+
+  it('explains a request the server refuses in plain words, with the server’s code for operators', async () => {
+    const { page, errors } = await openPlayground(browser, server.url);
+    const long = 'This sentence is far too long for this server. '.repeat(Math.ceil((BODY_LIMIT * 2) / 48));
+    await page.getByLabel('Text to analyze').fill(long);
+    await page.getByRole('button', { name: 'Analyze sentiment' }).click();
+    const alert = page.locator('#sentiment-result [role="alert"]');
+    await alert.waitFor();
+    const api = await postJson(`${server.url}/v1/models/sentiment/predict`, { text: long });
+    expect(api.status).toBe(413);
+    expect(await alert.getAttribute('data-error-code')).toBe(api.body.error.code);
+    expect(await alert.locator('.notice__title').textContent()).toBe('That input is too large for this server.');
+    expect(await alert.textContent()).toContain(`HTTP ${api.status}`);
+    await screenshot(page, 'ui-error.png');
+    // The button is usable again for a shorter text.
+    expect(await page.getByRole('button', { name: 'Analyze sentiment' }).isEnabled()).toBe(true);
+    expect(errors.filter((e) => !e.includes('413'))).toEqual([]);
     await page.close();
   });
 
