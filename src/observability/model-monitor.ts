@@ -229,14 +229,14 @@ export class ModelMonitor implements PredictionObserver {
         this.reject('invalid', new InvalidInput(`${where}model "${row.model}" (${spec?.task ?? 'unknown task'}) makes predictions that take no label`, 'feedback_not_supported'));
       }
       if (kind === 'classification') {
-        if (item.label === undefined) this.reject('invalid', new InvalidInput(`missing field "${item.field}label": model "${row.model}" is a classifier; send the true label${spec?.labels ? ` (one of ${spec.labels.map((l) => JSON.stringify(l)).join(', ')})` : ''}`, 'invalid_feedback'));
         if (item.value !== undefined) this.reject('invalid', new InvalidInput(`"${item.field}value" is for regression models; model "${row.model}" is a classifier: send "label"`, 'invalid_feedback'));
+        if (item.label === undefined) this.reject('invalid', new InvalidInput(`missing field "${item.field}label": model "${row.model}" is a classifier; send the true label${spec?.labels ? ` (one of ${spec.labels.map((l) => JSON.stringify(l)).join(', ')})` : ''}`, 'invalid_feedback'));
         if (spec?.labels && !spec.labels.includes(item.label)) {
           this.reject('invalid', new InvalidInput(`"${item.field}label": ${JSON.stringify(item.label)} is not a label of model "${row.model}" (one of ${spec.labels.map((l) => JSON.stringify(l)).join(', ')})`, 'unknown_label'));
         }
       } else {
-        if (item.value === undefined) this.reject('invalid', new InvalidInput(`missing field "${item.field}value": model "${row.model}" is a regression model; send the true value (a finite number)`, 'invalid_feedback'));
         if (item.label !== undefined) this.reject('invalid', new InvalidInput(`"${item.field}label" is for classifiers; model "${row.model}" is a regression model: send "value"`, 'invalid_feedback'));
+        if (item.value === undefined) this.reject('invalid', new InvalidInput(`missing field "${item.field}value": model "${row.model}" is a regression model; send the true value (a finite number)`, 'invalid_feedback'));
       }
       if (row.labelledAt !== undefined || seen.has(row.id)) {
         const earlier = row.labelledAt !== undefined ? ` at ${new Date(row.labelledAt).toISOString()} with ${row.trueLabel !== undefined ? JSON.stringify(row.trueLabel) : String(row.trueValue)}` : ' earlier in this request';
