@@ -62,15 +62,22 @@ export class ModelRepository {
 
   /** Remembers where every model the server started with lives (call before models load). */
   constructor(private readonly registry: ModelRegistry) {
-    for (const name of registry.names()) {
-      const versions = registry.versions(name);
-      this.locations.set(name, { folders: modelFolders(versions) });
-      for (const model of versions) this.fingerprints.set(model, folderFingerprint(model.dir));
-    }
+    for (const name of registry.names()) this.locate(name);
   }
 
-  knows(name: string): boolean {
-    return this.locations.has(name) || this.registry.has(name);
+  /**
+   * Where a model's folders are: remembered from the first time the registry showed it (at
+   * startup, or later for hub models, registered once downloaded), with each version's files'
+   * fingerprint as they were then.
+   */
+  private locate(name: string): ModelLocation | undefined {
+    const known = this.locations.get(name);
+    if (known || !this.registry.has(name)) return known;
+    const versions = this.registry.versions(name);
+    const location = { folders: modelFolders(versions) };
+    this.locations.set(name, location);
+    for (const model of versions) this.fingerprints.set(model, folderFingerprint(model.dir));
+    return location;
   }
 
   index(onlyReady: boolean): IndexEntry[] {
@@ -84,7 +91,7 @@ export class ModelRepository {
   /** Re-reads the model's folder and loads what changed; idempotent. */
   load(name: string): Promise<IndexEntry[]> {
     return this.serialised(async () => {
-      const location = this.locations.get(name);
+      const location = this.locate(name);
       if (!location) throw new ModelNotFound(name);
       let sources: ModelSource[];
       try {
