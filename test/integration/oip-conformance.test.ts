@@ -424,6 +424,18 @@ describe('model repository extension (admin token)', () => {
     expect(reloads('tiny-digits-nchw')).toBe(1);
   });
 
+  it('a changed version is swapped in without dropping a request in flight', async () => {
+    // Version 1 gets new weights on disk (x4); requests keep flowing while it reloads.
+    writeTinyTabular(path.join(dir, 'tiny-air', '1'), 'tiny-air', '1', 4);
+    const during = Array.from({ length: 20 }, () => post('/v2/models/tiny-air/versions/1/infer', tabularRequest([row])));
+    const reload = await post('/v2/repository/models/tiny-air/load', {}, admin);
+    expect(reload.status, JSON.stringify(reload.body)).toBe(200);
+    for (const response of await Promise.all(during)) expect(response.status, JSON.stringify(response.body)).toBe(200);
+    const after = await post('/v2/models/tiny-air/versions/1/infer', tabularRequest([row]));
+    expect(after.body.outputs[0].data[0]).toBeCloseTo(tinyTabularExpected(row, 4), 3);
+    expect(server.logs.some((l) => l.includes('"model":"tiny-air"') && l.includes('"version":"1"') && l.includes('model reloaded'))).toBe(true);
+  });
+
   it('load or unload of a model the repository does not hold: 404', async () => {
     expectOipError(await post('/v2/repository/models/nope/load', {}, admin), 404);
     expectOipError(await post('/v2/repository/models/nope/unload', {}, admin), 404);
