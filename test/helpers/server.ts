@@ -25,7 +25,8 @@ export interface VigilProcess {
 export async function startVigil(args: string[], env: NodeJS.ProcessEnv = {}): Promise<VigilProcess> {
   const child = spawn(process.execPath, [CLI, 'serve', '--host', '127.0.0.1', '--port', '0', ...args], {
     cwd: REPO_ROOT,
-    env: { ...process.env, LOG_LEVEL: 'info', ...env },
+    // A developer's own token must not change what the tests see; tests that need one pass it.
+    env: { ...process.env, HF_TOKEN: undefined, HF_TOKEN_FILE: undefined, VIGIL_ADMIN_TOKEN: undefined, LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: string[] = [];

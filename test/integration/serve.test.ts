@@ -33,7 +33,15 @@ describe('health', () => {
     const names = body.models.map((m: { name: string }) => m.name);
     expect(names).toContain('sentiment');
     if (withDistilbert) expect(names).toContain(DISTILBERT);
-    for (const model of body.models) expect(model.state).toBe('ready');
+    for (const model of body.models.filter((m: { required: boolean }) => m.required)) expect(model.state).toBe('ready');
+  });
+
+  it('reports the remote model as unavailable without a token, and stays ready', async () => {
+    const { status, body } = await getJson(`${server.url}/ready`);
+    expect(status).toBe(200);
+    const remote = body.models.find((m: { name: string }) => m.name === 'positive-thought');
+    expect(remote).toMatchObject({ runtime: 'remote', state: 'unavailable', required: false });
+    expect(remote.reason).toMatch(/HF_TOKEN/);
   });
 
   it('/health reports details, and ?deep=1 runs a real prediction per model', async () => {
