@@ -15,7 +15,10 @@ import { outcomeOf, QualityMetrics, qualityKind, type Outcome, type QualitySpec 
  */
 
 /** What monitoring needs from a model spec (a ModelSpec fits). */
-export interface MonitoredSpec extends QualitySpec, DriftSpec {}
+export interface MonitoredSpec extends QualitySpec, DriftSpec {
+  /** Held-out numbers measured at training time (`evaluation.metrics`), exported for comparison. */
+  evaluation?: Record<string, unknown>;
+}
 
 export interface ObservedItem {
   label?: string;
@@ -93,6 +96,7 @@ export class ModelMonitor implements PredictionObserver {
   private readonly specs = new Map<string, { spec: MonitoredSpec; owner?: object }>();
   private readonly now: () => number;
   private readonly logDropped: Counter;
+  private readonly evaluation: Gauge<'model' | 'version' | 'metric'>;
   private readonly logger: Logger | undefined;
 
   constructor(private readonly options: ModelMonitorOptions) {
@@ -120,6 +124,12 @@ export class ModelMonitor implements PredictionObserver {
       collect() {
         this.set(log.pendingRows);
       },
+    });
+    this.evaluation = new Gauge({
+      name: 'vigil_model_evaluation',
+      help: "Quality measured on the held-out split at training time (the spec's evaluation.metrics), per metric: the level to compare vigil_online_<metric> with.",
+      labelNames: ['model', 'version', 'metric'] as const,
+      registers: [options.registry],
     });
     this.drift = new DriftMetrics(options.registry, { windowSize: options.driftWindow, minCount: options.driftMinCount });
     this.quality = new QualityMetrics(options.registry, { windowSize: options.qualityWindow, minCount: options.qualityMinCount });
@@ -161,6 +171,11 @@ export class ModelMonitor implements PredictionObserver {
       this.drift.forget(spec);
       this.drift.track(spec);
       this.restore(spec);
+      const evaluated = (spec.evaluation?.metrics ?? {}) as Record<string, unknown>;
+      for (const metric of ['accuracy', 'precision', 'recall', 'f1', 'mae', 'rmse']) {
+        const value = evaluated[metric];
+        if (typeof value === 'number' && Number.isFinite(value)) this.evaluation.set({ model: spec.name, version: spec.version, metric }, value);
+      }
     } catch (error) {
       this.logger?.warn({ err: error, model: spec.name, version: spec.version }, 'model monitoring could not start');
     }
@@ -171,6 +186,7 @@ export class ModelMonitor implements PredictionObserver {
     if (this.specs.get(key(spec))?.owner !== owner) return;
     this.drift.forget(spec);
     this.quality.forget(spec);
+    for (const metric of ['accuracy', 'precision', 'recall', 'f1', 'mae', 'rmse']) this.evaluation.remove({ model: spec.name, version: spec.version, metric });
   }
 
   /** Refills a version's quality window from the labelled predictions in the log. */
