@@ -127,6 +127,7 @@ describe('deploy/grafana', () => {
       'Golden signals per route',
       'Models',
       'Inference stages, batching and queue',
+      'Model quality: drift and delayed labels',
       'Remote API',
       'Process (Node.js)',
       'Host (node_exporter)',
@@ -138,6 +139,7 @@ describe('deploy/grafana', () => {
       'vigil_batch_size_bucket', 'vigil_queue_depth', 'vigil_requests_shed_total',
       'requests_api_total', 'errors_api_total', 'api_generation_latency_seconds_bucket', 'vigil_remote_circuit_state',
       'process_cpu_seconds_total', 'process_resident_memory_bytes', 'nodejs_eventloop_lag_p99_seconds', 'nodejs_gc_duration_seconds_sum',
+      'vigil_drift_psi', 'vigil_online_accuracy', 'vigil_feedback_total',
       'node_cpu_seconds_total', 'node_memory_MemAvailable_bytes', 'node_filesystem_avail_bytes', 'node_network_receive_bytes_total',
     ]) {
       expect(exprs, metric).toContain(metric);

@@ -162,7 +162,14 @@ describe.skipIf(!haveBinaries)('monitoring stack against the live server', () =>
       alertmanagerConfig(readDeploy('alertmanager', 'alertmanager.yml'), { webhookBase: webhook.url, groupWait: '1s', groupInterval: '2s' }),
     );
     vigil = await startVigil(
-      ['--no-embedded', '--model', path.join(REPO_ROOT, 'models', 'sentiment'), '--model', tiny, '--model', thought, '--model', flaky],
+      [
+        '--no-embedded',
+        '--model', path.join(REPO_ROOT, 'models', 'sentiment'),
+        '--model', path.join(REPO_ROOT, 'models', 'air-quality'),
+        '--model', tiny,
+        '--model', thought,
+        '--model', flaky,
+      ],
       { HF_TOKEN: TOKEN, HF_TOKEN_FILE: '' },
     );
     await vigil.waitUntilReady();
@@ -215,6 +222,37 @@ describe.skipIf(!haveBinaries)('monitoring stack against the live server', () =>
       expect(r.status).toBe(200);
       await postJson(`${vigil.url}/v1/models/sentiment-tiny-queue/predict`, { text: 'fine' });
     }
+
+    // Model quality: enough inputs for the drift window (100) and enough delayed labels for the
+    // online quality windows (20), for a classifier and a regression model.
+    const words = ['moving', 'dull', 'brilliant', 'clumsy', 'tender', 'bland', 'sharp', 'tired', 'warm', 'hollow'];
+    const texts = Array.from({ length: 60 }, (_, i) => `a ${words[i % 10]} and ${words[(i * 7) % 10]} story, ${'quite '.repeat(i % 5)}${words[(i * 3) % 10]}`);
+    const labelled: Array<{ request_id: string; index: number; label: string }> = [];
+    for (let round = 0; round < 2; round++) {
+      const r = await postJson(`${vigil.url}/v1/models/sentiment/predict`, { texts });
+      expect(r.status, JSON.stringify(r.body)).toBe(200);
+      r.body.predictions.forEach((p: any, index: number) => {
+        // A labeller who disagrees with the model now and then.
+        if (index < 20) labelled.push({ request_id: r.body.request_id, index, label: index % 4 === 0 ? (p.label === 'POSITIVE' ? 'NEGATIVE' : 'POSITIVE') : p.label });
+      });
+    }
+    expect((await postJson(`${vigil.url}/v1/feedback`, { feedback: labelled })).status).toBe(200);
+    const aq = JSON.parse(readFileSync(path.join(REPO_ROOT, 'models/air-quality/1/vigil.model.json'), 'utf8'));
+    const rows = Array.from({ length: 30 }, (_, i) =>
+      Object.fromEntries(
+        aq.preprocessing.features.map((f: any, j: number) => {
+          if (f.name === 'hour') return [f.name, i % 24];
+          if (f.name === 'dayOfWeek') return [f.name, i % 7];
+          return [f.name, f.mean + f.std * Math.sin(i + j)];
+        }),
+      ),
+    );
+    const regression = await postJson(`${vigil.url}/v1/models/air-quality/predict`, { rows });
+    expect(regression.status, JSON.stringify(regression.body)).toBe(200);
+    const values = regression.body.predictions.map((p: any, index: number) => ({ request_id: regression.body.request_id, index, value: p.value * (1 + 0.1 * Math.cos(index)) }));
+    expect((await postJson(`${vigil.url}/v1/feedback`, { feedback: values })).status).toBe(200);
+    // One label for a prediction that never happened: refused, and counted as such.
+    expect((await postJson(`${vigil.url}/v1/feedback`, { request_id: 'no-such-prediction', label: 'POSITIVE' })).status).toBe(404);
 
     // Remote: plain and streamed generations (time to first token, tokens), then an upstream
     // that fails: retries, errors by reason, the circuit opens, the fallback answers.
@@ -309,6 +347,6 @@ describe.skipIf(!haveBinaries)('monitoring stack against the live server', () =>
     const instances = (await query('up{job="vigil"}')).map((s) => s.metric.instance);
     expect(instances).toEqual([new URL(vigil.url).host]);
     const models = new Set((await query('vigil_model_info')).map((s) => s.metric.model));
-    expect(models).toEqual(new Set(['sentiment', 'sentiment-tiny-queue', 'positive-thought', 'thought-flaky']));
+    expect(models).toEqual(new Set(['sentiment', 'air-quality', 'sentiment-tiny-queue', 'positive-thought', 'thought-flaky']));
   });
 });
