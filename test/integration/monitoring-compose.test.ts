@@ -25,6 +25,11 @@ describe('deploy/compose/docker-compose.yml', () => {
     for (const name of ['vigil', 'vigil-2']) {
       expect(services[name].build).toEqual({ context: '../..', dockerfile: 'deploy/docker/Dockerfile' });
     }
+    // The image's own health check script, which the image really contains.
+    expect(services.vigil.healthcheck.test).toEqual(['CMD', 'node', 'deploy/docker/healthcheck.mjs']);
+    const dockerfile = readFileSync(path.join(REPO_ROOT, 'deploy', 'docker', 'Dockerfile'), 'utf8');
+    expect(dockerfile).toContain('deploy/docker/healthcheck.mjs');
+    expect(dockerfile).toMatch(/EXPOSE 8000/);
     // Two replicas, two host ports, one container port.
     expect(services.vigil.ports).toEqual(['8000:8000']);
     expect(services['vigil-2'].ports).toEqual(['8001:8000']);
