@@ -30,7 +30,7 @@ options:
                            (default 1; VIGIL_SESSIONS)
   --max-batch-inputs N     most inputs per request (default 64)
   --max-batch-size N       most inputs per engine call (default 8; VIGIL_MAX_BATCH_SIZE)
-  --max-delay-ms MS        how long a queued input waits for company (default 2; VIGIL_MAX_DELAY_MS)
+  --max-delay-ms MS        how long a queued input waits for company (default 0; VIGIL_MAX_DELAY_MS)
   --max-queue N            inputs allowed to wait per model; past it 503 + Retry-After
                            (default 1024; VIGIL_MAX_QUEUE). A model spec's "batching" wins.
   --bucketing on|off       batch queued texts of similar token length together (default on)

@@ -52,7 +52,7 @@ interface Waiting<In, Out> {
   resolve(value: Out): void;
 }
 
-export const DEFAULT_BATCHING: BatcherOptions = { maxBatchSize: 8, maxDelayMs: 2, maxQueue: 1024, maxConcurrentBatches: 1, bucketing: true };
+export const DEFAULT_BATCHING: BatcherOptions = { maxBatchSize: 8, maxDelayMs: 0, maxQueue: 1024, maxConcurrentBatches: 1, bucketing: true };
 
 /** Retry-After is an estimate of how long the queue takes to drain, within these bounds. */
 const MIN_RETRY_AFTER_S = 1;

@@ -20,6 +20,8 @@ export interface EngineLoopOptions {
   /** Sessions looping at once, each on its own worker thread. */
   sessions: number;
   durationSeconds: number;
+  /** Measured windows of durationSeconds each, on the same sessions (default 1). */
+  repeats?: number;
   maxLength?: number;
 }
 
@@ -27,8 +29,10 @@ export interface EngineLoopResult {
   batch: number;
   threads: number;
   sessions: number;
-  /** Texts per second over all sessions. */
+  /** Texts per second over all sessions: the median window. */
   inputsPerSecond: number;
+  /** Texts per second of each window. */
+  windows: number[];
   /** Median milliseconds per engine call. */
   msPerCallP50: number;
   /** Mean padded sequence length of the batches. */
@@ -47,6 +51,7 @@ interface LoopInit {
   threads: number;
   batches: WireBatch[];
   durationSeconds: number;
+  repeats: number;
 }
 
 /** Batches of `size` texts in order, each padded to its longest text. */
@@ -81,8 +86,15 @@ export async function engineLoop(options: EngineLoopOptions): Promise<EngineLoop
     Array.from({ length: options.sessions }, (_, i) => {
       // Each session starts at its own offset so parallel sessions do not run identical batches.
       const rotated = batches.slice(i * 7 % batches.length).concat(batches.slice(0, i * 7 % batches.length));
-      const init: LoopInit = { kind: 'vigil-engine-loop', modelFile: options.modelFile, threads: options.threads, batches: rotated, durationSeconds: options.durationSeconds };
-      return new Promise<{ inputs: number; seconds: number; callsMs: number[] }>((resolve, reject) => {
+      const init: LoopInit = {
+        kind: 'vigil-engine-loop',
+        modelFile: options.modelFile,
+        threads: options.threads,
+        batches: rotated,
+        durationSeconds: options.durationSeconds,
+        repeats: options.repeats ?? 1,
+      };
+      return new Promise<{ windows: { inputs: number; seconds: number }[]; callsMs: number[] }>((resolve, reject) => {
         const worker = new Worker(file, { workerData: init });
         worker.once('message', resolve);
         worker.once('error', reject);
@@ -90,13 +102,18 @@ export async function engineLoop(options: EngineLoopOptions): Promise<EngineLoop
       });
     }),
   );
-  const inputsPerSecond = runs.reduce((sum, r) => sum + r.inputs / r.seconds, 0);
+  const windows = Array.from({ length: options.repeats ?? 1 }, (_, w) =>
+    runs.reduce((sum, r) => sum + (r.windows[w] ? r.windows[w]!.inputs / r.windows[w]!.seconds : 0), 0),
+  );
+  const sorted = [...windows].sort((a, b) => a - b);
+  const inputsPerSecond = sorted[Math.floor((sorted.length - 1) / 2)]!;
   const calls = runs.flatMap((r) => r.callsMs).sort((a, b) => a - b);
   return {
     batch: options.batch,
     threads: options.threads,
     sessions: options.sessions,
     inputsPerSecond,
+    windows,
     msPerCallP50: calls[Math.floor(calls.length / 2)] ?? 0,
     meanWidth,
   };
@@ -120,19 +137,23 @@ async function loopInWorker(init: LoopInit): Promise<void> {
   // Warm-up: first calls allocate and pick kernels.
   for (let i = 0; i < Math.min(3, feeds.length); i++) await session.run(feeds[i]!);
   const callsMs: number[] = [];
-  let inputs = 0;
-  const started = performance.now();
-  const end = started + init.durationSeconds * 1000;
-  for (let i = 0; performance.now() < end; i++) {
-    const f = feeds[i % feeds.length]!;
-    const t = performance.now();
-    await session.run(f);
-    callsMs.push(performance.now() - t);
-    inputs += f.input_ids!.dims[0]!;
+  const windows: { inputs: number; seconds: number }[] = [];
+  let i = 0;
+  for (let w = 0; w < init.repeats; w++) {
+    let inputs = 0;
+    const started = performance.now();
+    const end = started + init.durationSeconds * 1000;
+    for (; performance.now() < end; i++) {
+      const f = feeds[i % feeds.length]!;
+      const t = performance.now();
+      await session.run(f);
+      callsMs.push(performance.now() - t);
+      inputs += f.input_ids!.dims[0]!;
+    }
+    windows.push({ inputs, seconds: (performance.now() - started) / 1000 });
   }
-  const seconds = (performance.now() - started) / 1000;
   await session.release();
-  parentPort!.postMessage({ inputs, seconds, callsMs });
+  parentPort!.postMessage({ windows, callsMs });
 }
 
 if (!isMainThread && (workerData as LoopInit | undefined)?.kind === 'vigil-engine-loop') {
