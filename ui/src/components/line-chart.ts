@@ -49,19 +49,26 @@ export function lineChart(title: string, format: (value: number) => string, opti
     const y = (v: number) => HEIGHT - (v / niceMax) * (HEIGHT - 4) - 2;
 
     const grid = [0.25, 0.5, 0.75].map((f) => svg('line', { x1: 0, x2: WIDTH, y1: HEIGHT * f, y2: HEIGHT * f, class: 'chart__grid', 'vector-effect': 'non-scaling-stroke' }));
-    const lines = series.map((s) => {
+    const lines = series.flatMap((s) => {
       let d = '';
-      let pen = false;
+      // A sample with gaps on both sides (e.g. no traffic before and after) has no line to be
+      // part of: it is drawn as a dot, a zero-length segment with a round cap.
+      let dots = '';
+      let run: [number, number][] = [];
+      const flush = () => {
+        if (run.length === 1) dots += `M${run[0]![0].toFixed(1)},${run[0]![1].toFixed(1)}h0.01`;
+        else run.forEach(([px, py], i) => (d += `${i === 0 ? 'M' : 'L'}${px.toFixed(1)},${py.toFixed(1)}`));
+        run = [];
+      };
       s.values.forEach((v, i) => {
         const t = times[i];
-        if (v === undefined || !Number.isFinite(v) || t === undefined) {
-          pen = false;
-          return;
-        }
-        d += single ? `M0,${y(v).toFixed(1)}L${WIDTH},${y(v).toFixed(1)}` : `${pen ? 'L' : 'M'}${x(t).toFixed(1)},${y(v).toFixed(1)}`;
-        pen = true;
+        if (v === undefined || v === null || !Number.isFinite(v) || t === undefined) flush();
+        else if (single) d += `M0,${y(v).toFixed(1)}L${WIDTH},${y(v).toFixed(1)}`;
+        else run.push([x(t), y(v)]);
       });
-      return svg('path', { d, fill: 'none', stroke: s.color, 'stroke-width': 2, 'stroke-linejoin': 'round', 'vector-effect': 'non-scaling-stroke' });
+      flush();
+      const common = { fill: 'none', stroke: s.color, 'stroke-linecap': 'round', 'stroke-linejoin': 'round', 'vector-effect': 'non-scaling-stroke' };
+      return [svg('path', { ...common, d, 'stroke-width': 2 }), svg('path', { ...common, d: dots, 'stroke-width': 6 })];
     });
     plot.replaceChildren(...grid, ...lines);
     // No scale without data: an axis labelled for nothing only confuses.

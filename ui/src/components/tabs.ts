@@ -40,7 +40,8 @@ export function tabs(specs: TabSpec[]): HTMLElement {
     }
     if (focus) buttons.get(id)?.focus();
     // On a phone the tab strip scrolls sideways: keep the chosen tab in view.
-    buttons.get(id)?.scrollIntoView?.({ block: 'nearest', inline: 'nearest' });
+    // (Next frame: on the first call the strip is not in the document yet.)
+    requestAnimationFrame(() => buttons.get(id)?.scrollIntoView?.({ block: 'nearest', inline: 'nearest' }));
     if (location.hash !== `#${id}`) history.replaceState(null, '', `#${id}`);
     specs.find((s) => s.id === id)?.onShow?.();
   };
