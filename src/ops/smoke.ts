@@ -71,6 +71,7 @@ interface ModelInfo {
   state?: string;
   labels?: string[];
   evaluation?: { metrics?: Record<string, unknown> };
+  signature?: { inputs?: { shape?: number[] }[] };
 }
 
 interface ReadyModel {
@@ -92,6 +93,33 @@ const SPAM_CASES = (spamLabel: string): ExpectedCase[] => [
     label: spamLabel,
   },
 ];
+/**
+ * Digits drawn the MNIST way (white ink on black, centred): a vertical stroke is a 1, a bar with
+ * a slanted stem is a 7. Any usable digit classifier gets these; a broken one (swapped labels,
+ * wrong preprocessing) does not.
+ */
+function digitCases(side: number): ExpectedCase[] {
+  const draw = (ink: (x: number, y: number) => boolean) =>
+    Array.from({ length: side }, (_, y) => Array.from({ length: side }, (_, x) => (ink((x * 28) / side, (y * 28) / side) ? 1 : 0)));
+  return [
+    { input: { pixels: draw((x, y) => x >= 13 && x <= 15 && y >= 5 && y <= 22) }, label: '1', description: 'a drawn 1' },
+    {
+      input: { pixels: draw((x, y) => (y >= 5 && y <= 7 && x >= 8 && x <= 20) || (y > 7 && y <= 22 && Math.abs(x - (20 - (y - 7) * 0.5)) <= 1.2)) },
+      label: '7',
+      description: 'a drawn 7',
+    },
+  ];
+}
+
+/** Side of a square single-channel image input (28 for [-1, 784] or [-1, 1, 28, 28]), if that is what the model takes. */
+function squareImageSide(model: ModelInfo): number | undefined {
+  const shape = model.signature?.inputs?.[0]?.shape;
+  if (!shape || shape.length < 2) return undefined;
+  const size = shape.slice(1).reduce((a, b) => a * b, 1);
+  const side = Math.round(Math.sqrt(size));
+  return size > 0 && side * side === size ? side : undefined;
+}
+
 /** Any text, for a classifier whose right answer we do not know. */
 const NEUTRAL_TEXT = 'The package arrived on Tuesday afternoon.';
 
@@ -177,6 +205,11 @@ export function casesFor(model: ModelInfo, expectations?: ExpectationsFile): { k
     if (evaluated && spam) return { kind: 'expected', cases: SPAM_CASES(spam), why: 'spam labels and a held-out evaluation' };
     const why = evaluated ? 'no built-in cases for these labels (pass --expect)' : 'no held-out evaluation in its spec (e.g. random weights)';
     return { kind: 'shape-only', cases: [{ input: { text: NEUTRAL_TEXT }, anyOf: model.labels ?? [] }], why };
+  }
+  const digits = Array.from({ length: 10 }, (_, i) => String(i));
+  const side = squareImageSide(model);
+  if (model.task === 'image-classification' && isEvaluated(model) && side && digits.every((d) => model.labels?.includes(d))) {
+    return { kind: 'expected', cases: digitCases(side), why: 'digit labels and a held-out evaluation' };
   }
   return { kind: 'shape-only', cases: [], why: `no built-in cases for task ${model.task ?? 'unknown'} (pass --expect); checked through /health?deep=1` };
 }

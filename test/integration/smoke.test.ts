@@ -77,6 +77,9 @@ describe('vigil smoke on a healthy server (embedded models)', () => {
     expect(sentiment).toHaveLength(2);
     expect(sentiment.every((c) => c.kind === 'expected' && c.status === 'pass')).toBe(true);
     expect(sentiment.map((c) => c.detail).join(' ')).toMatch(/answered POSITIVE.*answered NEGATIVE/);
+    // Digits, when embedded: drawn digits checked against their labels.
+    const digits = report.checks.filter((c) => c.model === 'digits');
+    if (digits.length > 0) expect(digits.map((c) => [c.kind, c.status, c.detail.split(' ')[1]])).toEqual([['expected', 'pass', '1'], ['expected', 'pass', '7']]);
   });
 
   it('prints a readable report without --json', async () => {
