@@ -152,6 +152,23 @@ describe.skipIf(!canRun)('web playground (sentiment served alone)', () => {
     await page.close();
   });
 
+  it('says when the text was longer than the model reads, exactly when the API says it was cut', async () => {
+    const { page } = await openPlayground(browser, server.url);
+    const result = page.locator('#sentiment-result');
+    // A short text, then one far past the model's maximum length (but within the body limit).
+    for (const [text, cut] of [['Short and sweet.', false], ['really '.repeat(400) + 'good', true]] as const) {
+      const api = await postJson(`${server.url}/v1/models/sentiment/predict`, { text });
+      expect(api.status).toBe(200);
+      expect(api.body.truncated).toBe(cut);
+      await page.getByLabel('Text to analyze').fill(text);
+      await page.getByRole('button', { name: 'Analyze sentiment' }).click();
+      await page.waitForSelector(`#sentiment-result .prediction[data-truncated="${cut}"]`);
+      expect(await result.getByRole('note').count()).toBe(cut ? 1 : 0);
+    }
+    expect(await result.getByRole('note').textContent()).toContain('only its beginning was used');
+    await page.close();
+  });
+
   it('explains a request the server refuses in plain words, with the server’s code for operators', async () => {
     const { page, errors } = await openPlayground(browser, server.url);
     const long = 'This sentence is far too long for this server. '.repeat(Math.ceil((BODY_LIMIT * 2) / 48));

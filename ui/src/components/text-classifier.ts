@@ -162,7 +162,7 @@ function renderResult(answer: ClassificationResult, elapsedMs: number): HTMLElem
   const tone = toneOf(answer.label);
   return h(
     'div',
-    { class: 'prediction', 'data-label': answer.label, 'data-score': answer.score },
+    { class: 'prediction', 'data-label': answer.label, 'data-score': answer.score, 'data-truncated': String(answer.truncated === true) },
     h('p', { class: 'prediction__eyebrow' }, 'Prediction'),
     h(
       'p',
