@@ -123,6 +123,8 @@ describe.skipIf(!haveBinaries)('monitoring stack against the live server', () =>
   let webhook: Awaited<ReturnType<typeof startWebhookReceiver>>;
   let fake: FakeUpstream;
   let vigil: VigilProcess;
+  /** A second, smaller replica: the `vigil` job scrapes several instances. */
+  let replica: VigilProcess;
   let root: string;
 
   const query = async (expr: string) => {
@@ -173,13 +175,15 @@ describe.skipIf(!haveBinaries)('monitoring stack against the live server', () =>
       { HF_TOKEN: TOKEN, HF_TOKEN_FILE: '' },
     );
     await vigil.waitUntilReady();
+    replica = await startVigil(['--no-embedded', '--model', path.join(REPO_ROOT, 'models', 'sentiment')]);
+    await replica.waitUntilReady();
 
     const promPort = await freePort();
     const host = (url: string) => new URL(url).host;
     prometheus = await startPrometheus(
       prometheusConfig(readDeploy('prometheus', 'prometheus.yml'), {
         targets: {
-          vigil: [host(vigil.url)],
+          vigil: [host(vigil.url), host(replica.url)],
           node: [host(nodeExporter.url)],
           alertmanager: [host(alertmanager.url)],
           prometheus: [`127.0.0.1:${promPort}`],
@@ -195,6 +199,7 @@ describe.skipIf(!haveBinaries)('monitoring stack against the live server', () =>
   afterAll(async () => {
     await prometheus?.stop();
     await vigil?.stop();
+    await replica?.stop();
     await alertmanager?.stop();
     await nodeExporter?.stop();
     await webhook?.close();
@@ -202,22 +207,23 @@ describe.skipIf(!haveBinaries)('monitoring stack against the live server', () =>
     if (root) rmSync(root, { recursive: true, force: true });
   });
 
-  it('scrapes every target: Vigil, node_exporter, Alertmanager and Prometheus itself', async () => {
+  it('scrapes every target: two Vigil instances, node_exporter, Alertmanager and Prometheus itself', async () => {
     const jobs = await waitFor(
       async () => {
         const response = (await (await fetch(`${prometheus.url}/api/v1/targets`)).json()) as any;
         const active: Array<{ labels: { job: string }; health: string; lastError: string }> = response.data.activeTargets;
-        return active.length === 4 && active.every((t) => t.health === 'up') ? active : undefined;
+        return active.length === 5 && active.every((t) => t.health === 'up') ? active : undefined;
       },
-      'all four targets up',
+      'all five targets up',
     );
-    expect(jobs.map((t) => t.labels.job).sort()).toEqual(['alertmanager', 'node', 'prometheus', 'vigil']);
+    expect(jobs.map((t) => t.labels.job).sort()).toEqual(['alertmanager', 'node', 'prometheus', 'vigil', 'vigil']);
     expect(await query('up == 0')).toEqual([]);
   });
 
   it('sees real traffic, remote calls and an induced error burst, and pages through Alertmanager', async () => {
-    // Healthy traffic on two routes.
+    // Healthy traffic on two routes, and on the replica.
     for (let i = 0; i < 30; i++) {
+      expect((await postJson(`${replica.url}/predict`, { text: 'steady' })).status).toBe(200);
       const r = await postJson(`${vigil.url}/predict`, { text: i % 2 ? 'a warm, funny and moving film' : 'tedious, flat and far too long' });
       expect(r.status).toBe(200);
       await postJson(`${vigil.url}/v1/models/sentiment-tiny-queue/predict`, { text: 'fine' });
@@ -343,9 +349,13 @@ describe.skipIf(!haveBinaries)('monitoring stack against the live server', () =>
     expect(problems).toEqual([]);
   });
 
-  it('the dashboard lists this instance and its models in its template variables', async () => {
+  it('the dashboard lists both instances and their models; job-level rules aggregate across them', async () => {
     const instances = (await query('up{job="vigil"}')).map((s) => s.metric.instance);
-    expect(instances).toEqual([new URL(vigil.url).host]);
+    expect(instances.sort()).toEqual([new URL(vigil.url).host, new URL(replica.url).host].sort());
+    // One SLO series for the job, whatever the number of replicas.
+    expect((await query('job:slo_errors_per_request:ratio_rate5m')).map((s) => s.metric)).toEqual([{ __name__: 'job:slo_errors_per_request:ratio_rate5m', job: 'vigil' }]);
+    const perInstance = await query('sum by (instance) (rate(vigil_predictions_total{model="sentiment"}[1m]))');
+    expect(perInstance).toHaveLength(2);
     const models = new Set((await query('vigil_model_info')).map((s) => s.metric.model));
     expect(models).toEqual(new Set(['sentiment', 'air-quality', 'sentiment-tiny-queue', 'positive-thought', 'thought-flaky']));
   });
