@@ -200,10 +200,25 @@ export function fitLikeMnist(image: GreyImage, width: number, height: number, bo
   return { width, height, data: canvas };
 }
 
+/**
+ * Maps the background (the border's mean) to 0 and the strongest ink to 1. A photo or a scan has
+ * grey paper and greyish ink; without this, inverted grey paper would count as ink everywhere
+ * and the MNIST crop would keep the whole picture. An image without contrast becomes blank.
+ */
+export function stretchContrast(image: GreyImage): GreyImage {
+  const background = borderMean(image.data, image.width, image.height);
+  let strongest = 0;
+  for (const v of image.data) strongest = Math.max(strongest, v);
+  const range = strongest - background;
+  const data = new Float32Array(image.data.length);
+  if (range > 0.05) for (let i = 0; i < data.length; i++) data[i] = Math.min(1, Math.max(0, (image.data[i]! - background) / range));
+  return { width: image.width, height: image.height, data };
+}
+
 /** PNG bytes -> width*height values in [0,1], bright ink on black, ready for the model. */
 export function pngToPixels(bytes: Buffer, field: string, options: FitOptions): Float32Array {
   const png = decodePng(bytes, field);
-  const ink = inkFromRgba(png.data, png.width, png.height, options.invert);
+  const ink = stretchContrast(inkFromRgba(png.data, png.width, png.height, options.invert));
   const fitted = options.fit === 'mnist' ? fitLikeMnist(ink, options.width, options.height, options.box) : resizeArea(ink, options.width, options.height);
   // Area averaging can overshoot 1 by a rounding error; the model was trained on [0,1].
   for (let i = 0; i < fitted.data.length; i++) fitted.data[i] = Math.min(1, Math.max(0, fitted.data[i]!));

@@ -75,13 +75,16 @@ describe.skipIf(!hasAir)('air-quality (trained tabular regression)', () => {
   });
 });
 
-/** An MNIST sample drawn 3x larger, dark ink on white paper, off-centre: what a scan looks like. */
-function scanLikePng(pixels: number[]): string {
+/**
+ * An MNIST sample drawn 3x larger, dark ink on light paper, off-centre: what a scan looks like.
+ * `paper` and `ink` are grey levels (255/0: a clean scan; 200/70: a photo of grey paper).
+ */
+function scanLikePng(pixels: number[], paper = 255, ink = 0): string {
   const png = new PNG({ width: 100, height: 90 });
-  png.data.fill(255);
+  for (let i = 0; i < 100 * 90; i++) png.data.set([paper, paper, paper, 255], i * 4);
   for (let y = 0; y < 84; y++) {
     for (let x = 0; x < 84; x++) {
-      const v = Math.round(255 * (1 - pixels[Math.floor(y / 3) * 28 + Math.floor(x / 3)]!));
+      const v = Math.round(paper + (ink - paper) * pixels[Math.floor(y / 3) * 28 + Math.floor(x / 3)]!);
       png.data.set([v, v, v, 255], ((y + 3) * 100 + x + 12) * 4);
     }
   }
@@ -104,6 +107,13 @@ describe.skipIf(!hasDigits)('digits (trained image classification)', () => {
     const some = samples.filter((_, i) => i % 2 === 0);
     const { status, body } = await postJson(`${server.url}/v1/models/digits/predict`, { inputs: some.map((s) => ({ image: scanLikePng(s.pixels) })) });
     expect(status, JSON.stringify(body)).toBe(200);
+    const correct = body.predictions.filter((p: { label: string }, i: number) => p.label === String(some[i]!.digit)).length;
+    expect(correct, body.predictions.map((p: { label: string }) => p.label).join(',')).toBeGreaterThanOrEqual(8);
+  });
+
+  it('JSON API PNG: a photo of grey paper with greyish ink reads like the clean scan', async () => {
+    const some = samples.filter((_, i) => i % 2 === 1);
+    const { body } = await postJson(`${server.url}/v1/models/digits/predict`, { inputs: some.map((s) => ({ image: scanLikePng(s.pixels, 200, 70) })) });
     const correct = body.predictions.filter((p: { label: string }, i: number) => p.label === String(some[i]!.digit)).length;
     expect(correct, body.predictions.map((p: { label: string }) => p.label).join(',')).toBeGreaterThanOrEqual(8);
   });

@@ -9,6 +9,7 @@ import {
   inkFromRgba,
   pngToPixels,
   resizeArea,
+  stretchContrast,
   type GreyImage,
 } from '../../src/tasks/image-preprocessing.js';
 import type { ModelSpec } from '../../src/models/spec.js';
@@ -91,6 +92,21 @@ describe('PNG decoding', () => {
     expect(inkBounds(image)!.height).toBe(20);
     expect(Math.abs(centreOfMass(image).x - 14)).toBeLessThanOrEqual(1);
     expect(pixels[0]).toBe(0); // the paper became black
+  });
+
+  it('a photo-like PNG (grey paper, greyish ink) still gives black background and full-strength ink', () => {
+    const png = rectanglePng({ width: 60, height: 60, rect: { x: 25, y: 10, width: 6, height: 40 }, ink: [90, 90, 90, 255], background: [190, 190, 190, 255] });
+    const pixels = pngToPixels(Buffer.from(png, 'base64'), 'image', mnist);
+    expect(pixels[0]).toBe(0);
+    expect(Math.max(...pixels)).toBeCloseTo(1, 5);
+    expect(inkBounds({ width: 28, height: 28, data: pixels })!.height).toBe(20);
+  });
+
+  it('stretchContrast maps the border to 0 and the strongest ink to 1; a flat image becomes blank', () => {
+    const out = stretchContrast(grey(3, 3, [0.2, 0.2, 0.2, 0.2, 0.6, 0.2, 0.2, 0.2, 0.2]));
+    expect(out.data[4]).toBeCloseTo(1);
+    expect(out.data[0]).toBe(0);
+    expect(Array.from(stretchContrast(grey(2, 2, [0.5, 0.5, 0.5, 0.5])).data)).toEqual([0, 0, 0, 0]);
   });
 
   it('reads 16-bit greyscale PNGs too', () => {
