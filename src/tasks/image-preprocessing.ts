@@ -82,12 +82,13 @@ function borderMean(values: Float32Array, width: number, height: number): number
 }
 
 /**
- * RGBA -> ink in [0,1]. Three cases:
+ * RGBA -> ink in [0,1]. Two cases:
  * - transparent background (border mostly transparent): the strokes are whatever is opaque, so
  *   ink = alpha (a canvas drawing exported as PNG looks like this, whatever its stroke colour);
  * - otherwise luminance composited over white; then, with `invert: 'auto'`, a light border
  *   (mean > 0.5) means dark ink on light paper (a scan, a photo) and the image is inverted so the
- *   ink is bright, as in MNIST; a dark border means it already is.
+ *   ink is bright, as in MNIST; a dark border means it already is. stretchContrast then maps the
+ *   paper to 0 and the strongest ink to 1.
  */
 export function inkFromRgba(rgba: Uint8Array, width: number, height: number, invert: 'auto' | boolean): GreyImage {
   const n = width * height;
