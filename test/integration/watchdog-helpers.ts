@@ -24,6 +24,8 @@ export interface Service {
   pidsFile: string;
   /** Records each run of the start script (one line per run, with the caller's WATCHDOG_ID). */
   runsFile: string;
+  logFile: string;
+  waitReady(timeoutMs?: number): Promise<void>;
   start(): void;
   currentPid(): number | undefined;
   runs(): string[];
@@ -45,7 +47,7 @@ export function service(dir: string, port: number): Service {
       // Optional pause, so a second watchdog's check lands while the first holds the lock.
       'sleep "${START_DELAY:-0}"',
       `cd '${REPO_ROOT}'`,
-      `nohup '${process.execPath}' '${CLI}' serve --host 127.0.0.1 --port ${port} >> '${logFile}' 2>&1 &`,
+      `nohup '${process.execPath}' '${CLI}' serve --host 127.0.0.1 --port ${port} --no-embedded --model sentiment='${path.join(REPO_ROOT, 'models', 'sentiment')}' >> '${logFile}' 2>&1 &`,
       `echo $! >> '${pidsFile}'`,
       '',
     ].join('\n'),
@@ -57,6 +59,8 @@ export function service(dir: string, port: number): Service {
     startScript,
     pidsFile,
     runsFile,
+    logFile,
+    waitReady: (timeoutMs?: number) => waitReady(`http://127.0.0.1:${port}`, timeoutMs, logFile),
     start() {
       const run = spawnSync('/bin/sh', [startScript], { stdio: 'inherit' });
       if (run.status !== 0) throw new Error(`start script failed with ${run.status}`);
@@ -75,14 +79,15 @@ export function service(dir: string, port: number): Service {
   };
 }
 
-export async function waitReady(url: string, timeoutMs = 60_000): Promise<void> {
+export async function waitReady(url: string, timeoutMs = 60_000, logFile?: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const response = await fetch(`${url}/ready`).catch(() => undefined);
     if (response?.status === 200) return;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  throw new Error(`${url} not ready within ${timeoutMs} ms`);
+  const log = logFile && existsSync(logFile) ? readFileSync(logFile, 'utf8').slice(-3000) : '(no log)';
+  throw new Error(`${url} not ready within ${timeoutMs} ms; server log:\n${log}`);
 }
 
 export interface LogLine {

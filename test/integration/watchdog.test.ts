@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { CLI, REPO_ROOT } from '../helpers/server.js';
-import { freePort, is, sample, service, startWatchdog, waitReady, type Service, type WatchdogProcess } from './watchdog-helpers.js';
+import { freePort, is, sample, service, startWatchdog, type Service, type WatchdogProcess } from './watchdog-helpers.js';
 
 const work = mkdtempSync(path.join(tmpdir(), 'vigil-watchdog-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -48,7 +48,7 @@ describe('vigil watchdog heals a real server', () => {
     const svc = service(dir, await freePort());
     services.push(svc);
     svc.start();
-    await waitReady(svc.url);
+    await svc.waitReady();
     const firstPid = svc.currentPid()!;
 
     // --once against the healthy server: exit 0, nothing done.
@@ -61,7 +61,7 @@ describe('vigil watchdog heals a real server', () => {
     process.kill(firstPid, 'SIGKILL');
     const [done] = await watchdog.waitFor(is('action_done', { action: 'restart' }));
     expect(done!.result).toBe('ok');
-    await waitReady(svc.url, 5_000);
+    await svc.waitReady(10_000);
     expect(svc.currentPid()).not.toBe(firstPid);
     expect(svc.runs()).toHaveLength(2); // the first start, and the watchdog's restart
 
@@ -81,7 +81,7 @@ describe('vigil watchdog heals a real server', () => {
     const svc = service(dir, await freePort());
     services.push(svc);
     svc.start();
-    await waitReady(svc.url);
+    await svc.waitReady();
 
     const watchdog = startWatchdog([svc.url, ...FAST, '--state-dir', dir, '--restart-cmd', 'echo restart broke >&2; exit 3', '--redeploy-cmd', `sh ${svc.startScript}`, '--metrics-port', '0']);
     watchdogs.push(watchdog);
@@ -93,7 +93,7 @@ describe('vigil watchdog heals a real server', () => {
     const restart = watchdog.lines.find(is('action_done', { action: 'restart' }))!;
     expect(restart).toMatchObject({ result: 'failed', exit_code: 3, output_tail: 'restart broke' });
     expect(watchdog.lines.indexOf(restart)).toBeLessThan(watchdog.lines.indexOf(redeploy!));
-    await waitReady(svc.url, 5_000);
+    await svc.waitReady(10_000);
 
     const metrics = await metricsOf(watchdog);
     expect(sample(metrics, 'vigil_watchdog_actions_total', { action: 'restart', result: 'failed' })).toBe(1);
@@ -105,7 +105,7 @@ describe('vigil watchdog heals a real server', () => {
     const svc = service(dir, await freePort());
     services.push(svc);
     svc.start();
-    await waitReady(svc.url);
+    await svc.waitReady();
 
     // The restart pauses 2 s before starting Vigil, so the other watchdog's checks land while
     // the lock is held. Cooldown 0: the lock and the re-check alone must prevent a double act.
@@ -119,7 +119,7 @@ describe('vigil watchdog heals a real server', () => {
     const both = () => [...a.lines, ...b.lines];
     const deadline = Date.now() + 60_000;
     while (!both().some(is('action_done')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    await waitReady(svc.url, 10_000);
+    await svc.waitReady(10_000);
     // Three more healthy checks each after the repair, so a late second action would show up.
     const healthy = is('check', { result: 'healthy' });
     await Promise.all([a.waitFor(healthy, a.count(healthy) + 3), b.waitFor(healthy, b.count(healthy) + 3)]);
