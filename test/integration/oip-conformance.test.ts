@@ -1,7 +1,7 @@
-import { mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getJson, postJson, startVigil, type VigilProcess } from '../helpers/server.js';
+import { getJson, postJson, REPO_ROOT, startVigil, type VigilProcess } from '../helpers/server.js';
 import { pixelsFor, tempModelsDir, tinyTabularExpected, writeTinyDigits, writeTinyTabular } from '../helpers/tiny-models.js';
 
 /**
@@ -11,6 +11,9 @@ import { pixelsFor, tempModelsDir, tinyTabularExpected, writeTinyDigits, writeTi
  * tiny regression graph served in two numbered versions), plus the model repository extension
  * behind an admin token.
  */
+
+/** The trained image and tabular models, once they are in the checkout (they are committed by training). */
+const TRAINED = ['digits', 'air-quality'].filter((m) => existsSync(path.join(REPO_ROOT, 'models', m)));
 
 const TOKEN = 'conformance-admin-token';
 const admin = { authorization: `Bearer ${TOKEN}` };
@@ -49,6 +52,7 @@ beforeAll(async () => {
     [
       '--no-embedded',
       '--model', 'models/sentiment',
+      ...TRAINED.flatMap((m) => ['--model', `models/${m}`]),
       '--model', path.join(dir, 'tiny-digits'),
       '--model', path.join(dir, 'tiny-digits-nchw'),
       '--model', path.join(dir, 'tiny-digits-q2'),
@@ -145,6 +149,39 @@ describe('model metadata (§2.6 items 5, 11)', () => {
     const v1 = await get('/v2/models/tiny-air/versions/1');
     expect(v1.status).toBe(200);
     expect(v1.body.properties.version).toBe('1');
+  });
+
+  it('every served model (trained ones included) has conformant metadata, a sample answer and readiness', async () => {
+    const { body: listing } = await get('/v1/models');
+    const names: string[] = listing.models.map((m: { name: string }) => m.name);
+    for (const trained of TRAINED) expect(names).toContain(trained);
+    for (const name of names) {
+      const { status, body } = await get(`/v2/models/${name}`);
+      expect(status, name).toBe(200);
+      expect(body.name).toBe(name);
+      expect(body.platform).toBe('onnx_onnxv1');
+      for (const tensor of [...body.inputs, ...body.outputs]) {
+        expect(Object.keys(tensor).sort(), name).toEqual(['datatype', 'name', 'shape']);
+        expect(tensor.shape[0], `${name}.${tensor.name}: the batch dimension is variable`).toBe(-1);
+        for (const d of tensor.shape) expect(Number.isInteger(d) && (d === -1 || d > 0), `${name}.${tensor.name} shape`).toBe(true);
+      }
+      expect((await get(`/v2/models/${name}/ready`)).body).toEqual({ name, ready: true });
+      // One row of zeros (or one string) per input, shaped from the metadata: the model must answer it.
+      const inputs = body.inputs.map((t: { name: string; datatype: string; shape: number[] }) => {
+        const shape = t.shape.map((d) => (d === -1 ? 1 : d));
+        const size = shape.reduce((a, b) => a * b, 1);
+        return { name: t.name, datatype: t.datatype, shape, data: Array.from({ length: size }, () => (t.datatype === 'BYTES' ? 'fine' : 0)) };
+      });
+      const answer = await infer(name, { inputs });
+      expect(answer.status, `${name}: ${JSON.stringify(answer.body)}`).toBe(200);
+      expect(answer.body.outputs.map((o: { name: string }) => o.name)).toEqual(body.outputs.map((o: { name: string }) => o.name));
+      for (const output of answer.body.outputs) {
+        const meta = body.outputs.find((o: { name: string }) => o.name === output.name);
+        expect(output.datatype).toBe(meta.datatype);
+        expect(output.shape.length).toBe(meta.shape.length);
+        expect(output.data).toHaveLength(output.shape.reduce((a: number, b: number) => a * b, 1));
+      }
+    }
   });
 
   it('unknown model or version: 404', async () => {
