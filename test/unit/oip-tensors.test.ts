@@ -93,6 +93,7 @@ describe('parseInferRequest', () => {
     expect(() => parseInferRequest({ id: 1, inputs: [tensor()] })).toThrow(/"id" must be a string/);
     expect(() => parseInferRequest({ inputs: [tensor()], outputs: {} })).toThrow(/"outputs" must be an array/);
     expect(() => parseInferRequest({ inputs: [tensor()], outputs: [{}] })).toThrow(/outputs\[0\]/);
+    expect(() => parseInferRequest({ inputs: [tensor()], outputs: [{ name: 'label' }, { name: 'label' }] })).toThrow(/output "label" is requested twice/);
   });
 
   it('parameters: string, number, boolean only', () => {

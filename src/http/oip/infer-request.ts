@@ -100,6 +100,11 @@ export function parseInferRequest(body: unknown): InferRequest {
   if (body.outputs !== undefined) {
     if (!Array.isArray(body.outputs)) throw new InvalidInput('"outputs" must be an array of {"name"} objects');
     outputs = body.outputs.map(parseRequestedOutput);
+    const names = new Set<string>();
+    for (const output of outputs) {
+      if (names.has(output.name)) throw new InvalidInput(`output "${output.name}" is requested twice`);
+      names.add(output.name);
+    }
   }
   return {
     id: body.id as string | undefined,
