@@ -79,7 +79,7 @@ export function service(dir: string, port: number): Service {
   };
 }
 
-export async function waitReady(url: string, timeoutMs = 60_000, logFile?: string): Promise<void> {
+export async function waitReady(url: string, timeoutMs = 90_000, logFile?: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const response = await fetch(`${url}/ready`).catch(() => undefined);
