@@ -40,6 +40,8 @@ export const ARTIFACTS_DIR = path.join(REPO_ROOT, 'test-artifacts');
 export async function screenshot(page: Page, name: string): Promise<string> {
   mkdirSync(ARTIFACTS_DIR, { recursive: true });
   const file = path.join(ARTIFACTS_DIR, name);
+  // From the top: a full-page capture of a scrolled page repeats sticky headers mid-page.
+  await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: file, fullPage: true });
   return file;
 }

@@ -25,7 +25,9 @@ export function airQualityTab(catalog: Catalog): HTMLElement {
     if (!form || !description) return;
     for (const feature of description.features) {
       const input = form.querySelector<HTMLInputElement>(`#${CSS.escape(inputId(feature.name))}`);
-      const value = description.example[feature.name] ?? feature.typical;
+      // An example row is used as is; a training mean is rounded (4 significant digits) to read as a reading.
+      const example = description.example[feature.name];
+      const value = example ?? (feature.typical === undefined ? undefined : Number(feature.typical.toPrecision(4)));
       if (input) input.value = value === undefined ? '' : String(value);
     }
   };
@@ -135,7 +137,7 @@ export function airQualityTab(catalog: Catalog): HTMLElement {
       { class: 'form', novalidate: true },
       h('p', { class: 'field__note form__only-with-fields', id: 'aq-prefill-note' }),
       fieldsSlot,
-      h('div', { class: 'form__actions form__only-with-fields' }, h('button', { type: 'submit', class: 'button button--primary' }, 'Predict'), h('button', { type: 'button', class: 'button', onclick: fill }, 'Reset to example')),
+      h('div', { class: 'form__actions form__only-with-fields' }, h('button', { type: 'submit', class: 'button button--primary' }, 'Predict'), h('button', { type: 'button', class: 'button', onclick: fill }, 'Reset values')),
     );
     form.addEventListener('submit', (event) => {
       event.preventDefault();
