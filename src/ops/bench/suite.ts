@@ -276,10 +276,9 @@ async function tuning(model: ModelUnderTest, texts: string[], settings: Settings
     { label: 'defaults', args: [] },
     { label: 'bucketing off', args: ['--bucketing', 'off'] },
     { label: 'max batch 32', args: ['--max-batch-size', '32'] },
-    { label: 'max batch 32, bucketing off', args: ['--max-batch-size', '32', '--bucketing', 'off'] },
-    { label: '2 sessions x 1 thread', args: ['--sessions', '2', '--threads', '1'] },
-    { label: '1 session x 2 threads', args: ['--sessions', '1', '--threads', '2'] },
     { label: 'max delay 2 ms', args: ['--max-delay-ms', '2'] },
+    { label: '1 session x 1 thread', args: ['--sessions', '1', '--threads', '1'] },
+    { label: '2 sessions x 1 thread', args: ['--sessions', '2', '--threads', '1'] },
   ];
   const bodies = textBodies(texts);
   const urlPath = `/v1/models/${model.vigilName}/predict`;
@@ -532,7 +531,7 @@ async function main(): Promise<void> {
   const settings: Settings = {
     quick,
     repeats: Number(values.repeats ?? (quick ? 1 : 3)),
-    duration: Number(values.duration ?? (quick ? 2 : 5)),
+    duration: Number(values.duration ?? (quick ? 2 : 4)),
     warmup: quick ? 1 : 2,
     concurrency: [1, 8, 32, 64],
     engineDuration: quick ? 1 : 2,
