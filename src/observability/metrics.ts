@@ -115,7 +115,7 @@ export class Metrics {
   });
   readonly shed = new Counter({
     name: 'vigil_requests_shed_total',
-    help: 'Inputs refused (queue_full) or dropped unrun (deadline), per model version.',
+    help: 'Requests refused at admission (queue_full: 503) or dropped unrun because their deadline passed in the queue (deadline: 504), per model version; one per request whatever its number of inputs.',
     labelNames: ['model', 'version', 'reason'] as const,
     registers: [this.registry],
   });
