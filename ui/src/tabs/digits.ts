@@ -160,7 +160,17 @@ export function digitsTab(catalog: Catalog): HTMLElement {
         'div',
         { class: 'card' },
         h('p', { class: 'field__label', id: 'digits-canvas-label' }, 'Draw a digit'),
-        h('div', { class: 'sketch-frame' }, canvas),
+        h(
+          'div',
+          { class: 'sketch-row' },
+          h('div', { class: 'sketch-frame' }, canvas),
+          h(
+            'div',
+            { class: 'sketch-seen' },
+            preview,
+            h('p', { class: 'field__note' }, 'What the model sees: your drawing fitted into a 20×20 box and centred by its mass in a 28×28 frame, the way MNIST digits were prepared.'),
+          ),
+        ),
         h(
           'div',
           { class: 'form__actions' },
@@ -172,12 +182,6 @@ export function digitsTab(catalog: Catalog): HTMLElement {
             h('span', { class: 'chips__label' }, 'Sample:'),
             ...Object.keys(SAMPLES).map((digit) => h('button', { type: 'button', class: 'chip chip--square', onclick: () => drawSample(digit), 'aria-label': `Draw a sample ${digit}` }, digit)),
           ),
-        ),
-        h(
-          'div',
-          { class: 'sketch-seen' },
-          preview,
-          h('p', { class: 'field__note' }, 'What the model sees: your drawing fitted into a 20×20 box and centred by its mass in a 28×28 frame, the way MNIST digits were prepared.'),
         ),
       ),
       h('div', { class: 'stack' }, h('div', { class: 'card card--result' }, result), about.element),
