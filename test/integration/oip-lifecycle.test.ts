@@ -22,7 +22,7 @@ beforeAll(async () => {
   const broken = path.join(dir, 'broken-digits');
   writeTinyDigits(broken, 'broken-digits');
   writeFileSync(path.join(broken, 'model.onnx'), 'not an onnx graph');
-  server = await startVigil(['--no-embedded', '--model', path.join(dir, 'tiny-digits'), '--model', broken, '--drain-delay-ms', '3000'], {
+  server = await startVigil(['--no-embedded', '--model', path.join(dir, 'tiny-digits'), '--model', broken, '--drain-delay-ms', '5000'], {
     VIGIL_ADMIN_TOKEN: '',
   });
   base = server.url;
