@@ -14,6 +14,7 @@
 #                         only when the distribution's nodejs is older than 20 (Debian 12 ships 18).
 #                         Nothing is ever downloaded from a place you did not choose.
 #   --env VAR             also copy this local environment variable into the env file (repeatable)
+#   --ssh-option OPT      extra ssh -o option, e.g. ProxyJump=bastion (repeatable)
 #   --skip-build          use the local dist/ and ui/dist/ as they are (default: npm run build first)
 #   --dry-run             print the plan and exit, without connecting
 #
@@ -39,6 +40,7 @@ node_tarball=""
 skip_build=""
 dry_run=""
 target=""
+extra_ssh=()
 
 die() { printf 'deploy: %s\n' "$*" >&2; exit 2; }
 say() { printf '%s deploy: %s\n' "$(date -u +%H:%M:%S)" "$*"; }
@@ -50,6 +52,7 @@ while [ $# -gt 0 ]; do
     --port) port=${2:?--port needs a number}; shift 2 ;;
     --node-tarball) node_tarball=${2:?--node-tarball needs a file}; shift 2 ;;
     --env) ENV_VARS+=("${2:?--env needs a variable name}"); shift 2 ;;
+    --ssh-option) extra_ssh+=(-o "${2:?--ssh-option needs KEY=VALUE}"); shift 2 ;;
     --skip-build) skip_build=1; shift ;;
     --dry-run) dry_run=1; shift ;;
     -h|--help) sed -n '2,/^set -E/p' "${BASH_SOURCE[0]}" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 0 ;;
@@ -102,7 +105,7 @@ if [ ! -f "$key" ] || [ ! -f "$key.pub" ]; then die "need $key and $key.pub (or 
 [ -z "$node_tarball" ] || [ -f "$node_tarball" ] || die "--node-tarball $node_tarball: no such file"
 command -v rsync > /dev/null || die "rsync is needed on this machine"
 
-ssh_opts=(-p "$port" -o BatchMode=yes -o IdentitiesOnly=yes -o StrictHostKeyChecking=accept-new -o ConnectTimeout=15)
+ssh_opts=(-p "$port" -o BatchMode=yes -o IdentitiesOnly=yes -o StrictHostKeyChecking=accept-new -o ConnectTimeout=15 "${extra_ssh[@]}")
 # Runs a command line on the VM (its login shell parses it; never put a secret in it).
 vm() { ssh "${ssh_opts[@]}" -i "$key" "$target" "$@"; }
 # Runs one of deploy/vm/remote/*.sh on the VM, sent over stdin; extra words are its arguments.
