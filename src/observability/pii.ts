@@ -1,4 +1,5 @@
 import { isIPv6 } from 'node:net';
+import { networkInterfaces } from 'node:os';
 
 /**
  * Value-based PII scrubbing for log lines (and the opt-in input copy in the prediction log).
@@ -7,8 +8,9 @@ import { isIPv6 } from 'node:net';
  * cheap to port (credit cards with a Luhn check, IBAN with its mod-97 check, IPv4/IPv6), and
  * each match is replaced with Presidio's `replace` convention: `<ENTITY_TYPE>`.
  *
- * Deliberately left alone: loopback and unspecified addresses (127.0.0.0/8, 0.0.0.0, ::1; the
- * server's own bind address is logged at start), dates, times, version numbers, UUIDs.
+ * Deliberately left alone: loopback and unspecified addresses (127.0.0.0/8, 0.0.0.0, ::1) and this
+ * machine's own interface addresses (the server logs where it listens; that is nobody's personal
+ * data), dates, times, version numbers, UUIDs.
  * Known gaps: names, postal addresses, national phone formats without a leading `+` or the
  * North American 3-3-4 shape.
  */
@@ -53,6 +55,15 @@ export function ibanValid(candidate: string): boolean {
   return rest === 1;
 }
 
+/** The addresses of this machine's own interfaces, read once. */
+const OWN_ADDRESSES: ReadonlySet<string> = (() => {
+  try {
+    return new Set(Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((i) => i.address.toLowerCase())));
+  } catch {
+    return new Set<string>();
+  }
+})();
+
 const isLoopbackV4 = (ip: string) => ip.startsWith('127.') || ip === '0.0.0.0';
 
 const RULES: Rule[] = [
@@ -84,13 +95,13 @@ const RULES: Rule[] = [
   {
     entity: 'IP_ADDRESS',
     pattern: /\b(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\b(?!\.\d)/g,
-    accept: (match) => !isLoopbackV4(match),
+    accept: (match) => !isLoopbackV4(match) && !OWN_ADDRESSES.has(match),
   },
   {
     entity: 'IP_ADDRESS',
     // Colon-separated hex groups; net.isIPv6 decides (times such as 11:09:03 are not addresses).
     pattern: /(?<![\w:.])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![\w:])/g,
-    accept: (match) => isIPv6(match) && match !== '::1' && match !== '::',
+    accept: (match) => isIPv6(match) && match !== '::1' && match !== '::' && !OWN_ADDRESSES.has(match.toLowerCase()),
   },
 ];
 

@@ -136,6 +136,9 @@ export class PredictionLog {
   private readonly now: () => number;
   private readonly insert: Database.Statement;
   private readonly insertMany: (rows: PredictionRecord[]) => void;
+  private readonly byRequest: Database.Statement;
+  private readonly labelledOf: Database.Statement;
+  private readonly setLabel: Database.Statement;
 
   constructor(private readonly options: PredictionLogOptions = {}) {
     this.path = options.path && options.path !== '' ? options.path : MEMORY;
@@ -143,12 +146,16 @@ export class PredictionLog {
     const inMemory = this.path === MEMORY;
     this.maxRows = options.maxRows ?? (inMemory ? DEFAULT_MEMORY_MAX_ROWS : DEFAULT_MAX_ROWS);
     this.maxAgeDays = options.maxAgeDays ?? DEFAULT_MAX_AGE_DAYS;
-    if (!inMemory) mkdirSync(path.dirname(path.resolve(this.path)), { recursive: true });
-    this.db = new Database(this.path);
-    if (!inMemory) this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
-    this.db.pragma('busy_timeout = 2000');
-    this.db.exec(SCHEMA);
+    try {
+      if (!inMemory) mkdirSync(path.dirname(path.resolve(this.path)), { recursive: true });
+      this.db = new Database(this.path);
+      if (!inMemory) this.db.pragma('journal_mode = WAL');
+      this.db.pragma('synchronous = NORMAL');
+      this.db.pragma('busy_timeout = 2000');
+      this.db.exec(SCHEMA);
+    } catch (error) {
+      throw new Error(`cannot open the prediction log ${this.path}: ${(error as Error).message}`, { cause: error });
+    }
     this.insert = this.db.prepare(
       `INSERT INTO predictions (request_id, idx, model, version, created_at, label, score, value, fallback_from, fallback_reason, input)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -158,6 +165,9 @@ export class PredictionLog {
         this.insert.run(r.requestId, r.index, r.model, r.version, Math.round(r.createdAt), r.label ?? null, finiteOrNull(r.score), finiteOrNull(r.value), r.fallbackFrom ?? null, r.fallbackReason ?? null, r.input ?? null);
       }
     });
+    this.byRequest = this.db.prepare('SELECT * FROM predictions WHERE request_id = ? ORDER BY idx, id');
+    this.labelledOf = this.db.prepare('SELECT * FROM predictions WHERE model = ? AND version = ? AND labelled_at IS NOT NULL ORDER BY labelled_at DESC, id DESC LIMIT ?');
+    this.setLabel = this.db.prepare('UPDATE predictions SET true_label = ?, true_value = ?, labelled_at = ? WHERE id = ? AND labelled_at IS NULL');
     this.prune();
     const every = options.pruneIntervalMs ?? 60_000;
     if (every > 0) {
@@ -213,7 +223,7 @@ export class PredictionLog {
   /** Every prediction of a request (a client may reuse a request id: newest last), flushing first. */
   find(requestId: string): StoredPrediction[] {
     this.flush();
-    const rows = this.db.prepare('SELECT * FROM predictions WHERE request_id = ? ORDER BY idx, id').all(requestId) as Row[];
+    const rows = this.byRequest.all(requestId) as Row[];
     return rows.map(fromRow);
   }
 
@@ -222,10 +232,9 @@ export class PredictionLog {
    * and nothing is written), so two concurrent senders cannot both label one prediction.
    */
   label(items: { id: number; trueLabel?: string; trueValue?: number; labelledAt: number }[]): { ok: true } | { ok: false; already: number } {
-    const update = this.db.prepare('UPDATE predictions SET true_label = ?, true_value = ?, labelled_at = ? WHERE id = ? AND labelled_at IS NULL');
     const run = this.db.transaction(() => {
       for (const item of items) {
-        const result = update.run(item.trueLabel ?? null, finiteOrNull(item.trueValue), Math.round(item.labelledAt), item.id);
+        const result = this.setLabel.run(item.trueLabel ?? null, finiteOrNull(item.trueValue), Math.round(item.labelledAt), item.id);
         if (result.changes === 0) throw new AlreadyLabelled(item.id);
       }
     });
@@ -241,9 +250,7 @@ export class PredictionLog {
   /** The newest `limit` labelled predictions of a model version, oldest first (label arrival order). */
   recentLabelled(model: string, version: string, limit: number): StoredPrediction[] {
     this.flush();
-    const rows = this.db
-      .prepare('SELECT * FROM predictions WHERE model = ? AND version = ? AND labelled_at IS NOT NULL ORDER BY labelled_at DESC, id DESC LIMIT ?')
-      .all(model, version, limit) as Row[];
+    const rows = this.labelledOf.all(model, version, limit) as Row[];
     return rows.reverse().map(fromRow);
   }
 

@@ -146,6 +146,21 @@ describe('POST /v1/feedback', () => {
     expect(sample(text, 'vigil_feedback_total', 'model="air-quality",version="1",outcome="received"')).toBe(1);
   });
 
+  it('Open Inference Protocol predictions are logged under the x-request-id too (a client-chosen one here)', async () => {
+    const id = 'client-batch-42.7';
+    const infer = await postJson(
+      `${server!.url}/v2/models/spam/infer`,
+      { inputs: [{ name: 'text', datatype: 'BYTES', shape: [2], data: ['Win a free cruise now', 'Notes from the design review'] }] },
+      { 'x-request-id': id },
+    );
+    expect(infer.status).toBe(200);
+    expect(infer.headers.get('x-request-id')).toBe(id);
+    const labels = infer.body.outputs.find((o: { name: string }) => o.name === 'label').data as string[];
+    const answer = await postJson(`${server!.url}/v1/feedback`, { request_id: id, index: 1, label: labels[1] });
+    expect(answer.status).toBe(200);
+    expect(answer.body).toMatchObject({ request_id: id, index: 1, model: 'spam', predicted: labels[1], correct: true });
+  });
+
   it('refuses what it cannot join: 404, 400 naming the field, 409', async () => {
     const url = `${server!.url}/v1/feedback`;
     const single = await postJson(`${server!.url}/v1/models/spam/predict`, { text: 'Free money, click now' });
@@ -225,7 +240,7 @@ describe('POST /v1/feedback', () => {
     const before = await metricsText(server!);
     const accuracy = sample(before, 'vigil_online_accuracy', SPAM)!;
     const windowSize = sample(before, 'vigil_online_window_size', SPAM)!;
-    expect(windowSize).toBe(TEXTS.length + 2);
+    expect(windowSize).toBe(TEXTS.length + 3);
     const unlabelled = await postJson(`${server!.url}/v1/models/spam/predict`, { text: 'Cheap pills, best prices' });
 
     expect(await server!.stop()).toBe(0);

@@ -1,3 +1,4 @@
+import { networkInterfaces } from 'node:os';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/observability/logger.js';
@@ -21,6 +22,12 @@ describe('scrubPII: what goes', () => {
     ['key sk-proj-1234567890abcdefABCDEF', 'key <API_KEY>'],
   ])('%s', (input, expected) => {
     expect(scrubPII(input)).toBe(expected);
+  });
+
+  it("keeps this machine's own interface addresses (where the server listens)", () => {
+    const own = Object.values(networkInterfaces()).flatMap((l) => l ?? []).find((i) => i.family === 'IPv4' && !i.internal)?.address;
+    if (own) expect(scrubPII(`Server listening at http://${own}:8000`)).toBe(`Server listening at http://${own}:8000`);
+    expect(scrubPII('Server listening at http://203.0.113.77:8000')).toBe('Server listening at http://<IP_ADDRESS>:8000');
   });
 
   it('counts what it replaced, by entity', () => {
