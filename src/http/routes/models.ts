@@ -18,6 +18,8 @@ export function describeModel(model: ModelVersion, allVersions: string[]) {
     ...(model.reason ? { reason: model.reason } : {}),
     description: spec.description,
     labels: spec.labels,
+    // What a client needs to build a request: feature names/units for tables, image size, max length.
+    preprocessing: spec.preprocessing,
     signature: model.signature(),
     batching: model.batching,
     quality: spec.quality,
@@ -93,7 +95,7 @@ export async function modelRoutes(app: FastifyInstance, context: ServerContext):
     summary,
     body: {
       description:
-        'Depends on the model\'s task: {"text"} or {"texts"} for text classification; {"prompt", "sentiment"?, "stream"?} for text generation ("stream": true answers server-sent events: token, then done or error; see docs/dual-mode.md).',
+        'Depends on the model\'s task: {"text"} or {"texts"} for text classification; {"pixels": [784 numbers in 0..1]} or {"image": "<base64 PNG>"} (or {"inputs": [...]}) for image classification; {"features": {"<name>": number}} (or {"rows": [...]}) for tabular regression, feature names in GET /v1/models/{name} under preprocessing.features; {"prompt", "sentiment"?, "stream"?} for text generation ("stream": true answers server-sent events: token, then done or error; see docs/dual-mode.md). Optional "timeout_ms" (or header x-vigil-timeout-ms) drops the request with 504 if it waits longer in the queue.',
       type: 'object',
       additionalProperties: true,
     },
