@@ -1,8 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeModelFolder } from '../helpers/fake-upstream.js';
 import { postJson, REPO_ROOT, startVigil, type VigilProcess } from '../helpers/server.js';
 
 /**
@@ -13,6 +14,8 @@ import { postJson, REPO_ROOT, startVigil, type VigilProcess } from '../helpers/s
  */
 
 const MODELS = ['--no-embedded', '--model', path.join(REPO_ROOT, 'models', 'spam'), '--model', path.join(REPO_ROOT, 'models', 'air-quality')];
+/** A remote classifier without its token (so it always fails) whose fallback is the local spam model. */
+const UNCONFIGURED_ENV = { VIGIL_TEST_UNSET_TOKEN: '' };
 
 const TEXTS = [
   'Buy cheap iPhone now!!!',
@@ -73,7 +76,16 @@ let expected: { accuracy: number; precision: number; recall: number; f1: number;
 beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'vigil-feedback-'));
   file = path.join(dir, 'predictions.sqlite');
-  server = await startVigil([...MODELS, '--prediction-log', file]);
+  const example = JSON.parse(readFileSync(path.join(REPO_ROOT, 'examples/dual-mode/sentiment-remote/vigil.model.json'), 'utf8')) as Record<string, unknown>;
+  const remote = await writeModelFolder(path.join(dir, 'models'), {
+    ...example,
+    name: 'spam-remote',
+    labels: ['ham', 'spam'],
+    fallback: 'spam',
+    remote: { ...(example.remote as object), baseUrl: 'http://127.0.0.1:9/unused', tokenEnv: 'VIGIL_TEST_UNSET_TOKEN' },
+  });
+  MODELS.push('--model', remote);
+  server = await startVigil([...MODELS, '--prediction-log', file], UNCONFIGURED_ENV);
   await server.waitUntilReady();
 });
 
@@ -161,6 +173,19 @@ describe('POST /v1/feedback', () => {
     expect(answer.body).toMatchObject({ request_id: id, index: 1, model: 'spam', predicted: labels[1], correct: true });
   });
 
+  it('a fallback answer is logged (and labelled) under the model that answered, with where it came from', async () => {
+    const answer = await postJson(`${server!.url}/v1/models/spam-remote/predict`, { text: 'Claim your free prize today' });
+    expect(answer.status).toBe(200);
+    expect(answer.body).toMatchObject({ model: 'spam', fallback: { from: 'spam-remote', reason: 'not_configured' } });
+    const labelled = await postJson(`${server!.url}/v1/feedback`, { request_id: answer.body.request_id, label: 'spam' });
+    expect(labelled.status).toBe(200);
+    expect(labelled.body).toMatchObject({ model: 'spam', predicted: answer.body.label });
+    const db = new Database(file, { readonly: true });
+    const row = db.prepare('SELECT model, fallback_from, fallback_reason FROM predictions WHERE request_id = ?').get(answer.body.request_id);
+    db.close();
+    expect(row).toEqual({ model: 'spam', fallback_from: 'spam-remote', fallback_reason: 'not_configured' });
+  });
+
   it('refuses what it cannot join: 404, 400 naming the field, 409', async () => {
     const url = `${server!.url}/v1/feedback`;
     const single = await postJson(`${server!.url}/v1/models/spam/predict`, { text: 'Free money, click now' });
@@ -240,11 +265,11 @@ describe('POST /v1/feedback', () => {
     const before = await metricsText(server!);
     const accuracy = sample(before, 'vigil_online_accuracy', SPAM)!;
     const windowSize = sample(before, 'vigil_online_window_size', SPAM)!;
-    expect(windowSize).toBe(TEXTS.length + 3);
+    expect(windowSize).toBe(TEXTS.length + 4);
     const unlabelled = await postJson(`${server!.url}/v1/models/spam/predict`, { text: 'Cheap pills, best prices' });
 
     expect(await server!.stop()).toBe(0);
-    server = await startVigil([...MODELS, '--prediction-log', file]);
+    server = await startVigil([...MODELS, '--prediction-log', file], UNCONFIGURED_ENV);
     await server.waitUntilReady();
     await server.waitForLog(/online quality window restored/);
 
