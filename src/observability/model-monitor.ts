@@ -111,6 +111,7 @@ export class ModelMonitor implements PredictionObserver {
     this.log = new PredictionLog({
       ...options.log,
       now: this.now,
+      onDrop: (rows) => dropped.inc(rows),
       onError: (error, rows) => {
         if (rows > 0) dropped.inc(rows);
         this.logger?.warn({ err: error, rows }, 'prediction log write failed');

@@ -52,6 +52,8 @@ export interface PredictionLogOptions {
   pruneIntervalMs?: number;
   /** Called when a flush fails (the rows are dropped, counted in `dropped`). */
   onError?: (error: Error, rows: number) => void;
+  /** Called when rows are dropped because too many are waiting. */
+  onDrop?: (rows: number) => void;
   now?: () => number;
 }
 
@@ -133,6 +135,8 @@ export class PredictionLog {
   private timer: NodeJS.Timeout | undefined;
   private readonly pruneTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** A flush is scheduled for the next turn of the event loop (the size threshold was crossed). */
+  private soon = false;
   private readonly now: () => number;
   private readonly insert: Database.Statement;
   private readonly insertMany: (rows: PredictionRecord[]) => void;
@@ -183,17 +187,22 @@ export class PredictionLog {
   /** Queues rows; they are written within flushIntervalMs (or at once past flushSize). Never throws. */
   append(records: PredictionRecord[]): void {
     if (this.closed || records.length === 0) return;
-    this.pending.push(...records);
+    for (const r of records) this.pending.push(r);
     if (this.pending.length > MAX_PENDING) {
-      const excess = this.pending.length - MAX_PENDING;
+      // The database has not taken rows for a while: drop the oldest tenth at once (cheap, and rare).
+      const excess = this.pending.length - MAX_PENDING + Math.floor(MAX_PENDING / 10);
       this.pending.splice(0, excess);
       this.dropped += excess;
+      this.options.onDrop?.(excess);
     }
     if (this.pending.length >= (this.options.flushSize ?? 256)) {
       // Soon, but not inside the request that crossed the threshold.
-      clearTimeout(this.timer);
-      this.timer = setTimeout(() => this.flush(), 0);
-      this.timer.unref();
+      if (!this.soon) {
+        clearTimeout(this.timer);
+        this.soon = true;
+        this.timer = setTimeout(() => this.flush(), 0);
+        this.timer.unref();
+      }
     } else if (!this.timer) {
       this.timer = setTimeout(() => this.flush(), this.options.flushIntervalMs ?? 200);
       this.timer.unref();
@@ -208,6 +217,7 @@ export class PredictionLog {
   flush(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
+    this.soon = false;
     if (this.pending.length === 0 || !this.db.open) return;
     const rows = this.pending;
     this.pending = [];
