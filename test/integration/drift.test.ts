@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadMnist, PIXELS, splitDigits } from '../../src/training/data/mnist.js';
 import { loadSst2 } from '../../src/training/data/sst2.js';
 import { Rng } from '../../src/training/rng.js';
 import { splitOptions } from '../../src/training/sentiment.js';
@@ -24,6 +25,7 @@ beforeAll(async () => {
     '--no-embedded',
     '--model', path.join(REPO_ROOT, 'models', 'sentiment'),
     '--model', path.join(REPO_ROOT, 'models', 'air-quality'),
+    '--model', path.join(REPO_ROOT, 'models', 'digits'),
     '--drift-window', String(WINDOW),
     '--max-batch-inputs', '50',
   ]);
@@ -116,5 +118,30 @@ describe('drift (PSI against the spec reference)', () => {
     expect(scores.T).toBeGreaterThan(THRESHOLD);
     // hour and dayOfWeek cycle evenly, as in the reference: no drift there.
     expect(scores.hour).toBeLessThan(0.1);
+  });
+
+  it('images: held-out MNIST digits keep meanIntensity/inkFraction PSI small; heavy strokes push them over', async () => {
+    const set = loadMnist();
+    // Every 10th held-out image: 200 of the 2000 the reference was computed on, all ten digits.
+    const test = splitDigits(set, 0.2, 42).test.filter((_, k) => k % 10 === 0);
+    const image = (j: number) => Array.from(set.x.subarray(j * PIXELS, (j + 1) * PIXELS), (v) => Math.round(v * 1000) / 1000);
+    const send = async (images: number[][]) => {
+      for (let i = 0; i < images.length; i += 50) {
+        const answer = await postJson(`${server.url}/v1/models/digits/predict`, { inputs: images.slice(i, i + 50).map((pixels) => ({ pixels })) });
+        expect(answer.status).toBe(200);
+      }
+    };
+    await send(test.map(image));
+    const near = await psi('digits');
+    expect(Object.keys(near).sort()).toEqual(['confidence', 'inkFraction', 'meanIntensity', 'prediction']);
+    expect(near.meanIntensity).toBeLessThan(0.1);
+    expect(near.inkFraction).toBeLessThan(0.1);
+    expect(near.prediction).toBeLessThan(0.1);
+    // A thick bar across the middle third: far more ink than any held-out digit.
+    const heavy = Array.from({ length: WINDOW }, (_, i) => Array.from({ length: PIXELS }, (_, p) => (Math.floor(p / 28) >= 9 && Math.floor(p / 28) < 19 && (p + i) % 28 > 3 ? 1 : 0)));
+    await send(heavy);
+    const far = await psi('digits');
+    expect(far.meanIntensity).toBeGreaterThan(THRESHOLD);
+    expect(far.inkFraction).toBeGreaterThan(THRESHOLD);
   });
 });
