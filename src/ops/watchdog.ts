@@ -62,6 +62,11 @@ export interface WatchdogState {
   actions: ActionRecord[];
   /** When the give-up alert was sent; cleared when the service is healthy again. */
   alerted_at?: number;
+  /**
+   * Cumulative counter values across runs ("checks/healthy", "actions/restart/ok", "skipped/cooldown"),
+   * so `--once` runs under a timer export counters that only go up, as Prometheus expects.
+   */
+  totals: Record<string, number>;
 }
 
 /** Where the lock and state live by default: one pair per watched URL, in a private directory. */
@@ -123,9 +128,15 @@ export class WatchdogMetrics {
 export function readState(file: string): WatchdogState {
   try {
     const raw = JSON.parse(readFileSync(file, 'utf8')) as Partial<WatchdogState>;
-    return { consecutive_failures: raw.consecutive_failures ?? 0, last_healthy_at: raw.last_healthy_at, actions: raw.actions ?? [], alerted_at: raw.alerted_at };
+    return {
+      consecutive_failures: raw.consecutive_failures ?? 0,
+      last_healthy_at: raw.last_healthy_at,
+      actions: raw.actions ?? [],
+      alerted_at: raw.alerted_at,
+      totals: raw.totals ?? {},
+    };
   } catch {
-    return { consecutive_failures: 0, actions: [] };
+    return { consecutive_failures: 0, actions: [], totals: {} };
   }
 }
 
@@ -202,6 +213,8 @@ const failedChecks = (report: SmokeReport) => report.checks.filter((c) => c.stat
 export class Watchdog {
   readonly metrics = new WatchdogMetrics();
   private metricsServer: Server | undefined;
+  /** Counter increments not yet added to the state file's totals (merged under the lock). */
+  private pending = new Map<string, number>();
 
   constructor(
     private readonly options: WatchdogOptions,
@@ -211,6 +224,38 @@ export class Watchdog {
     mkdirSync(path.dirname(options.stateFile), { recursive: true, mode: 0o700 });
     const state = readState(options.stateFile);
     if (state.last_healthy_at) this.metrics.lastHealthy.set(state.last_healthy_at / 1000);
+    // Start from the totals of earlier runs.
+    for (const [key, value] of Object.entries(state.totals)) {
+      const [kind, a = '', b = ''] = key.split('/');
+      if (kind === 'checks') this.metrics.checks.inc({ result: a }, value);
+      else if (kind === 'actions') this.metrics.actions.inc({ action: a, result: b }, value);
+      else if (kind === 'skipped') this.metrics.skipped.inc({ reason: a }, value);
+    }
+  }
+
+  private countCheck(result: string): void {
+    this.metrics.checks.inc({ result });
+    this.bump(`checks/${result}`);
+  }
+
+  private countAction(action: ActionName, result: string): void {
+    this.metrics.actions.inc({ action, result });
+    this.bump(`actions/${action}/${result}`);
+  }
+
+  private countSkip(reason: string): void {
+    this.metrics.skipped.inc({ reason });
+    this.bump(`skipped/${reason}`);
+  }
+
+  private bump(key: string): void {
+    this.pending.set(key, (this.pending.get(key) ?? 0) + 1);
+  }
+
+  /** Adds this process's increments to the state's totals (the caller holds the lock). */
+  private mergeTotals(state: WatchdogState): void {
+    for (const [key, value] of this.pending) state.totals[key] = (state.totals[key] ?? 0) + value;
+    this.pending.clear();
   }
 
   private smoke(): Promise<SmokeReport> {
@@ -221,7 +266,7 @@ export class Watchdog {
   async cycle(): Promise<boolean> {
     const report = await this.smoke();
     const result = checkResult(report);
-    this.metrics.checks.inc({ result });
+    this.countCheck(result);
     const healthy = result === 'healthy';
     if (!healthy) this.logger.warn({ event: 'check', result, failed: failedChecks(report) }, `service ${result}`);
     else this.logger.debug({ event: 'check', result }, 'service healthy');
@@ -230,7 +275,7 @@ export class Watchdog {
     const taken = acquireLock(this.options.lockFile, { staleMs: this.options.lockStaleMs, purpose: 'watchdog' });
     if (!taken.acquired) {
       if (!healthy) {
-        this.metrics.skipped.inc({ reason: 'locked' });
+        this.countSkip('locked');
         this.logger.warn({ event: 'skip', reason: 'locked', holder: taken.holder?.pid }, `not acting: another watchdog holds the lock (${taken.reason})`);
       }
       return healthy;
@@ -238,6 +283,7 @@ export class Watchdog {
     try {
       const state = readState(this.options.stateFile);
       const end = healthy ? this.onHealthy(state) : await this.onUnhealthy(state, report);
+      this.mergeTotals(state);
       writeAtomic(this.options.stateFile, `${JSON.stringify(state)}\n`);
       return end;
     } finally {
@@ -271,19 +317,19 @@ export class Watchdog {
     if (state.actions.length >= o.maxActions) return this.giveUp(state);
     const last = state.actions.at(-1);
     if (last && now - last.at < o.cooldownMs) {
-      this.metrics.skipped.inc({ reason: 'cooldown' });
+      this.countSkip('cooldown');
       this.logger.warn({ event: 'skip', reason: 'cooldown', last_action: last.action, cooldown_left_ms: o.cooldownMs - (now - last.at) }, 'unhealthy, but the last action was too recent: cooling down');
       return false;
     }
     if (!o.restartCmd && !o.redeployCmd) {
-      this.metrics.skipped.inc({ reason: 'no_command' });
+      this.countSkip('no_command');
       this.logger.error({ event: 'skip', reason: 'no_command' }, 'unhealthy and no --restart-cmd or --redeploy-cmd to act with');
       return false;
     }
     // Re-check under the lock: the failure we saw may predate another watchdog's repair.
     const again = await this.smoke();
     if (again.healthy) {
-      this.metrics.skipped.inc({ reason: 'recovered' });
+      this.countSkip('recovered');
       this.logger.info({ event: 'skip', reason: 'recovered' }, 'healthy again on re-check; not acting');
       return this.onHealthy(state);
     }
@@ -317,7 +363,7 @@ export class Watchdog {
     }
     const result = healthy ? 'ok' : 'failed';
     state.actions.push({ at: Date.now(), action, result });
-    this.metrics.actions.inc({ action, result });
+    this.countAction(action, result);
     const why = run.code !== 0 ? (run.timedOut ? `timed out after ${o.actionTimeoutMs} ms` : `exited with ${run.code ?? run.signal}`) : healthy ? 'healthy again' : `still unhealthy ${o.settleMs} ms later`;
     const fields = { event: 'action_done', action, result, exit_code: run.code, ...(run.code !== 0 ? { output_tail: run.outputTail } : {}) };
     if (healthy) this.logger.warn(fields, `${action} worked: ${why}`);
@@ -327,7 +373,7 @@ export class Watchdog {
 
   private giveUp(state: WatchdogState): boolean {
     const o = this.options;
-    this.metrics.skipped.inc({ reason: 'limit' });
+    this.countSkip('limit');
     this.metrics.gaveUp.set(1);
     this.logger.fatal(
       { event: 'gave_up', actions_in_window: state.actions.length, max_actions: o.maxActions, window_ms: o.windowMs },
@@ -346,10 +392,11 @@ export class Watchdog {
   private writeTextfile(): void {
     if (!this.options.textfile) return;
     const file = this.options.textfile;
-    void this.metrics.registry.metrics().then(
-      (text) => writeAtomic(file, text),
-      (error: unknown) => this.logger.error({ err: error }, 'cannot write the metrics textfile'),
-    );
+    // A missing collector directory must not crash the watchdog: say so and carry on.
+    void this.metrics.registry
+      .metrics()
+      .then((text) => writeAtomic(file, text))
+      .catch((error: unknown) => this.logger.error({ err: error, event: 'textfile_error' }, 'cannot write the metrics textfile'));
   }
 
   async serveMetrics(port: number, host: string): Promise<string> {

@@ -167,7 +167,8 @@ describe('vigil watchdog holds back', () => {
   it('--once keeps its memory in the state file: waits for N failures, then acts', async () => {
     const dir = freshDir();
     const url = `http://127.0.0.1:${await freePort()}`;
-    const args = [url, '--state-dir', dir, '--failures', '2', '--settle', '200ms', '--timeout', '1s', '--restart-cmd', 'true'];
+    const textfile = path.join(dir, 'vigil_watchdog.prom');
+    const args = [url, '--state-dir', dir, '--failures', '2', '--settle', '200ms', '--timeout', '1s', '--restart-cmd', 'true', '--textfile', textfile];
     const first = await once(args);
     expect(first.code).toBe(1);
     expect(first.stdout).toMatch(/"event":"wait"/);
@@ -179,5 +180,14 @@ describe('vigil watchdog holds back', () => {
     const state = JSON.parse(readFileSync(stateFile, 'utf8')) as { consecutive_failures: number; actions: unknown[] };
     expect(state.consecutive_failures).toBe(2);
     expect(state.actions).toHaveLength(1);
+    // The textfile's counters add up across runs (each --once run is a new process).
+    const metrics = readFileSync(textfile, 'utf8');
+    expect(sample(metrics, 'vigil_watchdog_checks_total', { result: 'unreachable' })).toBe(2);
+    expect(sample(metrics, 'vigil_watchdog_actions_total', { action: 'restart', result: 'failed' })).toBe(1);
+
+    // A textfile directory that does not exist is logged, not fatal.
+    const third = await once([...args.slice(0, -1), path.join(dir, 'missing', 'x.prom')]);
+    expect(third.code).toBe(1);
+    expect(third.stdout).toMatch(/"event":"textfile_error"/);
   });
 });
