@@ -99,3 +99,41 @@ export function textBodies(texts: string[], batch = 1): string[] {
   if (bodies.length === 0) bodies.push(JSON.stringify({ texts: Array.from({ length: batch }, (_, i) => texts[i % texts.length]) }));
   return bodies;
 }
+
+/**
+ * Latency of requests sent one at a time over one keep-alive connection, timed here with
+ * sub-millisecond precision (autocannon reports whole milliseconds, too coarse for a model that
+ * answers in half of one). Non-2xx answers are counted, not timed.
+ */
+export async function sequentialLatency(options: { url: string; path: string; bodies: string[]; count: number }): Promise<{ p50: number; p90: number; p99: number; count: number; failures: number }> {
+  const { Agent, request } = await import('node:http');
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const target = new URL(options.path, options.url);
+  const times: number[] = [];
+  let failures = 0;
+  try {
+    for (let i = 0; i < options.count; i++) {
+      const body = options.bodies[i % options.bodies.length]!;
+      const started = performance.now();
+      const status = await new Promise<number>((resolve, reject) => {
+        const req = request(
+          target,
+          { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+          (res) => {
+            res.resume();
+            res.once('end', () => resolve(res.statusCode ?? 0));
+          },
+        );
+        req.once('error', reject);
+        req.end(body);
+      });
+      if (status >= 200 && status < 300) times.push(performance.now() - started);
+      else failures++;
+    }
+  } finally {
+    agent.destroy();
+  }
+  times.sort((a, b) => a - b);
+  const at = (q: number) => times[Math.min(times.length - 1, Math.floor(q * times.length))] ?? NaN;
+  return { p50: at(0.5), p90: at(0.9), p99: at(0.99), count: times.length, failures };
+}
