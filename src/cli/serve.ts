@@ -38,8 +38,11 @@ options:
   --drain-delay-ms N       after SIGTERM, keep answering with readiness 503 this long (default 0)
   --prediction-log PATH    SQLite file of every prediction, for POST /v1/feedback joins (default:
                            in memory, lost at exit; VIGIL_PREDICTION_LOG)
-  --prediction-log-max-rows N   keep at most N rows (default 1000000, 100000 in memory)
-  --prediction-log-max-days D   delete rows older than D days (default 30)
+  --prediction-log-max-rows N
+                           keep at most N rows (default 1000000, 100000 in memory;
+                           VIGIL_PREDICTION_LOG_MAX_ROWS)
+  --prediction-log-max-days D
+                           delete rows older than D days (default 30; VIGIL_PREDICTION_LOG_MAX_DAYS)
   --log-inputs             also keep a PII-scrubbed copy of text inputs in the log (VIGIL_LOG_INPUTS)
   --quality-window N       labelled predictions behind the vigil_online_* gauges (default 500)
   --drift-window N         inputs behind the vigil_drift_psi gauges (default 1000)
