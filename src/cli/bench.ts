@@ -19,9 +19,10 @@ target:
   --path PATH            POST here instead of /v1/models/NAME/predict
   --serve-model [N=]DIR  self-started server: also serve this model folder (repeatable)
   --no-embedded          self-started server: only the --serve-model folders
-  --threads N, --sessions N, --max-batch-size N, --max-delay-ms MS, --max-queue N
-                         passed to the self-started server
-  --serve-arg ARG        any other flag for the self-started server (repeatable)
+  --threads N, --sessions N, --max-batch-size N, --max-delay-ms MS, --max-queue N,
+  --bucketing on|off     passed to the self-started server
+  --serve-arg=ARG        any other flag for the self-started server (repeatable; write it
+                         with = when ARG starts with --, e.g. --serve-arg=--log-level --serve-arg=warn)
 
 load:
   --texts FILE           sentences, one per line (.tsv: first column); default: short rows of
@@ -46,7 +47,17 @@ export interface BenchReport {
   tool: 'vigil bench';
   startedAt: string;
   machine: MachineInfo;
-  target: { url: string; path: string; model: string; selfStarted: boolean; pid?: number; coldStartMs?: number; serveArgs?: string[] };
+  target: {
+    url: string;
+    path: string;
+    model: string;
+    selfStarted: boolean;
+    pid?: number;
+    coldStartMs?: number;
+    serveArgs?: string[];
+    /** The model's batching settings as the server reports them (GET /v1/models/NAME), when it does. */
+    batching?: unknown;
+  };
   texts: { source: string; count: number; words: { min: number; median: number; max: number } };
   batch: number;
   runs: BenchRun[];
@@ -68,6 +79,7 @@ export function formatReport(report: BenchReport): string {
     `texts: ${report.texts.count} from ${report.texts.source} (${report.texts.words.min}-${report.texts.words.max} words, median ${report.texts.words.median}); ${report.batch} per request`,
   ];
   if (report.target.coldStartMs !== undefined) lines.push(`cold start (spawn to /ready 200): ${fmt(report.target.coldStartMs, 0)} ms`);
+  if (report.target.batching !== undefined) lines.push(`batching: ${JSON.stringify(report.target.batching)}`);
   lines.push('');
   lines.push('conc  rate     req/s  inputs/s   p50 ms   p90 ms   p99 ms  errors  non2xx  cpu %  peak RSS MiB');
   for (const run of report.runs) {
@@ -107,6 +119,7 @@ export async function run(args: string[]): Promise<number> {
         'max-batch-size': { type: 'string' },
         'max-delay-ms': { type: 'string' },
         'max-queue': { type: 'string' },
+        bucketing: { type: 'string' },
         'serve-arg': { type: 'string', multiple: true },
         texts: { type: 'string' },
         concurrency: { type: 'string' },
@@ -161,7 +174,7 @@ export async function run(args: string[]): Promise<number> {
     serveArgs = [
       ...(values['no-embedded'] ? ['--no-embedded'] : []),
       ...(values['serve-model'] ?? []).flatMap((m) => ['--model', m]),
-      ...(['threads', 'sessions', 'max-batch-size', 'max-delay-ms', 'max-queue'] as const).flatMap((flag) =>
+      ...(['threads', 'sessions', 'max-batch-size', 'max-delay-ms', 'max-queue', 'bucketing'] as const).flatMap((flag) =>
         values[flag] === undefined ? [] : [`--${flag}`, values[flag]],
       ),
       ...(values['serve-arg'] ?? []),
@@ -184,6 +197,9 @@ export async function run(args: string[]): Promise<number> {
     batch,
     runs: [],
   };
+  report.target.batching = await fetch(`${url}/v1/models/${encodeURIComponent(model)}`)
+    .then(async (r) => (r.ok ? ((await r.json()) as { batching?: unknown }).batching : undefined))
+    .catch(() => undefined);
   const bodies = textBodies(texts.texts, batch);
   const headers = values['timeout-ms'] === undefined ? undefined : { 'x-vigil-timeout-ms': values['timeout-ms'] };
   try {

@@ -52,6 +52,7 @@ describe('vigil bench --json', () => {
     const report = JSON.parse(stdout);
     expect(report.tool).toBe('vigil bench');
     expect(report.target).toMatchObject({ url: server.url, path: '/v1/models/sentiment/predict', model: 'sentiment', selfStarted: false });
+    expect(report.target.batching).toMatchObject({ maxBatchSize: expect.any(Number), maxQueue: expect.any(Number) });
     expect(report.machine.cpus).toBeGreaterThan(0);
     expect(typeof report.machine.cpuModel).toBe('string');
     expect(report.machine.versions['onnxruntime-node']).toMatch(/^\d+\./);
