@@ -15,7 +15,8 @@ ${Object.entries(TRAINERS)
 
 options:
   --data PATH   training data (default: the shared data set beside the checkout, ../shared/...)
-  --out DIR     output folder (default: models/<model>/1 in the repository)
+  --out DIR     output folder (default: models/<model>/1 in the repository; with --quick,
+                .vigil/quick-models/<model>/1 so that a CI-sized run never replaces a committed model)
   --seed N      random seed for the split, initialisation and data order (default 42)
   --quick       small fast run for CI (fewer rows and epochs, no hyper-parameter sweep)
   --epochs N    override the number of training epochs
@@ -62,7 +63,8 @@ export async function run(args: string[]): Promise<number> {
     return 2;
   }
   const trainer = await entry.load();
-  const out = resolve(values.out ?? resolve(repoRoot, 'models', name, '1'));
+  const defaultOut = values.quick ? resolve(repoRoot, '.vigil', 'quick-models', name, '1') : resolve(repoRoot, 'models', name, '1');
+  const out = resolve(values.out ?? defaultOut);
   const result = await trainer.train({
     data: values.data ? resolve(values.data) : undefined,
     out,

@@ -360,7 +360,7 @@ it is shown as a yardstick.
 - Outside the training ranges (see the reference histograms in the spec) the predictions are extrapolations.
 
 ## Training run
-${tr.durationSeconds} s on ${String(tr.machine['cpu'])} (${String(tr.machine['cores'])} cores), Node ${String(tr.machine['node'])}.
+${tr.durationSeconds} s on ${String(tr.machine['cpu'])} (${String(tr.machine['cores'])} cores, 1-minute load average ${String(tr.machine['loadAverage'])} at the end), Node ${String(tr.machine['node'])}.
 Reproduce: \`vigil train air-quality --seed ${tr.seed}${tr.quick ? ' --quick' : ''}\`. Check: \`vigil eval air-quality\`.
 Data: De Vito, S. (2008), Air Quality [Dataset], UCI Machine Learning Repository, CC BY 4.0.
 `;

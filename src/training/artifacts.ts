@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, statSync, writeFileSync, mkdirSync, readdirSync } from 'node:fs';
-import { cpus, totalmem, platform, arch } from 'node:os';
+import { cpus, totalmem, platform, arch, loadavg } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseSpec, SPEC_FILE, type ModelSpec } from '../models/spec.js';
@@ -20,7 +20,15 @@ export function sha256(data: string | Uint8Array): string {
 
 export function machine(): Record<string, unknown> {
   const c = cpus();
-  return { cpu: c[0]?.model ?? 'unknown', cores: c.length, memoryGb: Math.round(totalmem() / 2 ** 30), platform: `${platform()}-${arch()}`, node: process.version };
+  return {
+    cpu: c[0]?.model ?? 'unknown',
+    cores: c.length,
+    memoryGb: Math.round(totalmem() / 2 ** 30),
+    platform: `${platform()}-${arch()}`,
+    node: process.version,
+    /** 1-minute load average when the run ended: timings on a shared machine are only comparable at similar load. */
+    loadAverage: Math.round(loadavg()[0]! * 100) / 100,
+  };
 }
 
 /** Validates the spec with the server's own schema, then writes it. */

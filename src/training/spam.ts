@@ -276,7 +276,7 @@ ${variants}
 - Precision matters more than recall for a spam filter: choose a threshold on the spam score for your use.
 
 ## Training run
-${tr.durationSeconds} s in all (${tr.trainSeconds} s for the final fit) on ${String(tr.machine['cpu'])} (${String(tr.machine['cores'])} cores), Node ${String(tr.machine['node'])}.
+${tr.durationSeconds} s in all (${tr.trainSeconds} s for the final fit) on ${String(tr.machine['cpu'])} (${String(tr.machine['cores'])} cores, 1-minute load average ${String(tr.machine['loadAverage'])} at the end), Node ${String(tr.machine['node'])}.
 Reproduce: \`vigil train spam --seed ${tr.seed}${tr.quick ? ' --quick' : ''}\`. Check: \`vigil eval spam\`.
 `;
 }
