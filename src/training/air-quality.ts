@@ -366,4 +366,4 @@ Data: De Vito, S. (2008), Air Quality [Dataset], UCI Machine Learning Repository
 `;
 }
 
-export const airQuality: Trainer = { name: 'air-quality', description: 'UCI Air Quality CO regressor', defaultData, train, evaluate };
+export const airQuality: Trainer = { name: 'air-quality', train, evaluate };

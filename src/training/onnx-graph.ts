@@ -1,4 +1,3 @@
-import { writeFileSync } from 'node:fs';
 import onnxProto from 'onnx-proto';
 import type { onnx as O } from 'onnx-proto';
 
@@ -75,12 +74,6 @@ export class GraphBuilder {
       graph: { name: this.name, node: this.nodes, initializer: this.initializers, input: this.inputs, output: this.outputs },
     };
     return onnx.ModelProto.encode(onnx.ModelProto.fromObject(model)).finish();
-  }
-
-  save(file: string, docString = ''): number {
-    const buf = this.encode(docString);
-    writeFileSync(file, buf);
-    return buf.length;
   }
 }
 

@@ -252,4 +252,4 @@ Data licence: Stanford Sentiment Treebank (Socher et al., 2013) as packaged by G
 `;
 }
 
-export const sentiment: Trainer = { name: 'sentiment', description: 'SST-2 sentiment, fastText-style text classifier', defaultData, train, evaluate };
+export const sentiment: Trainer = { name: 'sentiment', train, evaluate };

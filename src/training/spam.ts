@@ -281,4 +281,4 @@ Reproduce: \`vigil train spam --seed ${tr.seed}${tr.quick ? ' --quick' : ''}\`. 
 `;
 }
 
-export const spam: Trainer = { name: 'spam', description: 'SpamAssassin spam filter', defaultData: () => `npm:${SPAM_PACKAGE}`, train, evaluate };
+export const spam: Trainer = { name: 'spam', train, evaluate };

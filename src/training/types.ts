@@ -37,8 +37,6 @@ export interface EvalResult {
 
 export interface Trainer {
   name: string;
-  description: string;
-  defaultData: () => string;
   train(ctx: TrainContext): Promise<TrainResult>;
   evaluate(dir: string, ctx: EvalContext): Promise<EvalResult>;
 }
