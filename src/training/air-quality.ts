@@ -235,6 +235,13 @@ async function train(ctx: TrainContext): Promise<TrainResult> {
         description: `the graph standardises features 0-${CONTINUOUS - 1} with the training mean/std listed per feature, and turns hour and dayOfWeek into sin/cos of their angle; send raw readings`,
       },
       missing: 'no missing values allowed: every feature must be a finite number (the UCI file marks missing as -200; such rows were dropped)',
+      // A real reading for clients to start from (the playground prefills its form with it).
+      example: {
+        description: 'the first held-out hour, as recorded',
+        time: split.test[0]!.time,
+        features: Object.fromEntries(FEATURES.map((f, j) => [f.name, round(te.x[j]!, 4)])),
+        measured: { [TARGET.name]: round(te.y[0]!, 4) },
+      },
     },
     quality: { metrics: ['mae', 'rmse'] },
     evaluation: {

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -154,32 +154,18 @@ describe.skipIf(!canRun)('web playground (embedded models)', () => {
       return;
     }
     const detail = (await getJson(`${server.url}/v1/models/air-quality`)).body as Record<string, unknown>;
-    let formPage = page;
-    if (describeTabular(detail).features.length === 0) {
-      // The form is built from the feature list the API gives for the model; without one the
-      // tab must say so rather than show an empty form...
-      const notice = page.locator('#panel-air-quality .notice');
-      await notice.waitFor();
-      expect(await notice.textContent()).toContain('has no feature list');
-      await page.close();
-      // ...and with one it must work. Until the server's description carries the spec's
-      // `preprocessing`, this test adds the committed spec's section to the server's own answer
-      // (only that GET; the prediction below is the real model's).
-      const spec = JSON.parse(readFileSync(path.join(REPO_ROOT, 'models', 'air-quality', '1', 'vigil.model.json'), 'utf8')) as { preprocessing: unknown };
-      formPage = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-      formPage.on('pageerror', (error) => errors.push(error.message));
-      await formPage.route('**/v1/models/air-quality', (route) => route.fulfill({ json: { ...detail, preprocessing: spec.preprocessing } }));
-      await formPage.goto(`${server.url}/#air-quality`);
-    }
+    const { features, example } = describeTabular(detail);
+    expect(features.length).toBeGreaterThan(0);
+    expect(Object.keys(example).length).toBe(features.length);
+    const formPage = page;
     const inputs = formPage.locator('#panel-air-quality input[type="number"]');
     await inputs.first().waitFor();
-    const features = describeTabular(detail).features.length || (await inputs.count());
-    expect(await inputs.count()).toBe(features);
-    // Every field is labelled with its feature name; blanks (no example value known) get filled in.
+    expect(await inputs.count()).toBe(features.length);
+    // Every field is labelled with its feature name and starts from the spec's real reading.
     for (let i = 0; i < (await inputs.count()); i++) {
       const input = inputs.nth(i);
       expect(await formPage.locator(`label[for="${await input.getAttribute('id')}"]`).count()).toBe(1);
-      if ((await input.inputValue()) === '') await input.fill('3');
+      expect(Number(await input.inputValue())).toBeCloseTo(example[features[i]!.name]!, 6);
     }
     const sent = formPage.waitForRequest((r) => r.url().endsWith('/v1/models/air-quality/predict'));
     await formPage.locator('#panel-air-quality').getByRole('button', { name: 'Predict' }).click();
