@@ -18,6 +18,12 @@ export interface VigilProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
+/** Servers started by this test process; killed if the process exits first (a failed test, a timeout). */
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
 /**
  * Starts the real `vigil serve` (the built CLI) on a free loopback port and resolves once it
  * listens. Tests talk to it over real HTTP.
@@ -29,6 +35,8 @@ export async function startVigil(args: string[], env: NodeJS.ProcessEnv = {}): P
     env: { ...process.env, HF_TOKEN: undefined, HF_TOKEN_FILE: undefined, VIGIL_ADMIN_TOKEN: undefined, LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  running.add(child);
+  child.once('exit', () => running.delete(child));
   const logs: string[] = [];
   const listeners = new Set<() => void>();
   const collect = (chunk: Buffer) => {
