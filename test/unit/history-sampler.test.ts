@@ -164,7 +164,10 @@ describe('HistorySampler', () => {
     const metrics = new Metrics();
     const sampler = new HistorySampler(metrics.registry, { intervalSeconds: 0.05, windowSeconds: 60 });
     sampler.start();
-    await new Promise((resolve) => setTimeout(resolve, 400));
+    // Bounded poll for two points (a loaded machine may delay the timer; no stopwatch here).
+    for (let waited = 0; sampler.history().points.length < 2 && waited < 10_000; waited += 25) {
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
     await sampler.stop();
     const { points } = sampler.history();
     expect(points.length).toBeGreaterThanOrEqual(2);
