@@ -3,7 +3,7 @@ import { DEFAULT_TIMEOUT_MS, exitCodeFor, formatReport, loadExpectations, parseD
 
 const HELP = `usage: vigil smoke [URL] [options]
 
-Checks a running Vigil from the outside: /alive, /ready, and one real prediction per model
+Checks a running Vigil from the outside: /alive, /ready, /metrics, and one real prediction per model
 against an expected answer (sentiment, spam, or the cases of --expect); models whose right
 answer is unknown are checked for shape only and marked [shape-only].
 

@@ -1,6 +1,6 @@
 /**
- * The smoke test: does a running Vigil answer, is it ready, and does every model give the
- * answer it should? Used by `vigil smoke`, by the watchdog before and after each action,
+ * The smoke test: does a running Vigil answer, is it ready, can Prometheus scrape it, and does
+ * every model give the answer it should? Used by `vigil smoke`, by the watchdog before and after each action,
  * and by deploy scripts to verify a release. It speaks plain HTTP to the server, so it can
  * check any deployment (container, VM, Fly, Kubernetes) from the outside.
  *
@@ -288,7 +288,17 @@ export async function runSmoke(options: SmokeOptions): Promise<SmokeReport> {
     });
     const required = new Map(readyModels.map((m) => [m.name, m.required !== false]));
 
-    // 3. Every model: expected answers where we know them, shape otherwise.
+    // 3. Metrics: a server Prometheus cannot scrape is blind, which the alerts then miss.
+    const metrics = await request(`${base}/metrics`, timeoutMs);
+    const exposition = typeof metrics.body === 'string' && /^# (HELP|TYPE) /m.test(metrics.body);
+    checks.push({
+      name: 'metrics',
+      status: metrics.status === 200 && exposition ? 'pass' : 'fail',
+      detail: metrics.status === 200 && exposition ? 'GET /metrics -> 200, Prometheus text format' : `GET /metrics -> ${metrics.status}${exposition ? '' : ', not Prometheus text format'}`,
+      latency_ms: metrics.latencyMs,
+    });
+
+    // 4. Every model: expected answers where we know them, shape otherwise.
     const listed = await request(`${base}/v1/models`, timeoutMs);
     const models = ((listed.body as { models?: ModelInfo[] })?.models ?? []) as ModelInfo[];
     if (listed.status !== 200 || models.length === 0) {

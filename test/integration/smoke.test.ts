@@ -72,7 +72,8 @@ describe('vigil smoke on a healthy server (embedded models)', () => {
     expect(run.code, run.stdout + run.stderr).toBe(0);
     const report = parse(run);
     expect(report.healthy).toBe(true);
-    expect(report.checks.map((c) => c.name).slice(0, 2)).toEqual(['alive', 'ready']);
+    expect(report.checks.map((c) => c.name).slice(0, 3)).toEqual(['alive', 'ready', 'metrics']);
+    expect(report.checks[2]).toMatchObject({ status: 'pass' });
     const sentiment = report.checks.filter((c) => c.model === 'sentiment');
     expect(sentiment).toHaveLength(2);
     expect(sentiment.every((c) => c.kind === 'expected' && c.status === 'pass')).toBe(true);
