@@ -1,5 +1,5 @@
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, propagation, trace, type Span } from '@opentelemetry/api';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, propagation, trace } from '@opentelemetry/api';
+import type { FastifyInstance } from 'fastify';
 
 /**
  * OpenTelemetry traces: one SERVER span per HTTP request, with child spans for the time an
@@ -78,8 +78,6 @@ export function traceLogFields(): Record<string, string> {
   return { trace_id: traceId, span_id: spanId };
 }
 
-const requestSpans = new WeakMap<FastifyRequest, Span>();
-
 /**
  * Fastify hooks that open a SERVER span per request (continuing the caller's trace from a
  * `traceparent` header) and make it the active context for the route and everything it
@@ -87,7 +85,7 @@ const requestSpans = new WeakMap<FastifyRequest, Span>();
  */
 export function traceRequests(app: FastifyInstance, unmatchedRoute: string): void {
   if (!active) return;
-  app.addHook('onRequest', (request, _reply, done) => {
+  app.addHook('onRequest', (request, reply, done) => {
     const parent = propagation.extract(ROOT_CONTEXT, request.headers);
     const route = request.routeOptions.url ?? unmatchedRoute;
     const span = tracer().startSpan(
@@ -98,18 +96,16 @@ export function traceRequests(app: FastifyInstance, unmatchedRoute: string): voi
       },
       parent,
     );
-    requestSpans.set(request, span);
+    // The response's 'close' comes for every request, answered or abandoned mid-stream (when
+    // fastify's onResponse never runs), so the span always ends.
+    reply.raw.once('close', () => {
+      span.setAttribute('http.response.status_code', reply.raw.statusCode);
+      if (reply.raw.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+      if (!reply.raw.writableFinished) span.setAttribute('vigil.client_aborted', true);
+      span.end();
+    });
     // Everything fastify runs after this callback inherits the span's context.
     context.with(trace.setSpan(parent, span), done);
-  });
-  app.addHook('onResponse', (request, reply, done) => {
-    const span = requestSpans.get(request);
-    if (span) {
-      span.setAttribute('http.response.status_code', reply.statusCode);
-      if (reply.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
-      span.end();
-    }
-    done();
   });
 }
 

@@ -159,6 +159,31 @@ describe('tracing over OTLP/HTTP', () => {
     expect(logged.span_id).toMatch(/^[0-9a-f]{16}$/);
   });
 
+  it('ends and exports the span of a request whose client goes away mid-stream', async () => {
+    fake.tokenDelayMs = 200;
+    const controller = new AbortController();
+    const response = await fetch(`${vigil.url}/v1/models/positive-thought/predict`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ prompt: 'Tell me something long.', stream: true }),
+      signal: controller.signal,
+    });
+    expect(response.status).toBe(200);
+    const requestId = response.headers.get('x-request-id');
+    const reader = response.body!.getReader();
+    await reader.read(); // the first event arrived: the request is in flight
+    controller.abort();
+    await reader.cancel().catch(() => undefined);
+    try {
+      const span = await until(() => receiver.spans.find((s) => s.kind === 2 && attr(s, 'vigil.request_id') === requestId), 'the abandoned request span');
+      expect(span.name).toBe('POST /v1/models/:name/predict');
+      expect(attr(span, 'vigil.client_aborted')).toBe(true);
+      expect(BigInt(span.endTimeUnixNano)).toBeGreaterThan(BigInt(span.startTimeUnixNano));
+    } finally {
+      fake.tokenDelayMs = 0;
+    }
+  });
+
   it('records a remote API call as a client span under the request, and marks 5xx requests as errors', async () => {
     const ok = await postJson(`${vigil.url}/v1/models/positive-thought/predict`, { prompt: 'Tired but hopeful.' });
     expect(ok.status).toBe(200);
