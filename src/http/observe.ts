@@ -15,11 +15,29 @@ export function requestIdFrom(header: string | string[] | undefined, fallback: (
  */
 export function registerObservation(app: FastifyInstance, context: ServerContext): void {
   const { metrics } = context;
+  // Requests whose onResponse ran; the rest, at the response's close, were abandoned mid-response.
+  const answered = new WeakSet<object>();
   app.addHook('onRequest', async (request, reply) => {
     metrics.httpInFlight.inc();
     void reply.header('x-request-id', request.id);
+    // A client that leaves in the middle of a response (a stream it stops reading) gets no
+    // onResponse from fastify: count it here, as 499 (nginx's "client closed request"), so
+    // in-flight returns to zero and the request is not invisible.
+    reply.raw.once('close', () => {
+      if (answered.has(request) || reply.raw.writableFinished) return;
+      metrics.httpInFlight.dec();
+      const route = request.routeOptions.url ?? UNMATCHED_ROUTE;
+      const labels = { method: request.method, route, status: '499' };
+      metrics.httpRequests.inc(labels);
+      metrics.httpDuration.observe(labels, reply.elapsedTime / 1000);
+      request.log.info(
+        { method: request.method, route, status: 499, latency_ms: Number(reply.elapsedTime.toFixed(3)), request_id: request.id, client_aborted: true },
+        'request',
+      );
+    });
   });
   app.addHook('onResponse', async (request, reply) => {
+    answered.add(request);
     metrics.httpInFlight.dec();
     const route = request.routeOptions.url ?? UNMATCHED_ROUTE;
     const labels = { method: request.method, route, status: String(reply.statusCode) };

@@ -179,6 +179,16 @@ describe('tracing over OTLP/HTTP', () => {
       expect(span.name).toBe('POST /v1/models/:name/predict');
       expect(attr(span, 'vigil.client_aborted')).toBe(true);
       expect(BigInt(span.endTimeUnixNano)).toBeGreaterThan(BigInt(span.startTimeUnixNano));
+      // Metrics and the request log see it too (fastify runs no onResponse for it): as 499,
+      // and nothing is left in flight.
+      const line = JSON.parse(await vigil.waitForLog(new RegExp(`"request_id":"${requestId}".*"client_aborted":true|"client_aborted":true.*"request_id":"${requestId}"`)));
+      // (No trace_id on this line: it is written from the socket's close, outside the request's
+      // context; the span's vigil.request_id joins the two.)
+      expect(line).toMatchObject({ status: 499, route: '/v1/models/:name/predict' });
+      const metrics = await (await fetch(`${vigil.url}/metrics`)).text();
+      expect(metrics).toMatch(/^http_requests_total\{method="POST",route="\/v1\/models\/:name\/predict",status="499"\} 1$/m);
+      // Only the /metrics request itself is in flight while it is answered.
+      expect(metrics).toMatch(/^http_requests_in_flight 1$/m);
     } finally {
       fake.tokenDelayMs = 0;
     }
