@@ -1,8 +1,10 @@
+import { spawnSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeUpstream, writeModelFolder, type FakeUpstream } from '../helpers/fake-upstream.js';
 import { REPO_ROOT, postJson, startVigil, type VigilProcess } from '../helpers/server.js';
@@ -223,6 +225,26 @@ describe('tracing off', () => {
     expect(tracingConfigured({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://collector:4318/v1/traces' })).toBe(true);
     expect(tracingConfigured({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318', OTEL_SDK_DISABLED: 'true' })).toBe(false);
     expect(tracingConfigured({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318', OTEL_TRACES_EXPORTER: 'none' })).toBe(false);
+  });
+
+  it('loads no OpenTelemetry SDK or exporter unless an endpoint is set', () => {
+    // A fresh process per case: which CommonJS modules did startTracing() pull in?
+    const probe = (endpoint?: string) => {
+      const script = `
+        import { createRequire } from 'node:module';
+        const require = createRequire(import.meta.url);
+        const { startTracing } = await import(${JSON.stringify(pathToFileURL(path.join(REPO_ROOT, 'dist/observability/tracing.js')).href)});
+        const tracing = await startTracing({ serviceVersion: 'probe', env: ${JSON.stringify(endpoint ? { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint } : {})} });
+        const loaded = Object.keys(require.cache).filter((k) => k.includes('@opentelemetry'));
+        console.log(JSON.stringify({ enabled: tracing.enabled, sdk: loaded.some((k) => k.includes('sdk-trace')), exporter: loaded.some((k) => k.includes('exporter-trace-otlp')) }));
+        await tracing.shutdown();`;
+      const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { PATH: process.env.PATH } });
+      expect(result.status, result.stderr).toBe(0);
+      return JSON.parse(result.stdout.trim().split('\n').at(-1)!);
+    };
+    expect(probe()).toEqual({ enabled: false, sdk: false, exporter: false });
+    // The control: the same probe sees them when tracing is on.
+    expect(probe('http://127.0.0.1:9')).toEqual({ enabled: true, sdk: true, exporter: true });
   });
 
   it('leaves logs without trace ids when no endpoint is set, even for a request carrying traceparent', async () => {
