@@ -55,7 +55,10 @@ describe('deploy/compose/docker-compose.yml', () => {
   });
 
   it('keeps data in named volumes and mounts only files that exist', () => {
-    expect(Object.keys(compose.volumes).sort()).toEqual(['alertmanager-data', 'grafana-data', 'prometheus-data']);
+    expect(Object.keys(compose.volumes).sort()).toEqual(['alertmanager-data', 'grafana-data', 'prometheus-data', 'vigil-2-data', 'vigil-data']);
+    // Each replica keeps its own prediction log, on its own volume.
+    expect(services.vigil.volumes).toContain('vigil-data:/var/lib/vigil');
+    expect(services['vigil-2'].volumes).toContain('vigil-2-data:/var/lib/vigil');
     for (const [name, service] of Object.entries(services)) {
       for (const volume of service.volumes ?? []) {
         const [source] = String(volume).split(':');
