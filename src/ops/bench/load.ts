@@ -137,3 +137,76 @@ export async function sequentialLatency(options: { url: string; path: string; bo
   const at = (q: number) => times[Math.min(times.length - 1, Math.floor(q * times.length))] ?? NaN;
   return { p50: at(0.5), p90: at(0.9), p99: at(0.99), count: times.length, failures };
 }
+
+/**
+ * Open-loop load at a steady rate: request i is sent at start + i/rate whatever happened to the
+ * earlier ones (a Poisson-free, evenly spaced arrival process), each on a pooled keep-alive
+ * connection, timed here with sub-millisecond precision. autocannon's rate limiting releases
+ * every connection's quota on the same tick, so with many connections its "open loop" is a
+ * train of bursts; this is the steady load that "p99 at half of the best throughput" means.
+ */
+export async function openLoop(options: { url: string; path: string; bodies: string[]; rate: number; durationSeconds: number; maxSockets?: number }): Promise<{
+  requestsPerSecond: number;
+  latencyMs: LatencySummary;
+  sent: number;
+  ok: number;
+  failures: number;
+}> {
+  const { Agent, request } = await import('node:http');
+  const agent = new Agent({ keepAlive: true, maxSockets: options.maxSockets ?? 256 });
+  const target = new URL(options.path, options.url);
+  const times: number[] = [];
+  let failures = 0;
+  let sent = 0;
+  const inFlight = new Set<Promise<void>>();
+  const fire = (body: string) => {
+    const started = performance.now();
+    const done = new Promise<void>((resolve) => {
+      const req = request(
+        target,
+        { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+        (res) => {
+          res.resume();
+          res.once('end', () => {
+            if ((res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 300) times.push(performance.now() - started);
+            else failures++;
+            resolve();
+          });
+        },
+      );
+      req.once('error', () => {
+        failures++;
+        resolve();
+      });
+      req.end(body);
+    });
+    inFlight.add(done);
+    void done.then(() => inFlight.delete(done));
+  };
+  const start = performance.now();
+  const total = Math.floor(options.rate * options.durationSeconds);
+  const interval = 1000 / options.rate;
+  await new Promise<void>((resolve) => {
+    const tick = () => {
+      const due = Math.min(total, Math.floor((performance.now() - start) / interval) + 1);
+      while (sent < due) fire(options.bodies[sent++ % options.bodies.length]!);
+      if (sent >= total) return resolve();
+      const next = start + sent * interval - performance.now();
+      setTimeout(tick, Math.max(0, next));
+    };
+    tick();
+  });
+  await Promise.all([...inFlight]);
+  const seconds = (performance.now() - start) / 1000;
+  agent.destroy();
+  times.sort((a, b) => a - b);
+  const at = (q: number) => times[Math.min(times.length - 1, Math.floor(q * times.length))] ?? NaN;
+  const mean = times.reduce((s, t) => s + t, 0) / Math.max(1, times.length);
+  return {
+    requestsPerSecond: times.length / seconds,
+    latencyMs: { p50: at(0.5), p90: at(0.9), p99: at(0.99), mean, max: times.at(-1) ?? NaN },
+    sent,
+    ok: times.length,
+    failures,
+  };
+}
