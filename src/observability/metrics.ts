@@ -63,6 +63,14 @@ export class Metrics {
     buckets: CONFIDENCE_BUCKETS,
     registers: [this.registry],
   });
+  readonly predictionValue = new Histogram({
+    name: 'vigil_prediction_value',
+    help: 'Values predicted by regression models, in the unit of each model target.',
+    labelNames: ['model', 'version'] as const,
+    // Wide, roughly logarithmic: one set of buckets for targets from fractions to thousands.
+    buckets: [0, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500],
+    registers: [this.registry],
+  });
   readonly inferenceErrors = new Counter({
     name: 'vigil_inference_errors_total',
     help: 'Inference calls that failed, by model version and reason.',

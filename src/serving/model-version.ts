@@ -5,7 +5,6 @@ import type { Metrics } from '../observability/metrics.js';
 import type { PredictionObserver } from '../observability/model-monitor.js';
 import { markBatchStart, traceInference } from '../observability/tracing.js';
 import { taskFor } from '../tasks/index.js';
-import { predictionValueMetric } from '../tasks/tabular-regression.js';
 import type { Pipeline, Prediction, StreamRunOptions, TaskDefinition } from '../tasks/types.js';
 import { Batcher, DEFAULT_BATCHING, type BatcherOptions } from './batcher.js';
 
@@ -187,7 +186,7 @@ export class ModelVersion {
         if (p.label !== undefined) this.metrics.predictions.inc({ ...labels, label: p.label });
         if (p.score !== undefined) this.metrics.confidence.observe(labels, p.score);
         if (p.truncated) this.metrics.truncatedInputs.inc(labels);
-        if (typeof p.value === 'number' && Number.isFinite(p.value)) predictionValueMetric(this.metrics.registry).observe(labels, p.value);
+        if (typeof p.value === 'number' && Number.isFinite(p.value)) this.metrics.predictionValue.observe(labels, p.value);
       }
       if (this.options.monitor) this.monitorPredictions(inputs, encoded, predictions, options);
     }

@@ -1,5 +1,4 @@
 import path from 'node:path';
-import { Histogram, type Registry } from 'prom-client';
 import { InvalidInput } from '../errors.js';
 import type { ModelSpec } from '../models/spec.js';
 import { OnnxSession, ort } from '../runtimes/onnx/session.js';
@@ -140,31 +139,12 @@ export const TABULAR_REQUEST_SCHEMA = {
 } as const;
 
 /** Values of regression predictions, per model version: the distribution drift shows in. */
-const valueHistograms = new WeakMap<Registry, Histogram<'model' | 'version'>>();
-
-/** `vigil_prediction_value`, registered once in the server's Prometheus registry. */
-export function predictionValueMetric(registry: Registry): Histogram<'model' | 'version'> {
-  let histogram = valueHistograms.get(registry);
-  if (!histogram) {
-    histogram = new Histogram({
-      name: 'vigil_prediction_value',
-      help: 'Values predicted by regression models, in the unit of each model target.',
-      labelNames: ['model', 'version'] as const,
-      // Wide, roughly logarithmic: one set of buckets for targets from fractions to thousands.
-      buckets: [0, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500],
-      registers: [registry],
-    });
-    valueHistograms.set(registry, histogram);
-  }
-  return histogram;
-}
-
 class TabularRegressionPipeline implements Pipeline<TabularInput, Float32Array, number> {
   private readonly inputName: string;
   private readonly outputName: string;
 
   constructor(
-    private readonly spec: ModelSpec,
+    spec: ModelSpec,
     private readonly session: OnnxSession,
     private readonly settings: TabularSettings,
   ) {

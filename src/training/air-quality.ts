@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { ModelSpec } from '../models/spec.js';
-import { folderBytes, machine, nowIso, readSpec, sha256File, sharedDir, writeSpec } from './artifacts.js';
+import { readSpec, runRecord, sha256File, sharedDir, writeArtifacts } from './artifacts.js';
 import { loadAirQuality, type AirRow } from './data/air-quality.js';
 import { histogram, quantileEdges, regressionMetrics, regressionRecord, round } from './metrics.js';
 import { Mlp, ridge } from './mlp.js';
@@ -286,15 +286,10 @@ async function train(ctx: TrainContext): Promise<TrainResult> {
       architecture: { variant: chosen.name, layers: [EXPANDED, ...chosen.hidden, 1], parameters: model.parameterCount },
       hyperParameters: chosen.kind === 'ridge' ? { lambda: chosen.lambda } : { epochs: epochs ?? chosen.epochs, batchSize: 32, lr: chosen.lr, weightDecay: chosen.weightDecay, optimizer: 'Adam, mean squared error' },
       variants,
-      trainSeconds: round(trainSeconds, 1),
-      durationSeconds: round((performance.now() - t0) / 1000, 1),
-      finishedAt: nowIso(),
-      machine: machine(),
+      ...runRecord(t0, trainSeconds),
     },
   };
-  writeSpec(ctx.out, spec);
-  writeFileSync(resolve(ctx.out, 'MODEL_CARD.md'), modelCard(spec));
-  return { out: ctx.out, metrics, seconds: (spec.training as { durationSeconds: number }).durationSeconds, bytes: folderBytes(ctx.out) };
+  return writeArtifacts(ctx.out, spec, modelCard(spec), metrics);
 }
 
 async function evaluate(dir: string, ctx: EvalContext): Promise<EvalResult> {

@@ -4,6 +4,8 @@ import { cpus, totalmem, platform, arch, loadavg } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseSpec, SPEC_FILE, type ModelSpec } from '../models/spec.js';
+import { round } from './metrics.js';
+import type { TrainResult } from './types.js';
 
 /** The repository root (this file is src/training/artifacts.ts or dist/training/artifacts.js). */
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -49,4 +51,21 @@ export function folderBytes(dir: string): number {
 
 export function nowIso(): string {
   return new Date().toISOString();
+}
+
+/** The fields every spec's `training` record ends with: how long it took, when, on what. */
+export function runRecord(startedAt: number, trainSeconds: number): Record<string, unknown> {
+  return {
+    trainSeconds: round(trainSeconds, 1),
+    durationSeconds: round((performance.now() - startedAt) / 1000, 1),
+    finishedAt: nowIso(),
+    machine: machine(),
+  };
+}
+
+/** Writes the spec (checked with the server's own schema) and its model card next to the graph. */
+export function writeArtifacts(out: string, spec: ModelSpec, card: string, metrics: Record<string, number>): TrainResult {
+  writeSpec(out, spec);
+  writeFileSync(resolve(out, 'MODEL_CARD.md'), card);
+  return { out, metrics, seconds: (spec.training as { durationSeconds: number }).durationSeconds, bytes: folderBytes(out) };
 }

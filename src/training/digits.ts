@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { ModelSpec } from '../models/spec.js';
-import { folderBytes, machine, nowIso, readSpec, writeSpec } from './artifacts.js';
+import { readSpec, runRecord, writeArtifacts } from './artifacts.js';
 import { Cnn, type CnnConfig, type CnnTrainOptions } from './cnn.js';
 import { loadMnist, mnistPackageVersion, MNIST_PACKAGE, PIXELS, splitDigits, subset, type DigitSet } from './data/mnist.js';
 import { argmax, classificationMetrics, classificationRecord, histogram, predictionReference, quantileEdges, round, softmax } from './metrics.js';
@@ -137,15 +137,10 @@ async function train(ctx: TrainContext): Promise<TrainResult> {
       architecture: { ...CONFIG, layers: 'conv5x5(c1)-relu-maxpool2-conv5x5(c2)-relu-maxpool2-dense(hidden)-relu-dense(10)', parameters: model.parameterCount },
       hyperParameters: { ...opts, optimizer: 'SGD with momentum, mini-batches, cosine learning-rate decay', augmentation: `random integer shifts of up to ${opts.shift} pixel(s) in x and y` },
       epochLoss: losses,
-      trainSeconds: round(trainSeconds, 1),
-      durationSeconds: round((performance.now() - t0) / 1000, 1),
-      finishedAt: nowIso(),
-      machine: machine(),
+      ...runRecord(t0, trainSeconds),
     },
   };
-  writeSpec(ctx.out, spec);
-  writeFileSync(resolve(ctx.out, 'MODEL_CARD.md'), modelCard(spec));
-  return { out: ctx.out, metrics, seconds: (spec.training as { durationSeconds: number }).durationSeconds, bytes: folderBytes(ctx.out) };
+  return writeArtifacts(ctx.out, spec, modelCard(spec), metrics);
 }
 
 async function evaluate(dir: string, ctx: EvalContext): Promise<EvalResult> {

@@ -2,7 +2,7 @@ import { mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { tmpdir } from 'node:os';
 import type { ModelSpec } from '../models/spec.js';
-import { folderBytes, machine, nowIso, readSpec, sha256File, sharedDir, writeSpec } from './artifacts.js';
+import { readSpec, runRecord, sha256File, sharedDir, writeArtifacts } from './artifacts.js';
 import { loadSst2, splitSst2, type LabelledText, type SplitOptions } from './data/sst2.js';
 import { classificationRecord, round } from './metrics.js';
 import { openSession, runTextClassifier } from './onnx-run.js';
@@ -97,7 +97,6 @@ async function train(ctx: TrainContext): Promise<TrainResult> {
   const metrics = classificationRecord(m);
   ctx.log(`  held-out (${split.test.length} sentences, ONNX): ${JSON.stringify(metrics)}`);
 
-  const seconds = round((performance.now() - t0) / 1000, 1);
   const spec: ModelSpec = {
     name: 'sentiment',
     version: '1',
@@ -144,15 +143,10 @@ async function train(ctx: TrainContext): Promise<TrainResult> {
       hyperParameters: { variant: variant.name, ...topts, optimizer: 'SGD, one example per step, learning rate decayed linearly to 0', vocabulary: VOCAB },
       variants: sweepResults,
       vocabularySize: tok.vocabSize,
-      trainSeconds: round(trainSeconds, 1),
-      durationSeconds: seconds,
-      finishedAt: nowIso(),
-      machine: machine(),
+      ...runRecord(t0, trainSeconds),
     },
   };
-  writeSpec(ctx.out, spec);
-  writeFileSync(resolve(ctx.out, 'MODEL_CARD.md'), modelCard(spec, ctx.out));
-  return { out: ctx.out, metrics, seconds, bytes: folderBytes(ctx.out) };
+  return writeArtifacts(ctx.out, spec, modelCard(spec, ctx.out), metrics);
 }
 
 async function evaluate(dir: string, ctx: EvalContext): Promise<EvalResult> {

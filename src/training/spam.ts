@@ -2,7 +2,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { tmpdir } from 'node:os';
 import type { ModelSpec } from '../models/spec.js';
-import { folderBytes, machine, nowIso, readSpec, sha256, writeSpec } from './artifacts.js';
+import { readSpec, runRecord, sha256, writeArtifacts } from './artifacts.js';
 import { dedupe, emailText, loadSpamAssassin, spamPackageVersion, stratifiedSplit, SPAM_PACKAGE, type Email } from './data/spam.js';
 import { classificationRecord, round, softmax } from './metrics.js';
 import { openSession, runTextClassifier } from './onnx-run.js';
@@ -185,15 +185,10 @@ async function train(ctx: TrainContext): Promise<TrainResult> {
       variants: sweepResults,
       vocabularySize: tok.vocabSize,
       trainingExamples: texts.length,
-      trainSeconds: round(trainSeconds, 1),
-      durationSeconds: round((performance.now() - t0) / 1000, 1),
-      finishedAt: nowIso(),
-      machine: machine(),
+      ...runRecord(t0, trainSeconds),
     },
   };
-  writeSpec(ctx.out, spec);
-  writeFileSync(resolve(ctx.out, 'MODEL_CARD.md'), modelCard(spec));
-  return { out: ctx.out, metrics, seconds: (spec.training as { durationSeconds: number }).durationSeconds, bytes: folderBytes(ctx.out) };
+  return writeArtifacts(ctx.out, spec, modelCard(spec), metrics);
 }
 
 async function evaluate(dir: string, ctx: EvalContext): Promise<EvalResult> {
