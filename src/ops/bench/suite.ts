@@ -453,7 +453,9 @@ function renderMarkdown(data: SuiteData): string {
   md.push(`Written by \`npm run bench\` (src/ops/bench/suite.ts) on ${data.finishedAt}; ${settings.quick ? '**quick mode** (one short run each: indicative only)' : `median of ${settings.repeats} interleaved runs of ${settings.duration} s each`}. Raw numbers: bench/results.json.`, '');
   md.push('## Machine and settings', '');
   md.push(`- CPU: ${machine.cpus} x ${machine.cpuModel} (${machine.cpuFlags.join(', ') || 'flags unknown'}), ${machine.memoryGiB} GiB, ${machine.platform}`);
-  md.push(`- Load average (1 min) at start ${machine.loadAverage}, at end ${data.loadAverageAtEnd}: above ~0.5 other work shared the cores and the numbers are low and noisy.`);
+  md.push(
+    `- Load average (1 min) at start ${machine.loadAverage} (other work on the machine: above ~0.5 the numbers are low and noisy), at end ${data.loadAverageAtEnd} (includes the suite's own load of about 2).`,
+  );
   md.push(`- Node ${machine.node}; ${Object.entries(machine.versions).map(([k, v]) => `${k} ${v}`).join(', ')}`);
   md.push(`- Texts: ${texts.count} SST-2 training sentences of ${texts.words.min}-${texts.words.max} words (median ${texts.words.median}), from ${texts.source}; one text per request, bodies sent in turn.`);
   md.push(`- Load: autocannon ${machine.versions.autocannon} in the bench process on the same ${machine.cpus} cores (it takes CPU from every server alike); closed loop (each connection waits for its answer); ${settings.duration} s per run after a ${settings.warmup} s warm-up; latency resolution 1 ms.`);
