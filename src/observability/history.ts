@@ -176,7 +176,9 @@ export async function takeSnapshot(registry: Registry, at: number = Date.now()):
     requests,
     errors,
     latencyBuckets,
-    cpuSeconds: await first('process_cpu_seconds_total'),
+    // prom-client updates all three CPU counters in the collect() of the user-time one only, so
+    // reading process_cpu_seconds_total by itself returns a value that never moves.
+    cpuSeconds: (await first('process_cpu_user_seconds_total')) + (await first('process_cpu_system_seconds_total')),
     rssBytes: await first('process_resident_memory_bytes'),
     predictions,
   };

@@ -137,6 +137,15 @@ describe('takeSnapshot on a real prom-client registry', () => {
     expect(s.predictions.get('sentiment')?.get('POSITIVE')).toBe(3);
     expect(s.cpuSeconds).toBe(0); // no default metrics registered
   });
+
+  it('reads the CPU the process spent between two snapshots from the default metrics', async () => {
+    const metrics = new Metrics();
+    const before = await takeSnapshot(metrics.registry);
+    const spinUntil = process.cpuUsage().user + 50_000; // 50 ms of CPU, not of wall time
+    while (process.cpuUsage().user < spinUntil) Math.sqrt(Math.random());
+    const after = await takeSnapshot(metrics.registry);
+    expect(after.cpuSeconds - before.cpuSeconds).toBeGreaterThanOrEqual(0.05);
+  });
 });
 
 describe('HistorySampler', () => {
