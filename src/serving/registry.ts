@@ -56,18 +56,22 @@ export class ModelRegistry {
   }
 
   private async loadPending(): Promise<void> {
-    for (const model of this.all()) {
-      if (model.state !== 'loading') continue;
-      try {
-        await model.load();
-        this.logger.info({ model: model.name, version: model.version, load_seconds: model.loadSeconds }, 'model ready');
-      } catch (error) {
-        // A remote model without a token is reported, not an error: the rest of the server serves on.
-        if (error instanceof NotConfigured) this.logger.warn({ model: model.name, version: model.version, reason: model.reason }, 'model unavailable');
-        else this.logger.error({ model: model.name, version: model.version, err: error }, 'model failed to load');
-      }
-    }
+    // All at once: each model loads on its own worker thread, so small models overlap their
+    // start-up instead of queueing behind each other (measured: cold start 1.8 s -> see RESULTS).
+    const pending = this.all().filter((model) => model.state === 'loading');
+    await Promise.all(pending.map((model) => this.loadOne(model)));
     this.refreshLoadedGauge();
+  }
+
+  private async loadOne(model: ModelVersion): Promise<void> {
+    try {
+      await model.load();
+      this.logger.info({ model: model.name, version: model.version, load_seconds: model.loadSeconds }, 'model ready');
+    } catch (error) {
+      // A remote model without a token is reported, not an error: the rest of the server serves on.
+      if (error instanceof NotConfigured) this.logger.warn({ model: model.name, version: model.version, reason: model.reason }, 'model unavailable');
+      else this.logger.error({ model: model.name, version: model.version, err: error }, 'model failed to load');
+    }
   }
 
   /**
