@@ -99,30 +99,35 @@ export async function startVigil(args: string[], env: NodeJS.ProcessEnv = {}): P
   };
 }
 
-export async function postJson(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any; headers: Headers }> {
+export interface JsonResponse {
+  status: number;
+  /** The parsed JSON, or the raw text when the body is not JSON (so an assertion shows it). */
+  body: any;
+  text: string;
+  headers: Headers;
+}
+
+async function readResponse(response: Response): Promise<JsonResponse> {
+  const text = await response.text();
+  let body: unknown = text;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // not JSON: keep the text
+  }
+  return { status: response.status, body, text, headers: response.headers };
+}
+
+export async function postJson(url: string, body: unknown, headers: Record<string, string> = {}, signal?: AbortSignal): Promise<JsonResponse> {
   const response = await fetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...headers },
     body: typeof body === 'string' ? body : JSON.stringify(body),
+    signal,
   });
-  const text = await response.text();
-  let parsed: unknown = text;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    // not JSON: keep the text so the assertion shows it
-  }
-  return { status: response.status, body: parsed, headers: response.headers };
+  return readResponse(response);
 }
 
-export async function getJson(url: string): Promise<{ status: number; body: any; headers: Headers }> {
-  const response = await fetch(url);
-  const text = await response.text();
-  let parsed: unknown = text;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    // not JSON
-  }
-  return { status: response.status, body: parsed, headers: response.headers };
+export async function getJson(url: string): Promise<JsonResponse> {
+  return readResponse(await fetch(url));
 }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startFakeUpstream, writeModelFolder, type FakeUpstream } from '../helpers/fake-upstream.js';
-import { REPO_ROOT, startVigil, type VigilProcess } from '../helpers/server.js';
+import { REPO_ROOT, startVigil, type VigilProcess, postJson } from '../helpers/server.js';
 
 /**
  * Fallback between modes, through the real server: a local model that sheds load falls back
@@ -24,21 +24,10 @@ const seen: string[] = [];
 
 const readSpec = (relative: string) => JSON.parse(readFileSync(path.join(REPO_ROOT, relative), 'utf8')) as Record<string, any>;
 
-async function post(model: string, body: unknown) {
-  const response = await fetch(`${vigil.url}/v1/models/${model}/predict`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  const text = await response.text();
-  seen.push(text);
-  let json: any;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: response.status, headers: response.headers, text, body: json };
+async function post(model: string, body: unknown, signal?: AbortSignal) {
+  const response = await postJson(`${vigil.url}/v1/models/${model}/predict`, body, {}, signal);
+  seen.push(response.text);
+  return response;
 }
 
 async function fallbacks(labels: Record<string, string>): Promise<number> {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeUpstream, writeModelFolder, type FakeUpstream } from '../helpers/fake-upstream.js';
-import { REPO_ROOT, startVigil, type VigilProcess } from '../helpers/server.js';
+import { REPO_ROOT, startVigil, type VigilProcess, postJson } from '../helpers/server.js';
 
 /**
  * How remote models get their token, through the real server with the embedded models (what
@@ -29,15 +29,10 @@ async function get(url: string) {
   return { status: response.status, body: JSON.parse(text) as any };
 }
 
-async function post(model: string, body: unknown) {
-  const response = await fetch(`${vigil.url}/v1/models/${model}/predict`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  const text = await response.text();
-  seen.push(text);
-  return { status: response.status, headers: response.headers, body: JSON.parse(text) as any };
+async function post(model: string, body: unknown, signal?: AbortSignal) {
+  const response = await postJson(`${vigil.url}/v1/models/${model}/predict`, body, {}, signal);
+  seen.push(response.text);
+  return response;
 }
 
 beforeAll(async () => {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startFakeUpstream, writeModelFolder, type FakeUpstream } from '../helpers/fake-upstream.js';
-import { REPO_ROOT, startVigil, type VigilProcess } from '../helpers/server.js';
+import { REPO_ROOT, startVigil, type VigilProcess, postJson } from '../helpers/server.js';
 
 /**
  * The positive-thought model through the real server, against a fake Hugging Face router on
@@ -26,21 +26,9 @@ const committedSpec = () =>
   JSON.parse(readFileSync(path.join(REPO_ROOT, 'models/positive-thought/1/vigil.model.json'), 'utf8')) as Record<string, any>;
 
 async function post(model: string, body: unknown, signal?: AbortSignal) {
-  const response = await fetch(`${vigil.url}/v1/models/${model}/predict`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-    signal,
-  });
-  const text = await response.text();
-  seen.push(text);
-  let json: any;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: response.status, headers: response.headers, text, body: json };
+  const response = await postJson(`${vigil.url}/v1/models/${model}/predict`, body, {}, signal);
+  seen.push(response.text);
+  return response;
 }
 
 interface SseEvent {
