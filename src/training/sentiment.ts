@@ -7,7 +7,7 @@ import { loadSst2, splitSst2, type LabelledText, type SplitOptions } from './dat
 import { classificationRecord, round } from './metrics.js';
 import { openSession, runTextClassifier } from './onnx-run.js';
 import type { TextModelConfig } from './text-classifier.js';
-import { buildTokenizer, encodeAll, evaluateLogits, fitTextClassifier, textReference, tsLogits, variantConfig, variantTrainOptions, type TextVariant } from './text-pipeline.js';
+import { buildTokenizer, encodeAll, evaluateLogits, fitTextClassifier, textReference, tsLogits, variantConfig, variantTrainOptions, type TextVariant, textClassifierInterface } from './text-pipeline.js';
 import type { EvalContext, EvalResult, TrainContext, TrainResult, Trainer } from './types.js';
 import { loadTokenizer, type VocabOptions } from './tokenizer.js';
 
@@ -103,13 +103,7 @@ async function train(ctx: TrainContext): Promise<TrainResult> {
     task: 'text-classification',
     runtime: 'onnx',
     description: 'English movie-review sentiment (NEGATIVE/POSITIVE). fastText-style mean of word embeddings, trained by Vigil on SST-2 phrases.',
-    inputs: [
-      { name: 'input_ids', datatype: 'INT64', shape: [-1, -1] },
-      { name: 'attention_mask', datatype: 'INT64', shape: [-1, -1] },
-    ],
-    outputs: [{ name: 'logits', datatype: 'FP32', shape: [-1, 2] }],
-    labels: LABELS,
-    onnx: { file: 'model.onnx' },
+    ...textClassifierInterface(LABELS),
     preprocessing: { tokenizer: '.', maxLength: MAX_LENGTH },
     quality: { metrics: ['accuracy', 'precision', 'recall', 'f1'], positiveLabel: 'POSITIVE' },
     evaluation: {

@@ -7,7 +7,7 @@ import { dedupe, emailText, loadSpamAssassin, spamPackageVersion, stratifiedSpli
 import { classificationRecord, round, softmax } from './metrics.js';
 import { openSession, runTextClassifier } from './onnx-run.js';
 import type { TextModelConfig } from './text-classifier.js';
-import { buildTokenizer, encodeAll, evaluateLogits, fitTextClassifier, textReference, tsLogits, variantConfig, variantTrainOptions, type TextVariant } from './text-pipeline.js';
+import { buildTokenizer, encodeAll, evaluateLogits, fitTextClassifier, textReference, tsLogits, variantConfig, variantTrainOptions, type TextVariant, textClassifierInterface } from './text-pipeline.js';
 import { loadTokenizer, type VocabOptions } from './tokenizer.js';
 import type { EvalContext, EvalResult, TrainContext, TrainResult, Trainer } from './types.js';
 
@@ -136,13 +136,7 @@ async function train(ctx: TrainContext): Promise<TrainResult> {
     task: 'text-classification',
     runtime: 'onnx',
     description: 'E-mail / message spam filter (ham/spam) on subject + body text. fastText-style, trained by Vigil on the SpamAssassin public corpus.',
-    inputs: [
-      { name: 'input_ids', datatype: 'INT64', shape: [-1, -1] },
-      { name: 'attention_mask', datatype: 'INT64', shape: [-1, -1] },
-    ],
-    outputs: [{ name: 'logits', datatype: 'FP32', shape: [-1, 2] }],
-    labels: LABELS,
-    onnx: { file: 'model.onnx' },
+    ...textClassifierInterface(LABELS),
     preprocessing: { tokenizer: '.', maxLength: MAX_LENGTH, input: 'subject, a blank line, then the plain-text body; no mail headers' },
     quality: { metrics: ['accuracy', 'precision', 'recall', 'f1'], positiveLabel: 'spam' },
     evaluation: {

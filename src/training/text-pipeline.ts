@@ -21,6 +21,7 @@ export function variantTrainOptions(v: TextVariant, seed: number, epochs?: numbe
   return { epochs: epochs ?? v.epochs, lr: v.lr, dropout: v.dropout, seed };
 }
 import { argmax, classificationMetrics, histogram, predictionReference, round, softmax, type ClassificationMetrics } from './metrics.js';
+import type { ModelSpec } from '../models/spec.js';
 
 /** Shared by the text classifiers (sentiment, spam): tokenizer -> ids -> fastText-style model. */
 
@@ -83,5 +84,21 @@ export function textReference(seqs: number[][], logits: ArrayLike<number>[], lab
       logits.map((l) => softmax(l)),
       labels,
     ),
+  };
+}
+
+/**
+ * The interface of every text classifier Vigil exports: the same as a Hugging Face DistilBERT
+ * sequence classifier, so the server treats ours and theirs alike.
+ */
+export function textClassifierInterface(labels: string[]): Pick<ModelSpec, 'inputs' | 'outputs' | 'labels' | 'onnx'> {
+  return {
+    inputs: [
+      { name: 'input_ids', datatype: 'INT64', shape: [-1, -1] },
+      { name: 'attention_mask', datatype: 'INT64', shape: [-1, -1] },
+    ],
+    outputs: [{ name: 'logits', datatype: 'FP32', shape: [-1, labels.length] }],
+    labels,
+    onnx: { file: 'model.onnx' },
   };
 }
