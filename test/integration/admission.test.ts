@@ -64,7 +64,7 @@ describe('admission control: queue full', () => {
   it('a flood past maxQueue gets 503 + Retry-After for some, correct 200s for the rest, and every shed is counted', async () => {
     const before = await metricValue(/^vigil_requests_shed_total\{.*model="tiny-queue".*reason="queue_full"/);
     const flood = Array.from({ length: 120 }, (_, i) => TEXTS[i % TEXTS.length]!);
-    const answers = await Promise.all(flood.map((text) => postJson(`${server.url}/v1/models/tiny-queue/predict`, { text }).then((a) => ({ text, ...a }))));
+    const answers = await Promise.all(flood.map((text) => postJson(`${server.url}/v1/models/tiny-queue/predict`, { text }).then((a) => ({ ...a, sent: text }))));
 
     const ok = answers.filter((a) => a.status === 200);
     const shed = answers.filter((a) => a.status === 503);
@@ -72,7 +72,7 @@ describe('admission control: queue full', () => {
     expect(shed.length).toBeGreaterThan(0);
     expect(ok.length).toBeGreaterThan(0);
     for (const a of ok) {
-      expect(a.body.label).toBe(expected.get(a.text));
+      expect(a.body.label).toBe(expected.get(a.sent));
       expect(a.body.model).toBe('tiny-queue');
     }
     for (const a of shed) {
@@ -114,14 +114,14 @@ describe('deadlines', () => {
         (i % 2 === 0
           ? postJson(`${server.url}/v1/models/roomy/predict`, { text }, { 'x-vigil-timeout-ms': '0' })
           : postJson(`${server.url}/v1/models/roomy/predict`, { text, timeout_ms: 0 })
-        ).then((a) => ({ text, ...a })),
+        ).then((a) => ({ ...a, sent: text })),
       ),
     );
     const ok = answers.filter((a) => a.status === 200);
     const late = answers.filter((a) => a.status === 504);
     expect(ok.length + late.length).toBe(flood.length);
     expect(late.length).toBeGreaterThan(0);
-    for (const a of ok) expect(a.body.label).toBe(expected.get(a.text));
+    for (const a of ok) expect(a.body.label).toBe(expected.get(a.sent));
     for (const a of late) expect(a.body.error.code).toBe('deadline_exceeded');
     const after = await metricValue(/^vigil_requests_shed_total\{.*model="roomy".*reason="deadline"/);
     expect(after - before).toBe(late.length);
