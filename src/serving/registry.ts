@@ -3,6 +3,7 @@ import { compareVersions, type ModelSource } from '../models/repository.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { ModelVersion, type ModelVersionOptions } from './model-version.js';
+import { ALIASES, RoutingTable, type Alias } from './routing-table.js';
 
 export interface ModelStatus {
   name: string;
@@ -22,6 +23,8 @@ export interface RegistryOptions extends Omit<ModelVersionOptions, 'dir'> {
 
 /** Every model version the server knows, by name and version, and which one answers by default. */
 export class ModelRegistry {
+  /** Per model: champion, challenger, canary weight, shadow (the router splits traffic by them). */
+  readonly routing = new RoutingTable();
   private readonly models = new Map<string, Map<string, ModelVersion>>();
   private preferredDefault: string | undefined;
   /** Hub models being downloaded, and those that could not be. */
@@ -100,20 +103,23 @@ export class ModelRegistry {
 
   versions(name: string): ModelVersion[] {
     const versions = this.models.get(name);
-    if (!versions) throw new ModelNotFound(name);
+    // Empty while a first repository load of this name is still warming its versions up.
+    if (!versions || versions.size === 0) throw new ModelNotFound(name);
     return [...versions.values()].sort((a, b) => compareVersions(a.version, b.version));
   }
 
-  /** A named version, or the newest ready version (the newest of all when none is ready). */
+  /**
+   * A named version or alias (`champion`, `challenger`, `shadow`; a real version of that name
+   * wins), or the champion: the pinned one, else the newest ready version (routing-table.ts).
+   */
   get(name: string, version?: string): ModelVersion {
     const versions = this.versions(name);
-    if (version !== undefined) {
-      const found = versions.find((v) => v.version === version);
-      if (!found) throw new ModelNotFound(name, version);
-      return found;
-    }
-    const ready = versions.filter((v) => v.state === 'ready');
-    return (ready.length > 0 ? ready : versions).at(-1)!;
+    if (version === undefined) return this.routing.champion(name, versions);
+    const found =
+      versions.find((v) => v.version === version) ??
+      ((ALIASES as readonly string[]).includes(version) ? this.routing.resolve(name, version as Alias, versions) : undefined);
+    if (!found) throw new ModelNotFound(name, version);
+    return found;
   }
 
   has(name: string): boolean {
@@ -206,6 +212,8 @@ export class ModelRegistry {
       versions.delete(version);
       this.logger.info({ model: name, version }, 'model version removed: no longer in the repository');
     }
+    const cleared = this.routing.forgetMissing(name, [...versions.values()]);
+    if (cleared.length > 0) this.logger.warn({ model: name, cleared }, 'routing: aliases of removed versions cleared');
     if (versions.size === 0) this.models.delete(name);
     this.refreshLoadedGauge();
     return { loaded, failed };
