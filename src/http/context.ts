@@ -2,6 +2,7 @@ import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { ModelMonitor } from '../observability/model-monitor.js';
 import type { ModelRegistry } from '../serving/registry.js';
+import type { PredictionRouter } from '../serving/router.js';
 
 export interface HttpLimits {
   /** Largest request body, in bytes (413 past it). */
@@ -13,6 +14,8 @@ export interface HttpLimits {
 /** What every route plugin may use; built once by the server. */
 export interface ServerContext {
   registry: ModelRegistry;
+  /** Picks the version per request (champion, canary, shadow) and falls back; one per server, so its metrics are declared once. */
+  router: PredictionRouter;
   metrics: Metrics;
   logger: Logger;
   limits: HttpLimits;

@@ -9,6 +9,7 @@ import { Metrics } from '../observability/metrics.js';
 import { ModelMonitor } from '../observability/model-monitor.js';
 import { startTracing } from '../observability/tracing.js';
 import { ModelRegistry } from '../serving/registry.js';
+import { PredictionRouter } from '../serving/router.js';
 import { buildApp } from './app.js';
 import type { ServerContext } from './context.js';
 
@@ -74,6 +75,7 @@ export async function startServer(config: ServeConfig, options: { logger?: Logge
 
   const context: ServerContext = {
     registry,
+    router: new PredictionRouter(registry, metrics, logger),
     metrics,
     logger,
     limits: { bodyLimit: config.bodyLimit, maxBatchInputs: config.maxBatchInputs },

@@ -1,8 +1,7 @@
 import { PassThrough } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { InvalidInput, VigilError } from '../errors.js';
-import type { ModelVersion } from '../serving/model-version.js';
-import type { PredictionRouter } from '../serving/router.js';
+import type { PredictionRouter, RouteDecision } from '../serving/router.js';
 
 /**
  * `"stream": true` on a predict request: the answer is server-sent events.
@@ -38,12 +37,13 @@ export interface StreamRequest {
   request: FastifyRequest;
   reply: FastifyReply;
   router: PredictionRouter;
-  model: ModelVersion;
+  decision: RouteDecision;
   inputs: unknown[];
   batch: boolean;
 }
 
-export async function streamPrediction({ request, reply, router, model, inputs, batch }: StreamRequest): Promise<FastifyReply> {
+export async function streamPrediction({ request, reply, router, decision, inputs, batch }: StreamRequest): Promise<FastifyReply> {
+  const { model } = decision;
   if (batch || inputs.length !== 1) throw new InvalidInput('"stream": true takes one input, not a batch', 'streaming_needs_one_input');
   if (!model.canStream) {
     throw new InvalidInput(`model "${model.name}" (task ${model.spec.task}) cannot stream; leave out "stream"`, 'streaming_not_supported');
@@ -58,7 +58,7 @@ export async function streamPrediction({ request, reply, router, model, inputs, 
   const opened = new Promise<{ status: number; retryAfter?: number }>((resolve) => (open = resolve));
 
   void router
-    .stream(model, inputs[0], {
+    .stream(decision, inputs[0], {
       signal,
       onToken: (text) => {
         open({ status: 200 });

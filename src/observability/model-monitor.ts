@@ -34,6 +34,8 @@ export interface PredictionEvent {
   requestId?: string;
   /** Set when this model answered for another one that failed. */
   fallback?: { from: string; reason: string };
+  /** A shadow version's answer: it feeds the version's drift window but is not logged (nobody got it). */
+  shadow?: boolean;
   items: ObservedItem[];
 }
 
@@ -140,6 +142,10 @@ export class ModelMonitor implements PredictionObserver {
     try {
       if (!this.specs.has(key(spec))) this.specs.set(key(spec), { spec });
       const drift = this.drift.track(spec);
+      if (event.shadow) {
+        for (const item of event.items) drift?.add(item);
+        return;
+      }
       const requestId = event.requestId ?? randomUUID();
       const createdAt = this.now();
       this.log.append(

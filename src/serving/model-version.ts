@@ -32,6 +32,8 @@ export interface PredictOptions {
   requestId?: string;
   /** Set by the router when this model answers for a primary that failed. */
   fallback?: { from: string; reason: string };
+  /** A copy of a request for a shadow version: measured per version, but not a request served. */
+  shadow?: boolean;
 }
 
 const now = () => performance.now();
@@ -146,15 +148,17 @@ export class ModelVersion {
   async predict(inputs: unknown[], options: PredictOptions = {}): Promise<Prediction[]> {
     if (this.state !== 'ready' || !this.pipeline) throw this.unavailable ?? new ModelNotReady(this.name, this.reason ?? this.state);
     const started = now();
-    if (this.isLocal) this.metrics.requestsLocal.inc();
+    // The mood app's request counters count requests served; a shadow copy serves no one.
+    const served = this.isLocal && !options.shadow;
+    if (served) this.metrics.requestsLocal.inc();
     try {
       const predictions = await this.run(inputs, options, true);
-      if (this.isLocal) this.metrics.localLatency.observe((now() - started) / 1000);
+      if (served) this.metrics.localLatency.observe((now() - started) / 1000);
       return predictions;
     } catch (error) {
       const reason = error instanceof VigilError ? error.code : 'runtime_error';
       this.metrics.inferenceErrors.inc({ model: this.name, version: this.version, reason });
-      if (this.isLocal) this.metrics.errorsLocal.inc();
+      if (served) this.metrics.errorsLocal.inc();
       // The batcher counts its own sheds; a remote model's concurrency cap sheds with the same code.
       if (!this.isLocal && reason === 'overloaded') this.metrics.shed.inc({ model: this.name, version: this.version, reason: 'queue_full' });
       throw error;
@@ -206,7 +210,7 @@ export class ModelVersion {
         }
         return { label: p.label, score: p.score, value: typeof p.value === 'number' ? p.value : undefined, features, input: inputs[i] };
       });
-      this.options.monitor!.observe(this.spec, { requestId: options.requestId, fallback: options.fallback, items });
+      this.options.monitor!.observe(this.spec, { requestId: options.requestId, fallback: options.fallback, shadow: options.shadow, items });
     } catch (error) {
       this.options.logger?.warn({ err: error, model: this.name, version: this.version }, 'prediction monitoring failed');
     }

@@ -5,6 +5,9 @@ import type { Metrics } from '../observability/metrics.js';
 import type { Prediction } from '../tasks/types.js';
 import type { ModelVersion, PredictOptions } from './model-version.js';
 import type { ModelRegistry } from './registry.js';
+import { RoutingMetrics, type RouteKind, type RoutingSnapshot } from './routing-metrics.js';
+import { ShadowMirror } from './shadow.js';
+import { splitPoint } from './traffic-split.js';
 
 /** Which model stood in for which, and why: part of the answer, so callers can tell. */
 export interface FallbackNote {
@@ -22,6 +25,23 @@ export interface Routed<T> {
 export interface RouteStreamOptions {
   signal?: AbortSignal;
   onToken(delta: string): void;
+}
+
+/** What the caller said about where its request should go. */
+export interface RouteRequest {
+  /** A version or alias named in the path: no split, no shadow. */
+  version?: string;
+  /** The sticky key (header x-vigil-route-key or body "route_key"): one key, one version. */
+  routeKey?: string;
+  /** Splits requests without a route key: random unless the caller chose its request id. */
+  requestId: string;
+}
+
+/** The version that answers a request, how it was chosen, and the shadow that sees a copy. */
+export interface RouteDecision {
+  model: ModelVersion;
+  route: RouteKind;
+  shadow?: ModelVersion;
 }
 
 const fallbackCounters = new WeakMap<Registry, Counter<'model' | 'fallback' | 'reason'>>();
@@ -56,13 +76,16 @@ export function fallbackReason(error: unknown): string {
 }
 
 /**
- * Sends a request to its model and, when that model fails on its own account, to the model
- * its spec names as `fallback` (one hop, never a chain, so two models naming each other
- * cannot loop). Local <-> remote in either direction; the fallback must have the same task,
- * since the request was parsed for it. Not HTTP-specific: routes and the CLI share it.
+ * Picks the version that answers a request (champion, canary split, sticky key, or the version
+ * the request named), copies it to the shadow version, and sends it to its model; when that
+ * model fails on its own account, to the model its spec names as `fallback` (one hop, never a
+ * chain, so two models naming each other cannot loop). Local <-> remote in either direction;
+ * the fallback must have the same task, since the request was parsed for it. Not HTTP-specific.
  */
 export class PredictionRouter {
+  readonly metrics: RoutingMetrics;
   private readonly fallbacks: Counter<'model' | 'fallback' | 'reason'>;
+  private readonly shadows: ShadowMirror;
 
   constructor(
     private readonly registry: ModelRegistry,
@@ -70,13 +93,48 @@ export class PredictionRouter {
     private readonly logger?: Logger,
   ) {
     this.fallbacks = fallbackCounter(metrics.registry);
+    this.metrics = new RoutingMetrics(metrics.registry, () => this.snapshot());
+    this.shadows = new ShadowMirror(this.metrics, logger);
   }
 
-  async predict(primary: ModelVersion, inputs: unknown[], options: PredictOptions = {}): Promise<Routed<Prediction[]>> {
+  /** Which version answers; throws 404 for an unknown model, version or unset alias. */
+  choose(name: string, request: RouteRequest): RouteDecision {
+    if (request.version !== undefined) return { model: this.registry.get(name, request.version), route: 'explicit' };
+    const versions = this.registry.versions(name);
+    const { policy } = this.registry.routing.entry(name);
+    const key = request.routeKey ?? request.requestId;
+    let decision: RouteDecision = { model: this.registry.routing.champion(name, versions), route: 'champion' };
+    if (policy.challenger !== undefined && policy.canaryWeight > 0) {
+      const challenger = versions.find((v) => v.version === policy.challenger);
+      // A challenger that is not ready (loading, failed) gives its share back to the champion.
+      if (challenger?.state === 'ready' && splitPoint('canary', name, challenger.version, key) < policy.canaryWeight) {
+        decision = { model: challenger, route: 'canary' };
+      }
+    }
+    if (policy.shadow !== undefined && policy.shadow !== decision.model.version && splitPoint('shadow', name, policy.shadow, key) < policy.shadowWeight) {
+      const shadow = versions.find((v) => v.version === policy.shadow);
+      if (shadow) decision = { ...decision, shadow };
+    }
+    return decision;
+  }
+
+  /**
+   * Answers with the chosen version (or its fallback), and copies the request to the shadow in
+   * the background. `useFallback: false` where a stand-in could not speak the caller's format (OIP tensors).
+   */
+  async predict(decision: RouteDecision, inputs: unknown[], options: PredictOptions = {}, { useFallback = true } = {}): Promise<Routed<Prediction[]>> {
+    const primary = decision.model;
+    this.count(decision);
+    const answered = this.answer(primary, inputs, options, useFallback);
+    if (decision.shadow) void this.shadows.mirror(decision.shadow, inputs, answered, options);
+    return answered;
+  }
+
+  private async answer(primary: ModelVersion, inputs: unknown[], options: PredictOptions, useFallback: boolean): Promise<Routed<Prediction[]>> {
     try {
-      return { result: await primary.predict(inputs, options), model: primary };
+      return { result: await this.metrics.timeVersion(primary, 'primary', () => primary.predict(inputs, options)), model: primary };
     } catch (error) {
-      const standIn = this.fallbackFor(primary, error);
+      const standIn = useFallback ? this.fallbackFor(primary, error) : undefined;
       if (!standIn) throw error;
       const fallback = this.note(primary, standIn, error);
       try {
@@ -88,17 +146,21 @@ export class PredictionRouter {
   }
 
   /**
-   * Streams one input. Falls back only while nothing has been sent: once a token reached the
-   * caller, switching models would splice two answers together.
+   * Streams one input (no shadow: a second generation would double the upstream cost). Falls
+   * back only while nothing has been sent: once a token reached the caller, switching models
+   * would splice two answers together.
    */
-  async stream(primary: ModelVersion, input: unknown, options: RouteStreamOptions): Promise<Routed<Prediction>> {
+  async stream(decision: RouteDecision, input: unknown, options: RouteStreamOptions): Promise<Routed<Prediction>> {
+    const primary = decision.model;
+    this.count(decision);
     let sent = false;
     const onToken = (delta: string) => {
       sent = true;
       options.onToken(delta);
     };
     try {
-      return { result: await primary.stream(input, { signal: options.signal, onToken }), model: primary };
+      const result = await this.metrics.timeVersion(primary, 'primary', () => primary.stream(input, { signal: options.signal, onToken }));
+      return { result, model: primary };
     } catch (error) {
       const standIn = sent ? undefined : this.fallbackFor(primary, error);
       if (!standIn) throw error;
@@ -110,6 +172,23 @@ export class PredictionRouter {
         throw this.bothFailed(primary, standIn, error, fallbackError);
       }
     }
+  }
+
+  private count(decision: RouteDecision): void {
+    this.metrics.decisions.inc({ model: decision.model.name, version: decision.model.version, route: decision.route });
+  }
+
+  /** The aliases and weights of every model, for the routing gauges. */
+  private snapshot(): RoutingSnapshot[] {
+    return this.registry.names().map((name) => {
+      const versions = this.registry.versions(name);
+      const { policy } = this.registry.routing.entry(name);
+      const present = (version: string | undefined) => version !== undefined && versions.some((v) => v.version === version);
+      const aliases = [{ alias: 'champion', version: this.registry.routing.champion(name, versions).version }];
+      if (present(policy.challenger)) aliases.push({ alias: 'challenger', version: policy.challenger! });
+      if (present(policy.shadow)) aliases.push({ alias: 'shadow', version: policy.shadow! });
+      return { model: name, aliases, canaryWeight: policy.canaryWeight, shadowWeight: policy.shadowWeight };
+    });
   }
 
   /** The ready-or-not fallback model for a failure, or undefined when there is none to ask. */

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { InvalidInput, ModelNotFound } from '../../errors.js';
 import type { ModelVersion } from '../../serving/model-version.js';
-import { PredictionRouter } from '../../serving/router.js';
+import { requestRouteKey, ROUTE_HEADER } from '../route-key.js';
 import { disconnectSignal, streamPrediction, wantsStream } from '../sse.js';
 import type { ServerContext } from '../context.js';
 
@@ -54,9 +54,7 @@ export function requestTimeoutMs(request: FastifyRequest): number | undefined {
 }
 
 export async function modelRoutes(app: FastifyInstance, context: ServerContext): Promise<void> {
-  const { registry, limits } = context;
-  // Fallback between models (local <-> remote) lives in the serving layer, not here.
-  const router = new PredictionRouter(registry, context.metrics, context.logger);
+  const { registry, limits, router } = context;
 
   app.get('/v1/models', { schema: { tags: ['models'], summary: 'Models loaded by this server.' } }, async () => ({
     default: registry.defaultModelName,
@@ -70,16 +68,18 @@ export async function modelRoutes(app: FastifyInstance, context: ServerContext):
     const { name = '', version } = request.params;
     return describeModel(registry.get(name, version), registry.versions(name).map((v) => v.version));
   };
-  app.get('/v1/models/:name', { schema: { tags: ['models'], summary: 'One model: versions, state, signature, evaluation.' } }, describeRoute);
-  app.get('/v1/models/:name/versions/:version', { schema: { tags: ['models'], summary: 'One model version.' } }, describeRoute);
+  app.get('/v1/models/:name', { schema: { tags: ['models'], summary: 'One model (its champion version): versions, state, signature, evaluation.' } }, describeRoute);
+  app.get('/v1/models/:name/versions/:version', { schema: { tags: ['models'], summary: 'One model version (or alias: champion, challenger, shadow).' } }, describeRoute);
 
   async function predict(request: FastifyRequest<{ Params: PredictParams }>, reply: FastifyReply, name: string | undefined) {
     if (!name) throw new ModelNotFound('(default)');
-    const model = registry.get(name, request.params.version);
+    // Version choice (champion, canary, sticky key, shadow) and fallback live in the serving layer, not here.
+    const decision = router.choose(name, { version: request.params.version, routeKey: requestRouteKey(request), requestId: request.id });
     const timeoutMs = requestTimeoutMs(request);
-    const { inputs, batch } = model.task.parseRequest(request.body, { maxBatchInputs: limits.maxBatchInputs });
-    if (wantsStream(request.body)) return streamPrediction({ request, reply, router, model, inputs, batch });
-    const routed = await router.predict(model, inputs, { signal: disconnectSignal(reply), timeoutMs, requestId: request.id });
+    const { inputs, batch } = decision.model.task.parseRequest(request.body, { maxBatchInputs: limits.maxBatchInputs });
+    void reply.header(ROUTE_HEADER, decision.route);
+    if (wantsStream(request.body)) return streamPrediction({ request, reply, router, decision, inputs, batch });
+    const routed = await router.predict(decision, inputs, { signal: disconnectSignal(reply), timeoutMs, requestId: request.id });
     const predictions = routed.result;
     const about = {
       model: routed.model.name,
@@ -95,7 +95,7 @@ export async function modelRoutes(app: FastifyInstance, context: ServerContext):
     summary,
     body: {
       description:
-        'Depends on the model\'s task: {"text"} or {"texts"} for text classification; {"pixels": [784 numbers in 0..1]} or {"image": "<base64 PNG>"} (or {"inputs": [...]}) for image classification; {"features": {"<name>": number}} (or {"rows": [...]}) for tabular regression, feature names in GET /v1/models/{name} under preprocessing.features; {"prompt", "sentiment"?, "stream"?} for text generation ("stream": true answers server-sent events: token, then done or error; see docs/dual-mode.md). Optional "timeout_ms" (or header x-vigil-timeout-ms) drops the request with 504 if it waits longer in the queue.',
+        'Optional "route_key" (or header x-vigil-route-key) keeps one user on one version during a canary (docs/releases.md). Depends on the model\'s task: {"text"} or {"texts"} for text classification; {"pixels": [784 numbers in 0..1]} or {"image": "<base64 PNG>"} (or {"inputs": [...]}) for image classification; {"features": {"<name>": number}} (or {"rows": [...]}) for tabular regression, feature names in GET /v1/models/{name} under preprocessing.features; {"prompt", "sentiment"?, "stream"?} for text generation ("stream": true answers server-sent events: token, then done or error; see docs/dual-mode.md). Optional "timeout_ms" (or header x-vigil-timeout-ms) drops the request with 504 if it waits longer in the queue.',
       type: 'object',
       additionalProperties: true,
     },
@@ -104,10 +104,10 @@ export async function modelRoutes(app: FastifyInstance, context: ServerContext):
   app.post('/predict', { schema: predictSchema('Predict with the default model.') }, (request: FastifyRequest<{ Params: PredictParams }>, reply) =>
     predict(request, reply, registry.defaultModelName),
   );
-  app.post('/v1/models/:name/predict', { schema: predictSchema('Predict with a model (its newest ready version).') }, (request: FastifyRequest<{ Params: PredictParams }>, reply) =>
+  app.post('/v1/models/:name/predict', { schema: predictSchema('Predict with a model: its champion version, or the challenger for the canary share.') }, (request: FastifyRequest<{ Params: PredictParams }>, reply) =>
     predict(request, reply, request.params.name),
   );
-  app.post('/v1/models/:name/versions/:version/predict', { schema: predictSchema('Predict with one version of a model.') }, (request: FastifyRequest<{ Params: PredictParams }>, reply) =>
+  app.post('/v1/models/:name/versions/:version/predict', { schema: predictSchema('Predict with one version of a model, or an alias (champion, challenger, shadow).') }, (request: FastifyRequest<{ Params: PredictParams }>, reply) =>
     predict(request, reply, request.params.name),
   );
 }
