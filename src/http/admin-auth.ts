@@ -1,10 +1,10 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { VigilError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 
 /**
- * Guards the endpoints that change what the server serves (the model repository API) with one
+ * Guards the endpoints that change what the server serves (the model repository and routing APIs) with one
  * shared admin token: `VIGIL_ADMIN_TOKEN`, sent as `Authorization: Bearer <token>`. The token is
  * never logged; comparisons take the same time whatever the guess.
  */
@@ -59,4 +59,17 @@ export function adminTokenFromEnv(env: NodeJS.ProcessEnv = process.env): string 
 
 export function warnIfUnprotected(token: string | undefined, logger: Logger, what: string): void {
   if (!token) logger.warn(`${ADMIN_TOKEN_ENV} is not set: ${what} is open to anyone who can reach this port`);
+}
+
+/**
+ * Admin clients post actions without a body, or with `-H content-type: application/json` and
+ * none: in this plugin's scope an empty JSON body means "no options" instead of a 400.
+ */
+export function acceptEmptyJsonBodies(app: FastifyInstance): void {
+  const json = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (typeof body === 'string' && body.trim() === '') return done(null, undefined);
+    return json(request, body as string, done);
+  });
 }

@@ -3,11 +3,12 @@ import { InvalidInput, VigilError } from '../../errors.js';
 import type { ModelVersion } from '../../serving/model-version.js';
 import { oipCodecFor } from '../../tasks/index.js';
 import type { OipCodec, OipModelMetadata, OipTensorMetadata } from '../../tasks/oip-tensors.js';
-import { adminGuard, adminTokenFromEnv, warnIfUnprotected } from '../admin-auth.js';
+import { acceptEmptyJsonBodies, adminGuard, adminTokenFromEnv, warnIfUnprotected } from '../admin-auth.js';
 import type { ServerContext } from '../context.js';
 import { applyClassification, classificationCount } from '../oip/classification.js';
 import { checkRequestedOutputs, matchInputs, parseInferRequest, selectOutputs } from '../oip/infer-request.js';
 import { ModelRepository } from '../oip/model-repository.js';
+import { requestRouteKey, ROUTE_HEADER } from '../route-key.js';
 import { disconnectSignal } from '../sse.js';
 import { requestTimeoutMs } from './models.js';
 
@@ -62,19 +63,14 @@ function metadataOf(model: ModelVersion, codec: OipCodec | undefined): OipModelM
 const publicTensor = ({ name, datatype, shape }: OipTensorMetadata) => ({ name, datatype, shape });
 
 export async function oipRoutes(app: FastifyInstance, context: ServerContext): Promise<void> {
-  const { registry, lifecycle, limits, logger } = context;
+  const { registry, lifecycle, limits, logger, router } = context;
   const repository = new ModelRepository(registry);
   const token = adminTokenFromEnv();
   warnIfUnprotected(token, logger, 'the model repository API (POST /v2/repository/...: load and unload models)');
   const admin = adminGuard(token);
 
   // Repository clients post without a body (or `{}`); an empty JSON body means "no options" here.
-  const json = app.getDefaultJsonParser('error', 'error');
-  app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-    if (typeof body === 'string' && body.trim() === '') return done(null, undefined);
-    return json(request, body as string, done);
-  });
+  acceptEmptyJsonBodies(app);
 
   const tags = ['oip'];
   const serverReady = () => registry.ready && !lifecycle.draining;
@@ -118,7 +114,9 @@ export async function oipRoutes(app: FastifyInstance, context: ServerContext): P
   app.get('/v2/models/:name/versions/:version/ready', { schema: { tags, summary: 'Model version ready: 200 or 503.' } }, modelReady);
 
   const infer = async (request: FastifyRequest<{ Params: ModelParams }>, reply: FastifyReply) => {
-    const model = modelOf(request);
+    // The same version choice as the JSON API (champion, canary, sticky key from the header, shadow).
+    const decision = router.choose(request.params.name, { version: request.params.version, routeKey: requestRouteKey(request), requestId: request.id });
+    const { model } = decision;
     const codec = oipCodecFor(model.spec.task);
     if (!codec) throw new NotServableOverOip(model);
     const body = parseInferRequest(request.body);
@@ -132,7 +130,8 @@ export async function oipRoutes(app: FastifyInstance, context: ServerContext): P
     }
     // Same deadline header as the JSON API; no fallback model here: a stand-in could speak other tensors.
     const timeoutMs = requestTimeoutMs(request);
-    const predictions = await model.predict(inputs, { timeoutMs, signal: disconnectSignal(reply), requestId: request.id });
+    void reply.header(ROUTE_HEADER, decision.route);
+    const { result: predictions } = await router.predict(decision, inputs, { timeoutMs, signal: disconnectSignal(reply), requestId: request.id }, { useFallback: false });
     return {
       model_name: model.name,
       model_version: model.version,
