@@ -13,6 +13,7 @@ import { monitorRoutes } from './routes/monitor.js';
 import { modelRoutes } from './routes/models.js';
 import { oipRoutes } from './routes/oip.js';
 import { feedbackRoutes } from './routes/feedback.js';
+import { routingRoutes } from './routes/routing.js';
 import { uiRoutes } from './routes/ui.js';
 
 /** The whole HTTP surface of one Vigil server, without listening yet. */
@@ -55,6 +56,7 @@ export async function buildApp(context: ServerContext): Promise<FastifyInstance>
   await app.register(async (scope) => monitorRoutes(scope, context));
   await app.register(async (scope) => modelRoutes(scope, context));
   await app.register(async (scope) => oipRoutes(scope, context));
+  await app.register(async (scope) => routingRoutes(scope, context));
   await app.register(async (scope) => feedbackRoutes(scope, context));
   await app.register(async (scope) => uiRoutes(scope, context));
   return app;
