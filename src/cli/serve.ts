@@ -4,7 +4,9 @@ import {
   fromEnvironment,
   fromFile,
   parseModelRef,
+  parseRoutingFlag,
   resolveServeConfig,
+  type RoutingFlag,
   type ServeConfig,
 } from '../config/serve-config.js';
 import { startServer } from '../http/server.js';
@@ -46,7 +48,18 @@ options:
   --log-inputs             also keep a PII-scrubbed copy of text inputs in the log (VIGIL_LOG_INPUTS)
   --quality-window N       labelled predictions behind the vigil_online_* gauges (default 500)
   --drift-window N         inputs behind the vigil_drift_psi gauges (default 1000)
-  --config FILE            JSON file with any of the settings above (camelCase keys)
+  --champion NAME=VERSION  the version that answers NAME's requests (default: its newest ready
+                           version that is neither challenger nor shadow; repeatable)
+  --canary NAME=VERSION:WEIGHT
+                           send the share WEIGHT (0..1) of NAME's requests to VERSION, the
+                           challenger (spam=2:0.1 = 10%; repeatable)
+  --shadow NAME=VERSION[:WEIGHT]
+                           copy NAME's requests (all, or the share WEIGHT) to VERSION: measured,
+                           never returned (repeatable). Change any of these at runtime with
+                           PUT /v1/models/NAME/routing (docs/releases.md)
+  --config FILE            JSON file with any of the settings above (camelCase keys; "routing":
+                           {"NAME": {"champion", "challenger", "canary_weight", "shadow",
+                           "shadow_weight"}})
   --log-level LEVEL        trace, debug, info, warn, error (LOG_LEVEL)
 `;
 
@@ -81,7 +94,20 @@ function flagsToConfig(values: Record<string, string | boolean | string[] | unde
     qualityWindow: int('quality-window'),
     driftWindow: int('drift-window'),
     logLevel: values['log-level'] as string | undefined,
+    routing: routingFromFlags(values),
   };
+}
+
+/** The --champion/--canary/--shadow flags as a config `routing` section, merged per model. */
+function routingFromFlags(values: Record<string, string | boolean | string[] | undefined>): Record<string, unknown> | undefined {
+  const routing: Record<string, Record<string, unknown>> = {};
+  for (const flag of ['champion', 'canary', 'shadow'] as RoutingFlag[]) {
+    for (const raw of (values[flag] as string[] | undefined) ?? []) {
+      const { model, entry } = parseRoutingFlag(flag, raw);
+      routing[model] = { ...routing[model], ...entry };
+    }
+  }
+  return Object.keys(routing).length > 0 ? routing : undefined;
 }
 
 function onOff(raw: unknown, key: string): boolean | undefined {
@@ -125,6 +151,9 @@ export async function run(args: string[]): Promise<number> {
         'log-inputs': { type: 'boolean' },
         'quality-window': { type: 'string' },
         'drift-window': { type: 'string' },
+        champion: { type: 'string', multiple: true },
+        canary: { type: 'string', multiple: true },
+        shadow: { type: 'string', multiple: true },
         config: { type: 'string', short: 'c' },
         'log-level': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -141,7 +170,17 @@ export async function run(args: string[]): Promise<number> {
     return 2;
   }
 
-  const server = await startServer(config);
+  let server: Awaited<ReturnType<typeof startServer>>;
+  try {
+    server = await startServer(config);
+  } catch (error) {
+    // Settings that only the model folders can refute (routing naming a missing version).
+    if (error instanceof ConfigError) {
+      console.error(`vigil serve: ${error.message}`);
+      return 2;
+    }
+    throw error;
+  }
   const exitCode = await new Promise<number>((resolve) => {
     const stop = (signal: NodeJS.Signals) => {
       server.shutdown(signal).then(

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Type, type Static } from 'typebox';
 import { Value } from 'typebox/value';
+import { InvalidRouting, parseRoutingChange } from '../serving/routing-policy.js';
 
 /** The repository root (holds models/ and ui/), from either src/ or dist/. */
 export const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -50,6 +51,12 @@ export const ServeConfig = Type.Object({
   qualityWindow: Type.Optional(Type.Integer({ minimum: 1 })),
   /** Inputs in the drift window (default 1000). */
   driftWindow: Type.Optional(Type.Integer({ minimum: 1 })),
+  /**
+   * Release routing per model, as GET /v1/models/{name}/routing spells it: `{"spam": {"champion":
+   * "1", "challenger": "2", "canary_weight": 0.1, "shadow": null}}` (docs/releases.md). Each
+   * entry is checked by parseRoutingChange, which names the bad field.
+   */
+  routing: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
 });
 export type ServeConfig = Static<typeof ServeConfig>;
 
@@ -72,6 +79,33 @@ export function parseModelRef(raw: string): ModelRef {
   const eq = raw.indexOf('=');
   if (eq > 0 && !raw.slice(0, eq).includes('/')) return { name: raw.slice(0, eq), path: raw.slice(eq + 1) };
   return { path: raw };
+}
+
+const ROUTING_FLAGS = {
+  champion: { form: 'NAME=VERSION (spam=1)', weight: undefined, needsWeight: false },
+  canary: { form: 'NAME=VERSION:WEIGHT (spam=2:0.1 sends 10% to version 2)', weight: 'canary_weight', needsWeight: true },
+  shadow: { form: 'NAME=VERSION[:WEIGHT] (spam=3 copies every request to version 3)', weight: 'shadow_weight', needsWeight: false },
+} as const;
+export type RoutingFlag = keyof typeof ROUTING_FLAGS;
+
+/** `--champion spam=1`, `--canary spam=2:0.1`, `--shadow spam=3[:0.5]`: one model's routing entry. */
+export function parseRoutingFlag(flag: RoutingFlag, raw: string): { model: string; entry: Record<string, unknown> } {
+  const { form, weight, needsWeight } = ROUTING_FLAGS[flag];
+  const match = /^([^=:]+)=([^=:]+)(?::([^=:]+))?$/.exec(raw);
+  const weightText = match?.[3];
+  const weightValue = weightText === undefined ? undefined : Number(weightText);
+  if (!match || (weightText !== undefined && (!weight || !Number.isFinite(weightValue))) || (needsWeight && weightText === undefined)) {
+    throw new ConfigError(`--${flag} must be ${form}, got "${raw}"`);
+  }
+  const entry: Record<string, unknown> = { [flag === 'canary' ? 'challenger' : flag]: match[2] };
+  if (weight && weightValue !== undefined) entry[weight] = weightValue;
+  try {
+    parseRoutingChange(entry);
+  } catch (error) {
+    if (error instanceof InvalidRouting) throw new ConfigError(`--${flag} ${raw}: ${error.message}`);
+    throw error;
+  }
+  return { model: match[1]!, entry };
 }
 
 function integer(raw: string | undefined, what: string): number | undefined {
@@ -122,9 +156,38 @@ export function fromFile(file: string): Partial<ServeConfig> {
 /** Merges the layers and checks the result, naming the first bad setting. */
 export function resolveServeConfig(...layers: Partial<ServeConfig>[]): ServeConfig {
   const merged = Object.assign({}, DEFAULT_SERVE_CONFIG, ...layers.map(withoutUndefined)) as ServeConfig;
+  const routing = mergeRouting(layers.map((layer) => layer.routing));
+  if (routing) merged.routing = routing;
   if (!Value.Check(ServeConfig, merged)) {
     const first = [...Value.Errors(ServeConfig, merged)][0] as { instancePath?: string; message?: string } | undefined;
     throw new ConfigError(`invalid setting ${first?.instancePath || '/'}: ${first?.message ?? 'unknown error'}`);
+  }
+  for (const [model, entry] of Object.entries(merged.routing ?? {})) {
+    try {
+      parseRoutingChange(entry, `routing.${model}.`);
+    } catch (error) {
+      if (error instanceof InvalidRouting) throw new ConfigError(`invalid setting: ${error.message}`);
+      throw error;
+    }
+  }
+  return merged;
+}
+
+/**
+ * Routing merges model by model and field by field, so `--canary spam=2:0.1` changes the canary
+ * of a config file's spam entry without dropping its shadow.
+ */
+function mergeRouting(layers: (Record<string, unknown> | undefined)[]): Record<string, unknown> | undefined {
+  const present = layers.filter((layer) => layer !== undefined);
+  if (present.length === 0) return undefined;
+  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  const merged: Record<string, unknown> = {};
+  for (const layer of present) {
+    if (!isObject(layer)) return layer; // not an object: Value.Check names it
+    for (const [model, entry] of Object.entries(layer)) {
+      const before = merged[model];
+      merged[model] = isObject(before) && isObject(entry) ? { ...before, ...entry } : entry;
+    }
   }
   return merged;
 }

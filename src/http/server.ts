@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { PACKAGE_ROOT, type ServeConfig } from '../config/serve-config.js';
+import { ConfigError, PACKAGE_ROOT, type ServeConfig } from '../config/serve-config.js';
 import { fetchHubModel, hubOptionsFromEnvironment, isHubReference, parseHubReference } from '../models/hub.js';
 import { readModelFolder, scanRepository, toModelName, type ModelSource } from '../models/repository.js';
 import { createLogger, type Logger } from '../observability/logger.js';
@@ -10,6 +10,8 @@ import { ModelMonitor } from '../observability/model-monitor.js';
 import { startTracing } from '../observability/tracing.js';
 import { ModelRegistry } from '../serving/registry.js';
 import { PredictionRouter } from '../serving/router.js';
+import { parseRoutingChange } from '../serving/routing-policy.js';
+import { VigilError } from '../errors.js';
 import { buildApp } from './app.js';
 import type { ServerContext } from './context.js';
 
@@ -47,6 +49,28 @@ function fetchHubModels(config: ServeConfig, registry: ModelRegistry): Promise<v
 }
 
 /**
+ * The config's routing section (and --champion/--canary/--shadow), checked against the model
+ * folders before anything listens: a version that is not there stops the start with its name.
+ * Nothing is loaded yet, so versions need not be ready; hub models are not known yet at all.
+ */
+function applyStartupRouting(config: ServeConfig, registry: ModelRegistry, logger: Logger): void {
+  for (const [model, entry] of Object.entries(config.routing ?? {})) {
+    const where = `routing.${model}`;
+    if (!registry.has(model)) {
+      throw new ConfigError(`${where}: no model "${model}" is served from disk (models: ${registry.names().join(', ') || 'none'})`);
+    }
+    try {
+      registry.routing.change(model, registry.versions(model), parseRoutingChange(entry, `${where}.`), { requireReady: false });
+    } catch (error) {
+      if (error instanceof VigilError) throw new ConfigError(`${where}: ${error.message}`);
+      throw error;
+    }
+    const { versions: _versions, ...routing } = registry.routing.describe(model, registry.versions(model));
+    logger.info({ model, routing }, 'routing from the configuration');
+  }
+}
+
+/**
  * Starts listening first and loads models after, so liveness answers at once while
  * readiness stays 503 until every local model is loaded and warmed up.
  */
@@ -72,6 +96,7 @@ export async function startServer(config: ServeConfig, options: { logger?: Logge
   });
   for (const source of modelSources(config)) registry.add(source);
   if (registry.all().length === 0) logger.warn('no models configured: pass --model PATH or put model folders in the models directory');
+  applyStartupRouting(config, registry, logger);
 
   const context: ServerContext = {
     registry,
