@@ -25,6 +25,7 @@ export class RoutingMetrics {
   readonly decisions: Counter<'model' | 'version' | 'route'>;
   readonly versionDuration: Histogram<'model' | 'version' | 'role'>;
   readonly shadowRequests: Counter<'model' | 'version' | 'outcome'>;
+  readonly shadowInFlight: Gauge<'model' | 'version'>;
   readonly shadowComparisons: Counter<'model' | 'version' | 'primary_version' | 'result'>;
 
   constructor(registry: Registry, snapshot: () => RoutingSnapshot[]) {
@@ -45,6 +46,12 @@ export class RoutingMetrics {
       name: 'vigil_shadow_requests_total',
       help: 'Requests copied to a shadow version, by outcome (ok, error, skipped = the shadow was not ready). Shadow answers are never returned.',
       labelNames: ['model', 'version', 'outcome'] as const,
+      registers: [registry],
+    });
+    this.shadowInFlight = new Gauge({
+      name: 'vigil_shadow_requests_in_flight',
+      help: 'Shadow copies started and not finished yet; one that keeps growing means the shadow cannot keep up.',
+      labelNames: ['model', 'version'] as const,
       registers: [registry],
     });
     this.shadowComparisons = new Counter({

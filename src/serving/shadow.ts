@@ -22,11 +22,12 @@ export class ShadowMirror {
       this.metrics.shadowRequests.inc({ ...labels, outcome: 'skipped' });
       return;
     }
-    // Same deadline as the caller's, so a shadow never waits in a queue longer than its primary
-    // could; no request id, so a delayed label joins the answer the caller got, not this one.
-    const own = this.metrics
-      .timeVersion(shadow, 'shadow', () => shadow.predict(inputs, { timeoutMs: options.timeoutMs, shadow: true }))
-      .then(
+    // Counted before the caller is answered, so "none in flight" means every copy is accounted for.
+    this.metrics.shadowInFlight.inc(labels);
+    try {
+      // Same deadline as the caller's, so a shadow never waits in a queue longer than its primary
+      // could; no request id, so a delayed label joins the answer the caller got, not this one.
+      const own = this.metrics.timeVersion(shadow, 'shadow', () => shadow.predict(inputs, { timeoutMs: options.timeoutMs, shadow: true })).then(
         (predictions) => {
           this.metrics.shadowRequests.inc({ ...labels, outcome: 'ok' });
           return predictions;
@@ -37,14 +38,17 @@ export class ShadowMirror {
           return undefined;
         },
       );
-    const [mine, answered] = await Promise.all([own, primary.catch(() => undefined)]);
-    // A fallback answered for another model: its labels say nothing about this version.
-    if (!mine || !answered || answered.fallback) return;
-    answered.result.forEach((theirs, i) => {
-      const label = mine[i]?.label;
-      if (label === undefined || theirs.label === undefined) return;
-      const result = label === theirs.label ? 'agree' : 'disagree';
-      this.metrics.shadowComparisons.inc({ ...labels, primary_version: answered.model.version, result });
-    });
+      const [mine, answered] = await Promise.all([own, primary.catch(() => undefined)]);
+      // A fallback answered for another model: its labels say nothing about this version.
+      if (!mine || !answered || answered.fallback) return;
+      answered.result.forEach((theirs, i) => {
+        const label = mine[i]?.label;
+        if (label === undefined || theirs.label === undefined) return;
+        const result = label === theirs.label ? 'agree' : 'disagree';
+        this.metrics.shadowComparisons.inc({ ...labels, primary_version: answered.model.version, result });
+      });
+    } finally {
+      this.metrics.shadowInFlight.dec(labels);
+    }
   }
 }
