@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, DEFAULT_SERVE_CONFIG, fromEnvironment, parseModelRef, resolveServeConfig } from '../../src/config/serve-config.js';
+import { ConfigError, DEFAULT_SERVE_CONFIG, fromEnvironment, parseModelRef, parseRoutingFlag, resolveServeConfig } from '../../src/config/serve-config.js';
 
 describe('serve configuration', () => {
   it('defaults to all interfaces on port 8000 with the embedded models', () => {
@@ -33,5 +33,26 @@ describe('serve configuration', () => {
     expect(parseModelRef('spam=./models/spam')).toEqual({ name: 'spam', path: './models/spam' });
     expect(parseModelRef('./odd/dir=x')).toEqual({ path: './odd/dir=x' });
     expect(parseModelRef('hf:acme/model')).toEqual({ path: 'hf:acme/model' });
+  });
+
+  it('reads --champion, --canary and --shadow, naming the flag when one is malformed', () => {
+    expect(parseRoutingFlag('champion', 'spam=1')).toEqual({ model: 'spam', entry: { champion: '1' } });
+    expect(parseRoutingFlag('canary', 'spam=2:0.1')).toEqual({ model: 'spam', entry: { challenger: '2', canary_weight: 0.1 } });
+    expect(parseRoutingFlag('shadow', 'spam=3')).toEqual({ model: 'spam', entry: { shadow: '3' } });
+    expect(parseRoutingFlag('shadow', 'spam=3:0.5')).toEqual({ model: 'spam', entry: { shadow: '3', shadow_weight: 0.5 } });
+    expect(() => parseRoutingFlag('canary', 'spam=2')).toThrow(new ConfigError('--canary must be NAME=VERSION:WEIGHT (spam=2:0.1 sends 10% to version 2), got "spam=2"'));
+    expect(() => parseRoutingFlag('champion', 'spam=1:0.5')).toThrow(/--champion must be NAME=VERSION/);
+    expect(() => parseRoutingFlag('canary', 'spam=2:ten')).toThrow(/--canary must be/);
+    expect(() => parseRoutingFlag('canary', 'spam=2:1.5')).toThrow(/--canary spam=2:1.5: "canary_weight" must be a number from 0 to 1/);
+  });
+
+  it('merges routing model by model and field by field, later layers winning', () => {
+    const config = resolveServeConfig(
+      { routing: { spam: { champion: '1', challenger: '2', canary_weight: 0.1, shadow: '3' }, digits: { champion: '1' } } },
+      { routing: { spam: { canary_weight: 0.5 } } },
+    );
+    expect(config.routing).toEqual({ spam: { champion: '1', challenger: '2', canary_weight: 0.5, shadow: '3' }, digits: { champion: '1' } });
+    expect(() => resolveServeConfig({ routing: { spam: { canary_weight: 2 } } })).toThrow(/"routing.spam.canary_weight" must be a number from 0 to 1/);
+    expect(() => resolveServeConfig({ routing: { spam: 'v2' } })).toThrow(/"routing.spam" must be a JSON object/);
   });
 });
