@@ -60,7 +60,7 @@ function applyStartupRouting(config: ServeConfig, registry: ModelRegistry, logge
       throw new ConfigError(`${where}: no model "${model}" is served from disk (models: ${registry.names().join(', ') || 'none'})`);
     }
     try {
-      registry.routing.change(model, registry.versions(model), parseRoutingChange(entry, `${where}.`), { requireReady: false });
+      registry.routing.change(model, registry.versions(model), parseRoutingChange(entry, `${where}.`), { atStartup: true });
     } catch (error) {
       if (error instanceof VigilError) throw new ConfigError(`${where}: ${error.message}`);
       throw error;

@@ -56,8 +56,12 @@ export function pickChampion<V extends RoutableVersion>(versions: V[], policy: R
 export interface ChangeOptions {
   /** PUT: fields left out go back to their defaults. PATCH and the config file: they stay. */
   replace?: boolean;
-  /** At runtime a new champion must already be ready; at startup nothing is loaded yet. */
-  requireReady?: boolean;
+  /**
+   * The configuration, before anything is loaded: versions need not be ready yet, and the
+   * champion it names replaces nothing a rollback should return to. At runtime a new champion
+   * must already be ready.
+   */
+  atStartup?: boolean;
 }
 
 export class RoutingTable {
@@ -87,8 +91,8 @@ export class RoutingTable {
     const after = this.check(model, versions, policy);
     // Only a deliberate champion change is something to roll back to; an automatic champion
     // moving because a challenger was named is not.
-    const championChanged = change.champion !== undefined && after.version !== before.version;
-    if (championChanged && options.requireReady) this.mustBeReady(model, 'champion', after);
+    const championChanged = change.champion !== undefined && after.version !== before.version && !options.atStartup;
+    if (championChanged) this.mustBeReady(model, 'champion', after);
     return this.install(model, {
       policy,
       previousChampion: championChanged ? before.version : current.previousChampion,

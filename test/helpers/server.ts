@@ -107,7 +107,7 @@ export interface JsonResponse {
   headers: Headers;
 }
 
-async function readResponse(response: Response): Promise<JsonResponse> {
+export async function readResponse(response: Response): Promise<JsonResponse> {
   const text = await response.text();
   let body: unknown = text;
   try {

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { splitPoint } from '../../src/serving/traffic-split.js';
 import { waitFor } from '../helpers/prometheus.js';
-import { CLI, getJson, postJson, REPO_ROOT, startVigil, type JsonResponse, type VigilProcess } from '../helpers/server.js';
+import { CLI, getJson, postJson, readResponse, REPO_ROOT, startVigil, type JsonResponse, type VigilProcess } from '../helpers/server.js';
 import { DIGIT_LABELS, pixelsFor, tempModelsDir, writeTinyDigits } from '../helpers/tiny-models.js';
 import { sample } from './watchdog-helpers.js';
 
@@ -49,14 +49,7 @@ async function routing(method: 'PUT' | 'PATCH' | 'POST', suffix: string, body?: 
     headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
-  const text = await response.text();
-  let parsed: unknown = text;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    // keep the text
-  }
-  return { status: response.status, body: parsed, text, headers: response.headers };
+  return readResponse(response);
 }
 
 /** Which version answers a key under a canary of version `challenger` at `weight` (the server's own rule). */
@@ -90,6 +83,8 @@ describe('a canary started from the command line', () => {
     const { status, body } = await getJson(`${server.url}/v1/models/digits/routing`);
     expect(status).toBe(200);
     expect(body).toMatchObject({ model: 'digits', champion: '1', champion_pinned: true, challenger: '2', canary_weight: 0.25, shadow: null });
+    // The configured champion replaced nothing: there is no earlier champion to roll back to.
+    expect(body.previous_champion).toBeNull();
     expect(body.versions).toEqual([
       { version: '1', state: 'ready', aliases: ['champion'] },
       { version: '2', state: 'ready', aliases: ['challenger'] },

@@ -60,10 +60,11 @@ describe('routing table operations', () => {
 
   it('will not make a version that is not ready the champion at runtime, but will at startup', () => {
     const versions = [version('1'), version('2', 'loading')];
-    expect(() => new RoutingTable().change('m', versions, { champion: '2' }, { requireReady: true })).toThrow(
-      expect.objectContaining({ status: 409, code: 'version_not_ready' }),
-    );
-    expect(new RoutingTable().change('m', versions, { champion: '2' }).policy.champion).toBe('2');
+    expect(() => new RoutingTable().change('m', versions, { champion: '2' })).toThrow(expect.objectContaining({ status: 409, code: 'version_not_ready' }));
+    const atStartup = new RoutingTable().change('m', versions, { champion: '2' }, { atStartup: true });
+    expect(atStartup.policy.champion).toBe('2');
+    // The configuration's champion replaces nothing a rollback should return to.
+    expect(atStartup.previousChampion).toBeUndefined();
   });
 
   it('PUT replaces, PATCH merges', () => {

@@ -46,7 +46,7 @@ export async function routingRoutes(app: FastifyInstance, context: ServerContext
   const change = (replace: boolean) => async (request: FastifyRequest<{ Params: Params }>) => {
     const { name } = request.params;
     const versions = registry.versions(name);
-    registry.routing.change(name, versions, parseRoutingChange(request.body), { replace, requireReady: true });
+    registry.routing.change(name, versions, parseRoutingChange(request.body), { replace });
     return changed(request, replace ? 'replace' : 'update');
   };
   app.put<{ Params: Params }>(
