@@ -56,7 +56,8 @@ options:
   --shadow NAME=VERSION[:WEIGHT]
                            copy NAME's requests (all, or the share WEIGHT) to VERSION: measured,
                            never returned (repeatable). Change any of these at runtime with
-                           PUT /v1/models/NAME/routing (docs/releases.md)
+                           PUT /v1/models/NAME/routing (docs/releases.md); VIGIL_ROUTING
+                           takes the config file's "routing" section as JSON
   --config FILE            JSON file with any of the settings above (camelCase keys; "routing":
                            {"NAME": {"champion", "challenger", "canary_weight", "shadow",
                            "shadow_weight"}})

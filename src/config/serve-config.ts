@@ -139,7 +139,26 @@ export function fromEnvironment(env: NodeJS.ProcessEnv): Partial<ServeConfig> {
   if (env.VIGIL_PREDICTION_LOG_MAX_DAYS) config.predictionLogMaxDays = Number(env.VIGIL_PREDICTION_LOG_MAX_DAYS);
   if (env.VIGIL_LOG_INPUTS) config.logInputs = ['1', 'true', 'on', 'yes'].includes(env.VIGIL_LOG_INPUTS.toLowerCase());
   if (env.LOG_LEVEL) config.logLevel = env.LOG_LEVEL;
+  if (env.VIGIL_ROUTING) config.routing = routingFromEnvironment(env.VIGIL_ROUTING);
   return config;
+}
+
+/**
+ * VIGIL_ROUTING holds the config file's routing section as JSON, so a platform that sets
+ * environment variables for every instance at once (Fly.io [env], a Kubernetes ConfigMap,
+ * compose) can change the release plan of all replicas with one rolling deploy.
+ */
+function routingFromEnvironment(raw: string): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch (error) {
+    throw new ConfigError(`VIGIL_ROUTING must be JSON like {"spam": {"champion": "1", "challenger": "2", "canary_weight": 0.1}}: ${(error as Error).message}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new ConfigError('VIGIL_ROUTING must be a JSON object keyed by model name, like {"spam": {"challenger": "2", "canary_weight": 0.1}}');
+  }
+  return parsed as Record<string, unknown>;
 }
 
 export function fromFile(file: string): Partial<ServeConfig> {

@@ -55,4 +55,12 @@ describe('serve configuration', () => {
     expect(() => resolveServeConfig({ routing: { spam: { canary_weight: 2 } } })).toThrow(/"routing.spam.canary_weight" must be a number from 0 to 1/);
     expect(() => resolveServeConfig({ routing: { spam: 'v2' } })).toThrow(/"routing.spam" must be a JSON object/);
   });
+
+  it('takes routing from VIGIL_ROUTING, between the file and the flags', () => {
+    const env = fromEnvironment({ VIGIL_ROUTING: '{"spam": {"challenger": "2", "canary_weight": 0.2}}' });
+    const config = resolveServeConfig({ routing: { spam: { champion: '1', canary_weight: 0.1 } } }, env, { routing: { spam: { shadow: '3' } } });
+    expect(config.routing).toEqual({ spam: { champion: '1', challenger: '2', canary_weight: 0.2, shadow: '3' } });
+    expect(() => fromEnvironment({ VIGIL_ROUTING: '{spam' })).toThrow(/VIGIL_ROUTING must be JSON/);
+    expect(() => fromEnvironment({ VIGIL_ROUTING: '[1]' })).toThrow(/VIGIL_ROUTING must be a JSON object keyed by model name/);
+  });
 });
