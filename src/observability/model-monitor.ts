@@ -34,7 +34,10 @@ export interface PredictionEvent {
   requestId?: string;
   /** Set when this model answered for another one that failed. */
   fallback?: { from: string; reason: string };
-  /** A shadow version's answer: it feeds the version's drift window but is not logged (nobody got it). */
+  /**
+   * A shadow version's answer (nobody got it): logged under the caller's request id but marked,
+   * so a delayed label joins the answer given and also scores this one.
+   */
   shadow?: boolean;
   items: ObservedItem[];
 }
@@ -84,6 +87,17 @@ export interface FeedbackResult {
   outcome?: Outcome;
   predicted_value?: number;
   value?: number;
+  absolute_error?: number;
+  /** What shadow versions answered for the same input, scored against the same label. */
+  shadows?: ShadowScore[];
+}
+
+export interface ShadowScore {
+  version: string;
+  predicted?: string;
+  correct?: boolean;
+  outcome?: Outcome;
+  predicted_value?: number;
   absolute_error?: number;
 }
 
@@ -142,10 +156,6 @@ export class ModelMonitor implements PredictionObserver {
     try {
       if (!this.specs.has(key(spec))) this.specs.set(key(spec), { spec });
       const drift = this.drift.track(spec);
-      if (event.shadow) {
-        for (const item of event.items) drift?.add(item);
-        return;
-      }
       const requestId = event.requestId ?? randomUUID();
       const createdAt = this.now();
       this.log.append(
@@ -163,6 +173,7 @@ export class ModelMonitor implements PredictionObserver {
             fallbackFrom: event.fallback?.from,
             fallbackReason: event.fallback?.reason,
             input: this.options.logInputs && typeof item.input === 'string' ? scrubPII(item.input) : undefined,
+            shadow: event.shadow,
           };
         }),
       );
@@ -221,15 +232,18 @@ export class ModelMonitor implements PredictionObserver {
   /**
    * Joins labels with their predictions and records them, all or none: every item is checked
    * first (known request, index, a label the model knows or a finite value, not yet labelled,
-   * not twice in this call), then all are written in one transaction.
+   * not twice in this call), then all are written in one transaction. The label also scores
+   * what shadow versions answered for the same input (when their copy is logged by then).
    */
   feedback(items: FeedbackItem[]): FeedbackResult[] {
     const labelledAt = this.now();
-    const planned: { item: FeedbackItem; row: StoredPrediction; spec?: MonitoredSpec }[] = [];
+    const planned: { item: FeedbackItem; row: StoredPrediction; spec?: MonitoredSpec; shadows: StoredPrediction[] }[] = [];
     const seen = new Set<number>();
     for (const item of items) {
       const where = item.field ? `${item.field.replace(/\.$/, '')}: ` : '';
-      const rows = this.log.find(item.requestId);
+      const logged = this.log.find(item.requestId);
+      // The caller's answer is what a label is about; shadow copies ride along.
+      const rows = logged.filter((r) => !r.shadow);
       if (rows.length === 0) {
         this.reject('prediction_not_found', new FeedbackError(404, 'prediction_not_found', `${where}no prediction with request_id "${item.requestId}" in the prediction log (never made, made by another server, or older than the log keeps)`));
       }
@@ -266,33 +280,55 @@ export class ModelMonitor implements PredictionObserver {
         this.reject('already_labelled', new FeedbackError(409, 'already_labelled', `${where}the prediction of request "${item.requestId}" index ${index} was already labelled${earlier}`));
       }
       seen.add(row.id);
-      planned.push({ item, row, spec });
+      // One copy per shadow version (the newest, should the client have reused its request id).
+      const shadows = [
+        ...new Map(logged.filter((r) => r.shadow && r.index === index && r.labelledAt === undefined && !seen.has(r.id)).map((r) => [r.version, r])).values(),
+      ];
+      for (const shadow of shadows) seen.add(shadow.id);
+      planned.push({ item, row, spec, shadows });
     }
 
-    const written = this.log.label(planned.map(({ item, row }) => ({ id: row.id, trueLabel: item.label, trueValue: item.value, labelledAt })));
+    const written = this.log.label(
+      planned.flatMap(({ item, row, shadows }) => [
+        { id: row.id, trueLabel: item.label, trueValue: item.value, labelledAt },
+        ...shadows.map((shadow) => ({ id: shadow.id, trueLabel: item.label, trueValue: item.value, labelledAt, optional: true })),
+      ]),
+    );
     if (!written.ok) {
       this.reject('already_labelled', new FeedbackError(409, 'already_labelled', `a prediction in this request was labelled by another request meanwhile; nothing was recorded`));
     }
 
-    return planned.map(({ item, row, spec }) => {
+    return planned.map(({ item, row, spec, shadows }) => {
       const delay = Math.max(0, (labelledAt - row.createdAt) / 1000);
-      const labels = { model: row.model, version: row.version };
       const result: FeedbackResult = { request_id: row.requestId, index: row.index, model: row.model, version: row.version, delay_seconds: delay };
-      if (item.label !== undefined) {
-        const outcome = outcomeOf(row.label ?? '', item.label, spec?.quality?.positiveLabel);
-        Object.assign(result, { predicted: row.label, label: item.label, correct: row.label === item.label, outcome });
-        if (spec) this.quality.feedback.inc({ ...labels, outcome });
-      } else {
-        const predicted = row.value ?? Number.NaN;
-        Object.assign(result, { predicted_value: row.value, value: item.value, absolute_error: Math.abs(item.value! - predicted), outcome: 'received' as const });
-        if (spec) this.quality.feedback.inc({ ...labels, outcome: 'received' });
-      }
-      if (spec) {
-        this.quality.labelDelay.observe(labels, delay);
-        this.pushToWindow(spec, row, item.label, item.value);
+      Object.assign(result, this.score(row, item, spec), item.label !== undefined ? { label: item.label } : { value: item.value });
+      if (spec) this.quality.labelDelay.observe({ model: row.model, version: row.version }, delay);
+      if (shadows.length > 0) {
+        result.shadows = shadows.map((shadow) => ({
+          version: shadow.version,
+          ...this.score(shadow, item, this.specs.get(key({ name: shadow.model, version: shadow.version }))?.spec),
+        }));
       }
       return result;
     });
+  }
+
+  /** One labelled prediction: its outcome, counted and pushed into its version's quality window. */
+  private score(row: StoredPrediction, item: FeedbackItem, spec: MonitoredSpec | undefined): Omit<ShadowScore, 'version'> {
+    const labels = { model: row.model, version: row.version };
+    let scored: Omit<ShadowScore, 'version'>;
+    if (item.label !== undefined) {
+      const outcome = outcomeOf(row.label ?? '', item.label, spec?.quality?.positiveLabel);
+      scored = { predicted: row.label, correct: row.label === item.label, outcome };
+    } else {
+      const predicted = row.value ?? Number.NaN;
+      scored = { predicted_value: row.value, absolute_error: Math.abs(item.value! - predicted), outcome: 'received' };
+    }
+    if (spec) {
+      this.quality.feedback.inc({ ...labels, outcome: scored.outcome! });
+      this.pushToWindow(spec, row, item.label, item.value);
+    }
+    return scored;
   }
 
   close(): void {

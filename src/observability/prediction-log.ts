@@ -32,6 +32,8 @@ export interface PredictionRecord {
   fallbackReason?: string;
   /** Only with --log-inputs, already scrubbed. */
   input?: string;
+  /** A shadow version's copy: nobody got this answer; a label scores it beside the one given. */
+  shadow?: boolean;
 }
 
 export interface StoredPrediction extends PredictionRecord {
@@ -81,7 +83,8 @@ CREATE TABLE IF NOT EXISTS predictions (
   input TEXT,
   true_label TEXT,
   true_value REAL,
-  labelled_at INTEGER
+  labelled_at INTEGER,
+  shadow INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS predictions_request ON predictions (request_id, idx);
 CREATE INDEX IF NOT EXISTS predictions_created ON predictions (created_at);
@@ -104,6 +107,7 @@ interface Row {
   true_label: string | null;
   true_value: number | null;
   labelled_at: number | null;
+  shadow: number;
 }
 
 function fromRow(row: Row): StoredPrediction {
@@ -117,6 +121,7 @@ function fromRow(row: Row): StoredPrediction {
   if (row.true_label !== null) out.trueLabel = row.true_label;
   if (row.true_value !== null) out.trueValue = row.true_value;
   if (row.labelled_at !== null) out.labelledAt = row.labelled_at;
+  if (row.shadow === 1) out.shadow = true;
   return out;
 }
 
@@ -157,16 +162,17 @@ export class PredictionLog {
       this.db.pragma('synchronous = NORMAL');
       this.db.pragma('busy_timeout = 2000');
       this.db.exec(SCHEMA);
+      addShadowColumn(this.db);
     } catch (error) {
       throw new Error(`cannot open the prediction log ${this.path}: ${(error as Error).message}`, { cause: error });
     }
     this.insert = this.db.prepare(
-      `INSERT INTO predictions (request_id, idx, model, version, created_at, label, score, value, fallback_from, fallback_reason, input)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO predictions (request_id, idx, model, version, created_at, label, score, value, fallback_from, fallback_reason, input, shadow)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     this.insertMany = this.db.transaction((rows: PredictionRecord[]) => {
       for (const r of rows) {
-        this.insert.run(r.requestId, r.index, r.model, r.version, Math.round(r.createdAt), r.label ?? null, finiteOrNull(r.score), finiteOrNull(r.value), r.fallbackFrom ?? null, r.fallbackReason ?? null, r.input ?? null);
+        this.insert.run(r.requestId, r.index, r.model, r.version, Math.round(r.createdAt), r.label ?? null, finiteOrNull(r.score), finiteOrNull(r.value), r.fallbackFrom ?? null, r.fallbackReason ?? null, r.input ?? null, r.shadow ? 1 : 0);
       }
     });
     this.byRequest = this.db.prepare('SELECT * FROM predictions WHERE request_id = ? ORDER BY idx, id');
@@ -239,13 +245,14 @@ export class PredictionLog {
 
   /**
    * Records labels; all or none. Each row must still be unlabelled (else `already` holds its id
-   * and nothing is written), so two concurrent senders cannot both label one prediction.
+   * and nothing is written), so two concurrent senders cannot both label one prediction. An
+   * `optional` row (a shadow copy riding along with the answer's label) is skipped instead.
    */
-  label(items: { id: number; trueLabel?: string; trueValue?: number; labelledAt: number }[]): { ok: true } | { ok: false; already: number } {
+  label(items: { id: number; trueLabel?: string; trueValue?: number; labelledAt: number; optional?: boolean }[]): { ok: true } | { ok: false; already: number } {
     const run = this.db.transaction(() => {
       for (const item of items) {
         const result = this.setLabel.run(item.trueLabel ?? null, finiteOrNull(item.trueValue), Math.round(item.labelledAt), item.id);
-        if (result.changes === 0) throw new AlreadyLabelled(item.id);
+        if (result.changes === 0 && !item.optional) throw new AlreadyLabelled(item.id);
       }
     });
     try {
@@ -307,6 +314,12 @@ export class PredictionLog {
     clearInterval(this.pruneTimer);
     if (this.db.open) this.db.close();
   }
+}
+
+/** Logs written before shadow copies were logged lack the column; every row in them was an answer. */
+function addShadowColumn(db: Database.Database): void {
+  const columns = db.prepare('PRAGMA table_info(predictions)').all() as { name: string }[];
+  if (!columns.some((c) => c.name === 'shadow')) db.exec('ALTER TABLE predictions ADD COLUMN shadow INTEGER NOT NULL DEFAULT 0');
 }
 
 class AlreadyLabelled extends Error {

@@ -32,7 +32,7 @@ export interface PredictOptions {
   requestId?: string;
   /** Set by the router when this model answers for a primary that failed. */
   fallback?: { from: string; reason: string };
-  /** A copy of a request for a shadow version: measured per version, but not a request served. */
+  /** A copy of a request for a shadow version: measured and logged per version, but not a request served. */
   shadow?: boolean;
 }
 

@@ -6,8 +6,9 @@ import type { RoutingMetrics } from './routing-metrics.js';
 
 /**
  * Copies requests to a shadow version to try it on live traffic: its answers are measured
- * (latency, errors, prediction mix, drift, and whether its labels agree with the version that
- * answered), never returned, and never delay or fail the caller's answer.
+ * (latency, errors, prediction mix, drift, whether its labels agree with the version that
+ * answered, and its precision/recall once delayed labels arrive), never returned, and never
+ * delay or fail the caller's answer.
  */
 export class ShadowMirror {
   constructor(
@@ -26,8 +27,10 @@ export class ShadowMirror {
     this.metrics.shadowInFlight.inc(labels);
     try {
       // Same deadline as the caller's, so a shadow never waits in a queue longer than its primary
-      // could; no request id, so a delayed label joins the answer the caller got, not this one.
-      const own = this.metrics.timeVersion(shadow, 'shadow', () => shadow.predict(inputs, { timeoutMs: options.timeoutMs, shadow: true })).then(
+      // could. Logged under the caller's request id, marked as a shadow: a delayed label joins
+      // the answer the caller got and scores this one beside it.
+      const copy = { timeoutMs: options.timeoutMs, requestId: options.requestId, shadow: true };
+      const own = this.metrics.timeVersion(shadow, 'shadow', () => shadow.predict(inputs, copy)).then(
         (predictions) => {
           this.metrics.shadowRequests.inc({ ...labels, outcome: 'ok' });
           return predictions;

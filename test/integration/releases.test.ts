@@ -284,12 +284,17 @@ describe('a shadow version', () => {
     expect(count(after, 'vigil_route_alias', { model: 'digits', alias: 'shadow', version: '3' })).toBe(1);
   });
 
-  it('a delayed label joins the answer the caller got, not the shadow copy', async () => {
+  it('a delayed label joins the answer the caller got, and scores the shadow copy beside it', async () => {
     const answer = await postJson(predictUrl(), { pixels: pixelsFor(2) });
     expect(answer.body.version).toBe('1');
+    const before = await settledMetrics();
     const feedback = await postJson(`${server.url}/v1/feedback`, { request_id: answer.body.request_id, label: '2' });
     expect(feedback.status).toBe(200);
-    expect(feedback.body).toMatchObject({ version: '1', predicted: '2', correct: true });
+    expect(feedback.body).toMatchObject({ version: '1', predicted: '2', correct: true, shadows: [{ version: '3', predicted: '3', correct: false }] });
+    const after = await metrics();
+    const delta = (version: string, outcome: string) =>
+      count(after, 'vigil_feedback_total', { model: 'digits', version, outcome }) - count(before, 'vigil_feedback_total', { model: 'digits', version, outcome });
+    expect([delta('1', 'correct'), delta('3', 'incorrect')]).toEqual([1, 1]);
   });
 
   it('shadow_weight copies exactly the keys that hash below it', async () => {

@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Registry } from 'prom-client';
@@ -196,6 +197,53 @@ describe('ModelMonitor: prediction log + feedback + restore', () => {
     expect(again.feedback([{ requestId: 'r4', label: 'ham', field: '' }])[0]!.outcome).toBe('tn');
     expect(status(() => again.feedback([{ requestId: 'r2', label: 'spam', field: '' }]))?.[0]).toBe(409);
     again.close();
+  });
+
+  it("a label scores the shadow's copy beside the answer given, without ever being refused for it", async () => {
+    const registry = new Registry();
+    const monitor = new ModelMonitor({ registry, qualityMinCount: 1 });
+    const candidate = { ...spam, version: '2' };
+    monitor.loaded(spam, {});
+    monitor.loaded(candidate, {});
+    // The shadow's copy may be logged before or after the answer; the answer is what gets labelled.
+    monitor.observe(candidate, { requestId: 'r1', shadow: true, items: [{ label: 'ham', score: 0.6 }] });
+    monitor.observe(spam, { requestId: 'r1', items: [{ label: 'spam', score: 0.9 }] });
+    monitor.observe(spam, { requestId: 'r2', items: [{ label: 'spam', score: 0.9 }] });
+
+    const [result] = monitor.feedback([{ requestId: 'r1', label: 'spam', field: '' }]);
+    expect(result).toMatchObject({ version: '1', predicted: 'spam', outcome: 'tp', shadows: [{ version: '2', predicted: 'ham', correct: false, outcome: 'fn' }] });
+    // A copy that was not logged (yet) is simply not scored.
+    expect(monitor.feedback([{ requestId: 'r2', label: 'spam', field: '' }])[0]!.shadows).toBeUndefined();
+
+    const text = await registry.metrics();
+    expect(text).toContain('vigil_feedback_total{model="spam",version="1",outcome="tp"} 2');
+    expect(text).toContain('vigil_feedback_total{model="spam",version="2",outcome="fn"} 1');
+    expect(text).toContain('vigil_online_recall{model="spam",version="2"} 0');
+    expect(text).toContain('vigil_online_recall{model="spam",version="1"} 1');
+    // The label delay is the answer's; the shadow adds no second observation.
+    expect(text).toMatch(/vigil_label_delay_seconds_count\{model="spam",version="1"\} 2/);
+    expect(text).not.toMatch(/vigil_label_delay_seconds_count\{model="spam",version="2"\}/);
+    monitor.close();
+  });
+
+  it('opens a log written before shadow copies were logged, and keeps its rows as answers', () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'vigil-quality-'));
+    const file = path.join(dir, 'old.sqlite');
+    const old = new Database(file);
+    old.exec(`CREATE TABLE predictions (id INTEGER PRIMARY KEY AUTOINCREMENT, request_id TEXT NOT NULL, idx INTEGER NOT NULL, model TEXT NOT NULL,
+      version TEXT NOT NULL, created_at INTEGER NOT NULL, label TEXT, score REAL, value REAL, fallback_from TEXT, fallback_reason TEXT,
+      input TEXT, true_label TEXT, true_value REAL, labelled_at INTEGER)`);
+    old.prepare('INSERT INTO predictions (request_id, idx, model, version, created_at, label) VALUES (?, 0, ?, ?, ?, ?)').run('before', 'spam', '1', Date.now(), 'spam');
+    old.close();
+    const monitor = new ModelMonitor({ registry: new Registry(), log: { path: file, pruneIntervalMs: 0 } });
+    monitor.loaded(spam, {});
+    expect(monitor.feedback([{ requestId: 'before', label: 'spam', field: '' }])[0]).toMatchObject({ outcome: 'tp' });
+    // New rows, answers and shadow copies, go into the same table.
+    monitor.observe(spam, { requestId: 'after', items: [{ label: 'ham' }] });
+    monitor.observe({ ...spam, version: '2' }, { requestId: 'after', shadow: true, items: [{ label: 'spam' }] });
+    expect(monitor.feedback([{ requestId: 'after', label: 'ham', field: '' }])[0]).toMatchObject({ outcome: 'tn', shadows: [{ version: '2', outcome: 'fp' }] });
+    expect(monitor.log.find('before')[0]!.shadow).toBeUndefined();
+    monitor.close();
   });
 
   it('a version reloaded keeps its state; only the current owner unloading forgets it', async () => {
