@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { ConfigError, PACKAGE_ROOT, type ServeConfig } from '../config/serve-config.js';
+import { VigilError } from '../errors.js';
 import { fetchHubModel, hubOptionsFromEnvironment, isHubReference, parseHubReference } from '../models/hub.js';
 import { readModelFolder, scanRepository, toModelName, type ModelSource } from '../models/repository.js';
 import { createLogger, type Logger } from '../observability/logger.js';
@@ -11,7 +12,6 @@ import { startTracing } from '../observability/tracing.js';
 import { ModelRegistry } from '../serving/registry.js';
 import { PredictionRouter } from '../serving/router.js';
 import { parseRoutingChange } from '../serving/routing-policy.js';
-import { VigilError } from '../errors.js';
 import { buildApp } from './app.js';
 import type { ServerContext } from './context.js';
 
