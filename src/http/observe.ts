@@ -30,10 +30,7 @@ export function registerObservation(app: FastifyInstance, context: ServerContext
       const labels = { method: request.method, route, status: '499' };
       metrics.httpRequests.inc(labels);
       metrics.httpDuration.observe(labels, reply.elapsedTime / 1000);
-      request.log.info(
-        { method: request.method, route, status: 499, latency_ms: Number(reply.elapsedTime.toFixed(3)), request_id: request.id, client_aborted: true },
-        'request',
-      );
+      request.log.info({ method: request.method, route, status: 499, latency_ms: Number(reply.elapsedTime.toFixed(3)), client_aborted: true }, 'request');
     });
   });
   app.addHook('onResponse', async (request, reply) => {
@@ -44,9 +41,7 @@ export function registerObservation(app: FastifyInstance, context: ServerContext
     const seconds = reply.elapsedTime / 1000;
     metrics.httpRequests.inc(labels);
     metrics.httpDuration.observe(labels, seconds);
-    request.log.info(
-      { method: request.method, route, status: reply.statusCode, latency_ms: Number(reply.elapsedTime.toFixed(3)), request_id: request.id },
-      'request',
-    );
+    // request_id comes from the request's child logger (scrubbed there when the client chose it).
+    request.log.info({ method: request.method, route, status: reply.statusCode, latency_ms: Number(reply.elapsedTime.toFixed(3)) }, 'request');
   });
 }

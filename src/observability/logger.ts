@@ -1,26 +1,22 @@
 import { pino, type Logger, type LoggerOptions } from 'pino';
-import { scrubPII, scrubValue } from './pii.js';
+import { REDACTED, scrubPII, scrubValue } from './pii.js';
 import { traceLogFields } from './tracing.js';
 
 export type { Logger };
 
 /**
- * Paths whose values must never reach a log line, wherever a caller happens to put them.
- * Request bodies are not logged at all; these cover headers and config objects.
+ * Paths whose values must never reach a log line. Request bodies are not logged at all; these
+ * cover headers. Secret keys anywhere in a logged object (`token`, `hfToken`, `adminToken`,
+ * `apiKey`: config objects) are replaced by scrubValue (SECRET_KEYS in pii.ts) rather than by
+ * wildcard paths here, which would cost pino a redaction pass over every field of every line.
  */
-export const REDACTED_PATHS = [
-  'req.headers.authorization',
-  'req.headers["x-admin-token"]',
-  'req.headers.cookie',
-  'headers.authorization',
-  'token',
-  'hfToken',
-  'adminToken',
-  '*.token',
-  '*.hfToken',
-  '*.adminToken',
-  '*.apiKey',
-];
+export const REDACTED_PATHS = ['req.headers.authorization', 'req.headers["x-admin-token"]', 'req.headers.cookie', 'headers.authorization'];
+
+/** pino's default merge, minus the copy when the mixin has nothing to add (tracing off: every line). */
+function mergeMixin(mergeObject: object, mixinObject: object): object {
+  for (const _ in mixinObject) return Object.assign(mixinObject, mergeObject);
+  return mergeObject;
+}
 
 /** Scrubs the message arguments; an error logged alone keeps its (scrubbed) message as the line's msg. */
 function scrubbingLogMethod(this: Logger, args: unknown[], method: (...args: unknown[]) => void): void {
@@ -40,12 +36,29 @@ export function createLogger(options: { level?: string; destination?: NodeJS.Wri
     level: options.level ?? process.env.LOG_LEVEL ?? 'info',
     base: { service: 'vigil' },
     timestamp: pino.stdTimeFunctions.isoTime,
-    redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
-    // PII scrubbing by value (src/observability/pii.ts): every string field, and the message.
+    redact: { paths: REDACTED_PATHS, censor: REDACTED },
+    // PII scrubbing by value (src/observability/pii.ts): every string field, and the message;
+    // child bindings too (a request's child logger carries the request id, which a client may choose).
     formatters: { level: (label) => ({ level: label }), log: (object) => scrubValue(object) as Record<string, unknown> },
     hooks: { logMethod: scrubbingLogMethod },
     // trace_id/span_id of the active span, so a log line leads to its trace (nothing when tracing is off).
     mixin: traceLogFields,
+    mixinMergeStrategy: mergeMixin,
   };
-  return options.destination ? pino(config, options.destination as pino.DestinationStream) : pino(config);
+  const logger = options.destination ? pino(config, options.destination as pino.DestinationStream) : pino(config);
+  scrubChildBindings(logger);
+  return logger;
+}
+
+/**
+ * pino formats a child's bindings once, when the child is made, and applies no formatter to
+ * them; fastify makes one child per request bound to its request id, which a client may
+ * choose (x-request-id). Children inherit this `child` from the root, so every binding at any
+ * depth is scrubbed like a logged field.
+ */
+function scrubChildBindings(logger: Logger): void {
+  const child = logger.child;
+  logger.child = function scrubbedChild(this: Logger, bindings, options) {
+    return child.call(this, scrubValue(bindings) as typeof bindings, options);
+  } as typeof logger.child;
 }

@@ -69,11 +69,14 @@ export async function startTracing(options: { serviceVersion: string; env?: Node
 
 const tracer = () => trace.getTracer(TRACER_NAME);
 
+/** Shared, so a log line without a span allocates nothing for it (never written to: frozen). */
+const NO_TRACE_FIELDS: Record<string, string> = Object.freeze({});
+
 /** `trace_id`/`span_id` of the active span for every log line (pino mixin); nothing when off. */
 export function traceLogFields(): Record<string, string> {
-  if (!active) return {};
+  if (!active) return NO_TRACE_FIELDS;
   const span = trace.getActiveSpan();
-  if (!span) return {};
+  if (!span) return NO_TRACE_FIELDS;
   const { traceId, spanId } = span.spanContext();
   return { trace_id: traceId, span_id: spanId };
 }
