@@ -21,13 +21,29 @@ export function wantsStream(body: unknown): boolean {
   return typeof body === 'object' && body !== null && (body as { stream?: unknown }).stream === true;
 }
 
-/** Aborted when the client closes the connection before its answer was sent. */
+/** Aborted when the client closes the connection before its answer was sent (at once if it already has). */
 export function disconnectSignal(reply: FastifyReply): AbortSignal {
   const controller = new AbortController();
-  reply.raw.once('close', () => {
+  const abort = () => {
     if (!reply.raw.writableFinished) controller.abort(new Error('the client closed the connection'));
-  });
+  };
+  if (reply.raw.closed) abort();
+  else reply.raw.once('close', abort);
   return controller.signal;
+}
+
+/**
+ * `{ signal }` for PredictOptions, with the signal made only when read: only remote calls read
+ * it, and an AbortController plus a close listener for every request to a local model was a
+ * few percent of the server thread serving a small model.
+ */
+export function disconnectSignalWhenRead(reply: FastifyReply): { readonly signal: AbortSignal } {
+  let signal: AbortSignal | undefined;
+  return {
+    get signal() {
+      return (signal ??= disconnectSignal(reply));
+    },
+  };
 }
 
 function sseEvent(event: string, data: unknown): string {
