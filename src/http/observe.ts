@@ -27,9 +27,9 @@ export function registerObservation(app: FastifyInstance, context: ServerContext
       if (answered.has(request) || reply.raw.writableFinished) return;
       metrics.httpInFlight.dec();
       const route = request.routeOptions.url ?? UNMATCHED_ROUTE;
-      const labels = { method: request.method, route, status: '499' };
-      metrics.httpRequests.inc(labels);
-      metrics.httpDuration.observe(labels, reply.elapsedTime / 1000);
+      const series = metrics.httpSeries(request.method, route, '499');
+      series.count();
+      series.observe(reply.elapsedTime / 1000);
       request.log.info({ method: request.method, route, status: 499, latency_ms: Number(reply.elapsedTime.toFixed(3)), client_aborted: true }, 'request');
     });
   });
@@ -37,10 +37,9 @@ export function registerObservation(app: FastifyInstance, context: ServerContext
     answered.add(request);
     metrics.httpInFlight.dec();
     const route = request.routeOptions.url ?? UNMATCHED_ROUTE;
-    const labels = { method: request.method, route, status: String(reply.statusCode) };
-    const seconds = reply.elapsedTime / 1000;
-    metrics.httpRequests.inc(labels);
-    metrics.httpDuration.observe(labels, seconds);
+    const series = metrics.httpSeries(request.method, route, String(reply.statusCode));
+    series.count();
+    series.observe(reply.elapsedTime / 1000);
     // request_id comes from the request's child logger (scrubbed there when the client chose it).
     request.log.info({ method: request.method, route, status: reply.statusCode, latency_ms: Number(reply.elapsedTime.toFixed(3)) }, 'request');
   });

@@ -1,7 +1,8 @@
 import { InvalidInput, ModelNotReady, NotConfigured, VigilError } from '../errors.js';
 import type { ModelSpec } from '../models/spec.js';
 import type { Logger } from '../observability/logger.js';
-import { ModelLabels, type Metrics } from '../observability/metrics.js';
+import type { Metrics } from '../observability/metrics.js';
+import { ModelSeries } from '../observability/model-series.js';
 import type { PredictionObserver } from '../observability/model-monitor.js';
 import { markBatchStart, traceInference } from '../observability/tracing.js';
 import { taskFor } from '../tasks/index.js';
@@ -50,7 +51,7 @@ export class ModelVersion {
   private batcher: Batcher<unknown, unknown> | undefined;
   /** Why an `unavailable` model refuses predictions (not_configured: what the operator must set). */
   private unavailable: VigilError | undefined;
-  private readonly labels: ModelLabels;
+  private readonly series: ModelSeries;
   private untrackOccupancy: (() => void) | undefined;
 
   constructor(
@@ -59,7 +60,7 @@ export class ModelVersion {
     private readonly metrics: Metrics,
   ) {
     this.task = taskFor(spec.task, spec.runtime);
-    this.labels = new ModelLabels(spec.name, spec.version);
+    this.series = new ModelSeries(metrics, spec.name, spec.version);
   }
 
   get name(): string {
@@ -94,8 +95,7 @@ export class ModelVersion {
   /** Loads the artifacts and runs one prediction, so the first user request is not the slow one. */
   async load(): Promise<void> {
     const started = now();
-    const labels = this.labels.version;
-    const { stages } = this.labels;
+    const { labels, stage } = this.series;
     this.metrics.modelReady.set(labels, 0);
     try {
       this.pipeline = await this.task.load(this.spec, {
@@ -109,10 +109,10 @@ export class ModelVersion {
       const pipeline = this.pipeline;
       const batching = { ...this.batching, maxConcurrentBatches: pipeline.concurrency ?? this.batching.maxConcurrentBatches };
       const batcher = new Batcher((items) => pipeline.runBatch(markBatchStart(items)), batching, {
-        queueWait: (s) => this.metrics.stageDuration.observe(stages.queue, s),
+        queueWait: stage.queue,
         batch: (size, s) => {
-          this.metrics.stageDuration.observe(stages.infer, s);
-          this.metrics.batchSize.observe(labels, size);
+          stage.infer(s);
+          this.series.batchSize(size);
         },
         shed: (reason) => this.metrics.shed.inc({ ...labels, reason }),
       }, { cost: batchCost });
@@ -148,10 +148,10 @@ export class ModelVersion {
   async predict(inputs: unknown[], options: PredictOptions = {}): Promise<Prediction[]> {
     if (this.state !== 'ready' || !this.pipeline) throw this.unavailable ?? new ModelNotReady(this.name, this.reason ?? this.state);
     const started = now();
-    if (this.isLocal) this.metrics.requestsLocal.inc();
+    if (this.isLocal) this.metrics.countLocalRequest();
     try {
       const predictions = await this.run(inputs, options, true);
-      if (this.isLocal) this.metrics.localLatency.observe((now() - started) / 1000);
+      if (this.isLocal) this.metrics.observeLocalLatency((now() - started) / 1000);
       return predictions;
     } catch (error) {
       const reason = error instanceof VigilError ? error.code : 'runtime_error';
@@ -166,12 +166,11 @@ export class ModelVersion {
   private async run(inputs: unknown[], options: PredictOptions, record: boolean): Promise<Prediction[]> {
     const pipeline = this.pipeline!;
     const batcher = this.batcher!;
-    const labels = this.labels.version;
-    const { stages } = this.labels;
+    const { labels, stage } = this.series;
 
     let mark = now();
     const encoded = await encodeAll(pipeline, inputs);
-    this.metrics.stageDuration.observe(stages.preprocess, (now() - mark) / 1000);
+    stage.preprocess((now() - mark) / 1000);
 
     // Pipelines with their own `run` (remote APIs: one input per call, own concurrency cap) skip the batcher.
     // A request's inputs are admitted (or shed, or timed out) together: one request, one 503/504.
@@ -182,14 +181,14 @@ export class ModelVersion {
 
     mark = now();
     const predictions = raws.map((raw, i) => pipeline.decode(raw, encoded[i]));
-    this.metrics.stageDuration.observe(stages.postprocess, (now() - mark) / 1000);
+    stage.postprocess((now() - mark) / 1000);
 
     if (record) {
       for (const p of predictions) {
-        if (p.label !== undefined) this.metrics.predictions.inc(this.labels.label(p.label));
-        if (p.score !== undefined) this.metrics.confidence.observe(labels, p.score);
-        if (p.truncated) this.metrics.truncatedInputs.inc(labels);
-        if (typeof p.value === 'number' && Number.isFinite(p.value)) this.metrics.predictionValue.observe(labels, p.value);
+        if (p.label !== undefined) this.series.prediction(p.label);
+        if (p.score !== undefined) this.series.confidence(p.score);
+        if (p.truncated) this.series.truncated();
+        if (typeof p.value === 'number' && Number.isFinite(p.value)) this.series.value(p.value);
       }
       if (this.options.monitor) this.monitorPredictions(inputs, encoded, predictions, options);
     }
@@ -245,7 +244,7 @@ export class ModelVersion {
     this.pipeline = undefined;
     this.untrackOccupancy?.();
     this.untrackOccupancy = undefined;
-    const labels = this.labels.version;
+    const { labels } = this.series;
     this.metrics.modelReady.set(labels, 0);
     this.metrics.modelInfo.remove({ ...labels, task: this.spec.task, runtime: this.spec.runtime });
     this.options.monitor?.unloaded?.(this.spec, this);
