@@ -31,7 +31,34 @@ function scrubbingLogMethod(this: Logger, args: unknown[], method: (...args: unk
   return method.apply(this, scrubbed);
 }
 
+/**
+ * stdout in chunks, as nginx and Envoy write access logs: up to 4 KiB at a time, whatever is
+ * there after at most 100 ms, and the rest at exit (pino flushes on exit). One write per line
+ * (a thread-pool write and its completion waking the event loop for every request) was ~8 %
+ * of the server thread at 800 requests/s to the small sentiment model.
+ */
+const WRITE_CHUNK_BYTES = 4096;
+const FLUSH_INTERVAL_MS = 100;
+
+function chunkedStdout(): { destination: pino.DestinationStream; wrote: (line: string) => string } {
+  const destination = pino.destination({ dest: 1, minLength: WRITE_CHUNK_BYTES, sync: false });
+  let pending = false;
+  setInterval(() => {
+    if (!pending) return;
+    pending = false;
+    destination.flush();
+  }, FLUSH_INTERVAL_MS).unref();
+  return {
+    destination,
+    wrote: (line) => {
+      pending = true;
+      return line;
+    },
+  };
+}
+
 export function createLogger(options: { level?: string; destination?: NodeJS.WritableStream } = {}): Logger {
+  const stdout = options.destination ? undefined : chunkedStdout();
   const config: LoggerOptions = {
     level: options.level ?? process.env.LOG_LEVEL ?? 'info',
     base: { service: 'vigil' },
@@ -40,12 +67,12 @@ export function createLogger(options: { level?: string; destination?: NodeJS.Wri
     // PII scrubbing by value (src/observability/pii.ts): every string field, and the message;
     // child bindings too (a request's child logger carries the request id, which a client may choose).
     formatters: { level: (label) => ({ level: label }), log: (object) => scrubValue(object) as Record<string, unknown> },
-    hooks: { logMethod: scrubbingLogMethod },
+    hooks: { logMethod: scrubbingLogMethod, ...(stdout ? { streamWrite: stdout.wrote } : {}) },
     // trace_id/span_id of the active span, so a log line leads to its trace (nothing when tracing is off).
     mixin: traceLogFields,
     mixinMergeStrategy: mergeMixin,
   };
-  const logger = options.destination ? pino(config, options.destination as pino.DestinationStream) : pino(config);
+  const logger = pino(config, stdout?.destination ?? (options.destination as pino.DestinationStream));
   scrubChildBindings(logger);
   return logger;
 }
