@@ -33,13 +33,16 @@ export function disconnectSignal(reply: FastifyReply): AbortSignal {
 }
 
 /**
- * `{ signal }` for PredictOptions, with the signal made only when read: only remote calls read
- * it, and an AbortController plus a close listener for every request to a local model was a
- * few percent of the server thread serving a small model.
+ * PredictOptions for one request, with the disconnect signal made only when read: only remote
+ * calls read it, and an AbortController plus a close listener for every request to a local
+ * model was a few percent of the server thread serving a small model. An own getter, so the
+ * router's `{ ...options }` copies it along to a fallback.
  */
-export function disconnectSignalWhenRead(reply: FastifyReply): { readonly signal: AbortSignal } {
+export function predictOptions(reply: FastifyReply, options: { timeoutMs?: number; requestId?: string }): { readonly signal: AbortSignal; timeoutMs?: number; requestId?: string } {
   let signal: AbortSignal | undefined;
   return {
+    timeoutMs: options.timeoutMs,
+    requestId: options.requestId,
     get signal() {
       return (signal ??= disconnectSignal(reply));
     },

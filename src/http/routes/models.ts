@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { InvalidInput, ModelNotFound } from '../../errors.js';
 import type { ModelVersion } from '../../serving/model-version.js';
 import { PredictionRouter } from '../../serving/router.js';
-import { disconnectSignalWhenRead, streamPrediction, wantsStream } from '../sse.js';
+import { predictOptions, streamPrediction, wantsStream } from '../sse.js';
 import type { ServerContext } from '../context.js';
 
 /** What the JSON API says about a model version: never secrets, never local file paths. */
@@ -79,8 +79,7 @@ export async function modelRoutes(app: FastifyInstance, context: ServerContext):
     const timeoutMs = requestTimeoutMs(request);
     const { inputs, batch } = model.task.parseRequest(request.body, { maxBatchInputs: limits.maxBatchInputs });
     if (wantsStream(request.body)) return streamPrediction({ request, reply, router, model, inputs, batch });
-    const options = Object.assign(disconnectSignalWhenRead(reply), { timeoutMs, requestId: request.id });
-    const routed = await router.predict(model, inputs, options);
+    const routed = await router.predict(model, inputs, predictOptions(reply, { timeoutMs, requestId: request.id }));
     const predictions = routed.result;
     const about = {
       model: routed.model.name,

@@ -8,7 +8,7 @@ import type { ServerContext } from '../context.js';
 import { applyClassification, classificationCount } from '../oip/classification.js';
 import { checkRequestedOutputs, matchInputs, parseInferRequest, selectOutputs } from '../oip/infer-request.js';
 import { ModelRepository } from '../oip/model-repository.js';
-import { disconnectSignalWhenRead } from '../sse.js';
+import { predictOptions } from '../sse.js';
 import { requestTimeoutMs } from './models.js';
 
 /**
@@ -132,7 +132,7 @@ export async function oipRoutes(app: FastifyInstance, context: ServerContext): P
     }
     // Same deadline header as the JSON API; no fallback model here: a stand-in could speak other tensors.
     const timeoutMs = requestTimeoutMs(request);
-    const predictions = await model.predict(inputs, Object.assign(disconnectSignalWhenRead(reply), { timeoutMs, requestId: request.id }));
+    const predictions = await model.predict(inputs, predictOptions(reply, { timeoutMs, requestId: request.id }));
     return {
       model_name: model.name,
       model_version: model.version,
