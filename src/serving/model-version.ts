@@ -169,7 +169,9 @@ export class ModelVersion {
     const { labels, stage } = this.series;
 
     let mark = now();
-    const encoded = await encodeAll(pipeline, inputs);
+    const encoding = encodeAll(pipeline, inputs);
+    // Only asynchronous encoders (images) are awaited: an await costs a turn of the microtask queue.
+    const encoded = encoding instanceof Promise ? await encoding : encoding;
     stage.preprocess((now() - mark) / 1000);
 
     // Pipelines with their own `run` (remote APIs: one input per call, own concurrency cap) skip the batcher.
