@@ -2,6 +2,14 @@ import type { FastifyInstance } from 'fastify';
 import { UNMATCHED_ROUTE } from '../observability/metrics.js';
 import type { ServerContext } from './context.js';
 
+const ANSWERED = 'vigilAnswered';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    [ANSWERED]: boolean;
+  }
+}
+
 /** Request ids a client may choose: short and safe to put in logs and headers. */
 const CLIENT_REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 
@@ -15,38 +23,35 @@ export function requestIdFrom(header: string | string[] | undefined, fallback: (
  */
 export function registerObservation(app: FastifyInstance, context: ServerContext): void {
   const { metrics } = context;
-  // Requests whose onResponse ran; the rest, at the response's close, were abandoned mid-response.
-  const answered = new WeakSet<object>();
-  app.addHook('onRequest', async (request, reply) => {
+  // Set when onResponse ran; a request whose response closes without it was abandoned mid-response.
+  app.decorateRequest(ANSWERED, false);
+  // Callback hooks rather than async ones: no promise per hook per request.
+  app.addHook('onRequest', (request, reply, done) => {
     metrics.httpInFlight.inc();
     void reply.header('x-request-id', request.id);
     // A client that leaves in the middle of a response (a stream it stops reading) gets no
     // onResponse from fastify: count it here, as 499 (nginx's "client closed request"), so
     // in-flight returns to zero and the request is not invisible.
     reply.raw.once('close', () => {
-      if (answered.has(request) || reply.raw.writableFinished) return;
+      if (request[ANSWERED] || reply.raw.writableFinished) return;
       metrics.httpInFlight.dec();
       const route = request.routeOptions.url ?? UNMATCHED_ROUTE;
-      const labels = { method: request.method, route, status: '499' };
-      metrics.httpRequests.inc(labels);
-      metrics.httpDuration.observe(labels, reply.elapsedTime / 1000);
-      request.log.info(
-        { method: request.method, route, status: 499, latency_ms: Number(reply.elapsedTime.toFixed(3)), request_id: request.id, client_aborted: true },
-        'request',
-      );
+      const series = metrics.httpSeries(request.method, route, '499');
+      series.count();
+      series.observe(reply.elapsedTime / 1000);
+      request.log.info({ method: request.method, route, status: 499, latency_ms: Number(reply.elapsedTime.toFixed(3)), client_aborted: true }, 'request');
     });
+    done();
   });
-  app.addHook('onResponse', async (request, reply) => {
-    answered.add(request);
+  app.addHook('onResponse', (request, reply, done) => {
+    request[ANSWERED] = true;
     metrics.httpInFlight.dec();
     const route = request.routeOptions.url ?? UNMATCHED_ROUTE;
-    const labels = { method: request.method, route, status: String(reply.statusCode) };
-    const seconds = reply.elapsedTime / 1000;
-    metrics.httpRequests.inc(labels);
-    metrics.httpDuration.observe(labels, seconds);
-    request.log.info(
-      { method: request.method, route, status: reply.statusCode, latency_ms: Number(reply.elapsedTime.toFixed(3)), request_id: request.id },
-      'request',
-    );
+    const series = metrics.httpSeries(request.method, route, String(reply.statusCode));
+    series.count();
+    series.observe(reply.elapsedTime / 1000);
+    // request_id comes from the request's child logger (scrubbed there when the client chose it).
+    request.log.info({ method: request.method, route, status: reply.statusCode, latency_ms: Number(reply.elapsedTime.toFixed(3)) }, 'request');
+    done();
   });
 }

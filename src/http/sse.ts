@@ -20,13 +20,32 @@ export function wantsStream(body: unknown): boolean {
   return typeof body === 'object' && body !== null && (body as { stream?: unknown }).stream === true;
 }
 
-/** Aborted when the client closes the connection before its answer was sent. */
+/** Aborted when the client closes the connection before its answer was sent (at once if it already has). */
 export function disconnectSignal(reply: FastifyReply): AbortSignal {
   const controller = new AbortController();
-  reply.raw.once('close', () => {
+  const abort = () => {
     if (!reply.raw.writableFinished) controller.abort(new Error('the client closed the connection'));
-  });
+  };
+  if (reply.raw.closed) abort();
+  else reply.raw.once('close', abort);
   return controller.signal;
+}
+
+/**
+ * PredictOptions for one request, with the disconnect signal made only when read: only remote
+ * calls read it, and an AbortController plus a close listener for every request to a local
+ * model was a few percent of the server thread serving a small model. An own getter, so the
+ * router's `{ ...options }` copies it along to a fallback.
+ */
+export function predictOptions(reply: FastifyReply, options: { timeoutMs?: number; requestId?: string }): { readonly signal: AbortSignal; timeoutMs?: number; requestId?: string } {
+  let signal: AbortSignal | undefined;
+  return {
+    timeoutMs: options.timeoutMs,
+    requestId: options.requestId,
+    get signal() {
+      return (signal ??= disconnectSignal(reply));
+    },
+  };
 }
 
 function sseEvent(event: string, data: unknown): string {

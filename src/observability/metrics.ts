@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { boundCounter, boundHistogram } from './bound-metrics.js';
 
 /**
  * Every Prometheus metric Vigil exports, declared once. Names follow Prometheus conventions
@@ -20,6 +21,14 @@ export const CONFIDENCE_BUCKETS = [0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1];
 export const UNMATCHED_ROUTE = '__unmatched__';
 
 export type InferenceStage = 'preprocess' | 'queue' | 'infer' | 'postprocess';
+
+type VersionLabels = { model: string; version: string };
+
+/** What a model version's queue gauges read at scrape time. */
+interface OccupancySource {
+  labels: VersionLabels;
+  read(): { queued: number; inFlight: number };
+}
 
 export class Metrics {
   readonly registry = new Registry();
@@ -109,17 +118,22 @@ export class Metrics {
     buckets: [1, 2, 4, 8, 16, 32, 64, 128],
     registers: [this.registry],
   });
+  // Read from the batchers when scraped (trackOccupancy), not set on every queue change: that
+  // was four gauge updates per request on the request path.
+  private readonly occupancySources = new Set<OccupancySource>();
   readonly queueDepth = new Gauge({
     name: 'vigil_queue_depth',
     help: 'Inputs waiting for a batch, per model version.',
     labelNames: ['model', 'version'] as const,
     registers: [this.registry],
+    collect: () => this.collectOccupancy(),
   });
   readonly batchesInFlight = new Gauge({
     name: 'vigil_batches_in_flight',
     help: 'Engine calls running now, per model version.',
     labelNames: ['model', 'version'] as const,
     registers: [this.registry],
+    collect: () => this.collectOccupancy(),
   });
   readonly shed = new Counter({
     name: 'vigil_requests_shed_total',
@@ -145,6 +159,9 @@ export class Metrics {
     buckets: LATENCY_BUCKETS,
     registers: [this.registry],
   });
+  /** requests_local_total and local_inference_latency_seconds, bound: updated on every local prediction. */
+  readonly countLocalRequest = boundCounter(this.requestsLocal);
+  readonly observeLocalLatency = boundHistogram(this.localLatency);
   readonly localModelLoaded = new Gauge({
     name: 'local_model_loaded',
     help: '1 when every local model is loaded and ready, else 0.',
@@ -156,6 +173,57 @@ export class Metrics {
       // process_* and nodejs_* (CPU, RSS, event-loop lag, GC); collected at scrape time.
       collectDefaultMetrics({ register: this.registry });
     }
+  }
+
+  /**
+   * Reports a model version's queue length and running batches in vigil_queue_depth and
+   * vigil_batches_in_flight at every scrape, until the returned function is called (which
+   * leaves both at 0). Two sources with the same labels (a reload's old and new version) add up.
+   */
+  trackOccupancy(labels: VersionLabels, read: OccupancySource['read']): () => void {
+    const source = { labels, read };
+    this.occupancySources.add(source);
+    return () => {
+      this.occupancySources.delete(source);
+      this.queueDepth.set(labels, 0);
+      this.batchesInFlight.set(labels, 0);
+      this.collectOccupancy();
+    };
+  }
+
+  private collectOccupancy(): void {
+    const totals = new Map<string, { labels: VersionLabels; queued: number; inFlight: number }>();
+    for (const { labels, read } of this.occupancySources) {
+      const key = `${labels.model}\u0000${labels.version}`;
+      const { queued, inFlight } = read();
+      const total = totals.get(key);
+      if (total) {
+        total.queued += queued;
+        total.inFlight += inFlight;
+      } else totals.set(key, { labels, queued, inFlight });
+    }
+    for (const { labels, queued, inFlight } of totals.values()) {
+      this.queueDepth.set(labels, queued);
+      this.batchesInFlight.set(labels, inFlight);
+    }
+  }
+
+  private readonly http = new Map<string, { count: () => void; observe: (seconds: number) => void }>();
+
+  /**
+   * http_requests_total and http_request_duration_seconds of one method/route/status, bound
+   * once (a bounded set: route templates, not paths).
+   */
+  httpSeries(method: string, route: string, status: string): { count: () => void; observe: (seconds: number) => void } {
+    const key = `${method} ${route} ${status}`;
+    let series = this.http.get(key);
+    if (!series) {
+      const labels = Object.freeze({ method, route, status });
+      const count = boundCounter(this.httpRequests, labels);
+      series = { count: () => count(), observe: boundHistogram(this.httpDuration, labels) };
+      this.http.set(key, series);
+    }
+    return series;
   }
 
   async render(): Promise<string> {

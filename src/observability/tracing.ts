@@ -69,11 +69,14 @@ export async function startTracing(options: { serviceVersion: string; env?: Node
 
 const tracer = () => trace.getTracer(TRACER_NAME);
 
+/** Shared, so a log line without a span allocates nothing for it (never written to: frozen). */
+const NO_TRACE_FIELDS: Record<string, string> = Object.freeze({});
+
 /** `trace_id`/`span_id` of the active span for every log line (pino mixin); nothing when off. */
 export function traceLogFields(): Record<string, string> {
-  if (!active) return {};
+  if (!active) return NO_TRACE_FIELDS;
   const span = trace.getActiveSpan();
-  if (!span) return {};
+  if (!span) return NO_TRACE_FIELDS;
   const { traceId, spanId } = span.spanContext();
   return { trace_id: traceId, span_id: spanId };
 }
@@ -135,8 +138,12 @@ export interface InferenceSpanLabels {
  * batch's engine call began), or `remote` (a `vigil.remote_call` span, active during the
  * call). Children of the active request span. Calls `run` directly when tracing is off.
  */
-export async function traceInference<T>(labels: InferenceSpanLabels, kind: 'batched' | 'remote', inputs: unknown[], run: () => Promise<T>): Promise<T> {
-  if (!active) return run();
+export function traceInference<T>(labels: InferenceSpanLabels, kind: 'batched' | 'remote', inputs: unknown[], run: () => Promise<T>): Promise<T> {
+  // Not an async function: with tracing off, no extra promise per request.
+  return active ? traceActiveInference(labels, kind, inputs, run) : run();
+}
+
+async function traceActiveInference<T>(labels: InferenceSpanLabels, kind: 'batched' | 'remote', inputs: unknown[], run: () => Promise<T>): Promise<T> {
   const attributes = { 'vigil.model': labels.model, 'vigil.model_version': labels.version, 'vigil.inputs': inputs.length };
   if (kind === 'remote') {
     return tracer().startActiveSpan('vigil.remote_call', { kind: SpanKind.CLIENT, attributes }, async (span) => {

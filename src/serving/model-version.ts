@@ -2,6 +2,7 @@ import { InvalidInput, ModelNotReady, NotConfigured, VigilError } from '../error
 import type { ModelSpec } from '../models/spec.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
+import { ModelSeries } from '../observability/model-series.js';
 import type { PredictionObserver } from '../observability/model-monitor.js';
 import { markBatchStart, traceInference } from '../observability/tracing.js';
 import { taskFor } from '../tasks/index.js';
@@ -52,6 +53,8 @@ export class ModelVersion {
   private batcher: Batcher<unknown, unknown> | undefined;
   /** Why an `unavailable` model refuses predictions (not_configured: what the operator must set). */
   private unavailable: VigilError | undefined;
+  private readonly series: ModelSeries;
+  private untrackOccupancy: (() => void) | undefined;
 
   constructor(
     readonly spec: ModelSpec,
@@ -59,6 +62,7 @@ export class ModelVersion {
     private readonly metrics: Metrics,
   ) {
     this.task = taskFor(spec.task, spec.runtime);
+    this.series = new ModelSeries(metrics, spec.name, spec.version);
   }
 
   get name(): string {
@@ -93,7 +97,7 @@ export class ModelVersion {
   /** Loads the artifacts and runs one prediction, so the first user request is not the slow one. */
   async load(): Promise<void> {
     const started = now();
-    const labels = { model: this.name, version: this.version };
+    const { labels, stage } = this.series;
     this.metrics.modelReady.set(labels, 0);
     try {
       this.pipeline = await this.task.load(this.spec, {
@@ -106,18 +110,16 @@ export class ModelVersion {
       });
       const pipeline = this.pipeline;
       const batching = { ...this.batching, maxConcurrentBatches: pipeline.concurrency ?? this.batching.maxConcurrentBatches };
-      this.batcher = new Batcher((items) => pipeline.runBatch(markBatchStart(items)), batching, {
-        queueWait: (s) => this.metrics.stageDuration.observe({ ...labels, stage: 'queue' }, s),
+      const batcher = new Batcher((items) => pipeline.runBatch(markBatchStart(items)), batching, {
+        queueWait: stage.queue,
         batch: (size, s) => {
-          this.metrics.stageDuration.observe({ ...labels, stage: 'infer' }, s);
-          this.metrics.batchSize.observe(labels, size);
+          stage.infer(s);
+          this.series.batchSize(size);
         },
         shed: (reason) => this.metrics.shed.inc({ ...labels, reason }),
-        occupancy: (queued, inFlight) => {
-          this.metrics.queueDepth.set(labels, queued);
-          this.metrics.batchesInFlight.set(labels, inFlight);
-        },
       }, { cost: batchCost });
+      this.batcher = batcher;
+      this.untrackOccupancy = this.metrics.trackOccupancy(labels, () => ({ queued: batcher.queued, inFlight: batcher.inFlight }));
       // Remote pipelines skip the warm-up: it would spend upstream quota at every start.
       if (pipeline.warmUp !== false) await this.run([pipeline.sampleInput()], {}, false);
       this.loadSeconds = (now() - started) / 1000;
@@ -150,10 +152,10 @@ export class ModelVersion {
     const started = now();
     // The mood app's request counters count requests served; a shadow copy serves no one.
     const served = this.isLocal && !options.shadow;
-    if (served) this.metrics.requestsLocal.inc();
+    if (served) this.metrics.countLocalRequest();
     try {
       const predictions = await this.run(inputs, options, true);
-      if (served) this.metrics.localLatency.observe((now() - started) / 1000);
+      if (served) this.metrics.observeLocalLatency((now() - started) / 1000);
       return predictions;
     } catch (error) {
       const reason = error instanceof VigilError ? error.code : 'runtime_error';
@@ -168,11 +170,13 @@ export class ModelVersion {
   private async run(inputs: unknown[], options: PredictOptions, record: boolean): Promise<Prediction[]> {
     const pipeline = this.pipeline!;
     const batcher = this.batcher!;
-    const labels = { model: this.name, version: this.version };
+    const { labels, stage } = this.series;
 
     let mark = now();
-    const encoded = await Promise.all(inputs.map((input) => pipeline.encode(input)));
-    this.metrics.stageDuration.observe({ ...labels, stage: 'preprocess' }, (now() - mark) / 1000);
+    const encoding = encodeAll(pipeline, inputs);
+    // Only asynchronous encoders (images) are awaited: an await costs a turn of the microtask queue.
+    const encoded = encoding instanceof Promise ? await encoding : encoding;
+    stage.preprocess((now() - mark) / 1000);
 
     // Pipelines with their own `run` (remote APIs: one input per call, own concurrency cap) skip the batcher.
     // A request's inputs are admitted (or shed, or timed out) together: one request, one 503/504.
@@ -183,14 +187,14 @@ export class ModelVersion {
 
     mark = now();
     const predictions = raws.map((raw, i) => pipeline.decode(raw, encoded[i]));
-    this.metrics.stageDuration.observe({ ...labels, stage: 'postprocess' }, (now() - mark) / 1000);
+    stage.postprocess((now() - mark) / 1000);
 
     if (record) {
       for (const p of predictions) {
-        if (p.label !== undefined) this.metrics.predictions.inc({ ...labels, label: p.label });
-        if (p.score !== undefined) this.metrics.confidence.observe(labels, p.score);
-        if (p.truncated) this.metrics.truncatedInputs.inc(labels);
-        if (typeof p.value === 'number' && Number.isFinite(p.value)) this.metrics.predictionValue.observe(labels, p.value);
+        if (p.label !== undefined) this.series.prediction(p.label);
+        if (p.score !== undefined) this.series.confidence(p.score);
+        if (p.truncated) this.series.truncated();
+        if (typeof p.value === 'number' && Number.isFinite(p.value)) this.series.value(p.value);
       }
       if (this.options.monitor) this.monitorPredictions(inputs, encoded, predictions, options);
     }
@@ -244,11 +248,19 @@ export class ModelVersion {
     await this.batcher?.idle();
     await this.pipeline?.release();
     this.pipeline = undefined;
-    const labels = { model: this.name, version: this.version };
+    this.untrackOccupancy?.();
+    this.untrackOccupancy = undefined;
+    const { labels } = this.series;
     this.metrics.modelReady.set(labels, 0);
     this.metrics.modelInfo.remove({ ...labels, task: this.spec.task, runtime: this.spec.runtime });
     this.options.monitor?.unloaded?.(this.spec, this);
   }
+}
+
+/** Encodes a request's inputs; waits only for pipelines whose encode is asynchronous (images). */
+function encodeAll(pipeline: Pipeline, inputs: unknown[]): unknown[] | Promise<unknown[]> {
+  const encoded = inputs.map((input) => pipeline.encode(input));
+  return encoded.some((e) => e instanceof Promise) ? Promise.all(encoded) : encoded;
 }
 
 /** Cost of one encoded input for length bucketing: its token count when it has one (text), else 1. */

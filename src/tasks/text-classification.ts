@@ -97,7 +97,45 @@ function labelsFor(spec: ModelSpec, classes: number): string[] {
   return Array.from({ length: classes }, (_, i) => labels[i] ?? `LABEL_${i}`);
 }
 
+/** Little-endian hosts (all that onnxruntime-node ships for) can write int64 tensors as pairs of int32s. */
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/**
+ * Token ids and attention mask, one row per text, padded to `width`. An id is a small
+ * non-negative integer: written as the low half of each int64 through an Int32Array view,
+ * rather than as one BigInt allocated per token.
+ */
+export function writeInt64Rows(ids: BigInt64Array, mask: BigInt64Array, batch: readonly EncodedText[], width: number, padId: number): void {
+  if (!LITTLE_ENDIAN) {
+    const pad = BigInt(padId);
+    batch.forEach((encoded, row) => {
+      for (let col = 0; col < width; col++) {
+        const id = encoded.ids[col];
+        ids[row * width + col] = id === undefined ? pad : BigInt(id);
+        mask[row * width + col] = id === undefined ? 0n : 1n;
+      }
+    });
+    return;
+  }
+  const ids32 = new Int32Array(ids.buffer, ids.byteOffset, ids.length * 2);
+  const mask32 = new Int32Array(mask.buffer, mask.byteOffset, mask.length * 2);
+  batch.forEach((encoded, row) => {
+    const tokens = encoded.ids;
+    for (let col = 0; col < width; col++) {
+      const at = 2 * (row * width + col);
+      const real = col < tokens.length;
+      const id = real ? tokens[col]! : padId;
+      ids32[at] = id;
+      if (id < 0) ids32[at + 1] = -1; // sign extension (no tokenizer we know has negative ids)
+      mask32[at] = real ? 1 : 0;
+    }
+  });
+}
+
 class TextClassificationPipeline implements Pipeline<string, EncodedText, Float32Array> {
+  /** Label names by class index, set on the first decode (the graph's output says how many). */
+  private labels: string[] | undefined;
+
   constructor(
     private readonly spec: ModelSpec,
     private readonly session: OnnxSession,
@@ -118,18 +156,11 @@ class TextClassificationPipeline implements Pipeline<string, EncodedText, Float3
 
   async runBatch(batch: EncodedText[]): Promise<Float32Array[]> {
     // Pad to the longest sequence in this batch, not to maxLength: short texts stay cheap.
-    const width = Math.max(...batch.map((e) => e.ids.length));
+    let width = 0;
+    for (const encoded of batch) width = Math.max(width, encoded.ids.length);
     const ids = new BigInt64Array(batch.length * width);
     const mask = new BigInt64Array(batch.length * width);
-    const pad = BigInt(this.tokenizer.padId);
-    batch.forEach((encoded, row) => {
-      const offset = row * width;
-      for (let col = 0; col < width; col++) {
-        const id = encoded.ids[col];
-        ids[offset + col] = id === undefined ? pad : BigInt(id);
-        mask[offset + col] = id === undefined ? 0n : 1n;
-      }
-    });
+    writeInt64Rows(ids, mask, batch, width, this.tokenizer.padId);
     const feeds: Record<string, ort.Tensor> = { input_ids: new ort.Tensor('int64', ids, [batch.length, width]) };
     if (this.usesAttentionMask) feeds.attention_mask = new ort.Tensor('int64', mask, [batch.length, width]);
     const outputs = await this.session.run(feeds);
@@ -142,7 +173,8 @@ class TextClassificationPipeline implements Pipeline<string, EncodedText, Float3
 
   decode(logits: Float32Array, encoded: EncodedText): Prediction {
     const probabilities = softmax(logits);
-    const labels = labelsFor(this.spec, probabilities.length);
+    if (this.labels?.length !== probabilities.length) this.labels = labelsFor(this.spec, probabilities.length);
+    const labels = this.labels;
     let best = 0;
     for (let i = 1; i < probabilities.length; i++) if (probabilities[i]! > probabilities[best]!) best = i;
     const scores: Record<string, number> = {};

@@ -24,6 +24,12 @@ let base: string;
 
 const get = (p: string) => getJson(`${base}${p}`);
 const post = (p: string, body: unknown, headers: Record<string, string> = {}) => postJson(`${base}${p}`, body, headers);
+/** The server's log so far: log lines reach stdout in chunks, so wait for the line of a request made now. */
+async function logsUntilNow(): Promise<string[]> {
+  const id = (await get('/v2/health/live')).headers.get('x-request-id');
+  await server.waitForLog(new RegExp(`"request_id":"${id}"`));
+  return server.logs;
+}
 const infer = (model: string, body: unknown) => post(`/v2/models/${model}/infer`, body);
 
 /** Every /v2 error: a 4xx/5xx status, JSON content type, and `{"error": "<message>"}` only. */
@@ -458,7 +464,8 @@ describe('model repository extension (admin token)', () => {
     const v3 = await post('/v2/models/tiny-air/versions/3/infer', tabularRequest([row]));
     expect(v3.body.outputs[0].data[0]).toBeCloseTo(tinyTabularExpected(row, 3), 3);
     // Unchanged versions kept running: tiny-air 1 and 2 were not reloaded, tiny-digits-nchw only once (after its unload).
-    const reloads = (model: string) => server.logs.filter((l) => l.includes(`"model":"${model}"`) && l.includes('model reloaded')).length;
+    const logs = await logsUntilNow();
+    const reloads = (model: string) => logs.filter((l) => l.includes(`"model":"${model}"`) && l.includes('model reloaded')).length;
     expect(reloads('tiny-air')).toBe(0);
     expect(reloads('tiny-digits-nchw')).toBe(1);
   });
@@ -472,7 +479,7 @@ describe('model repository extension (admin token)', () => {
     for (const response of await Promise.all(during)) expect(response.status, JSON.stringify(response.body)).toBe(200);
     const after = await post('/v2/models/tiny-air/versions/1/infer', tabularRequest([row]));
     expect(after.body.outputs[0].data[0]).toBeCloseTo(tinyTabularExpected(row, 4), 3);
-    expect(server.logs.some((l) => l.includes('"model":"tiny-air"') && l.includes('"version":"1"') && l.includes('model reloaded'))).toBe(true);
+    expect((await logsUntilNow()).some((l) => l.includes('"model":"tiny-air"') && l.includes('"version":"1"') && l.includes('model reloaded'))).toBe(true);
   });
 
   it('load or unload of a model the repository does not hold: 404', async () => {

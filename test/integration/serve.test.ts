@@ -263,6 +263,14 @@ describe('logs and docs', () => {
     expect(server.logs.join('\n')).not.toContain(secretText);
   });
 
+  it('keeps a client-chosen request id that looks like personal data out of the request line', async () => {
+    const { body } = await postJson(`${server.url}/predict`, { text: 'fine' }, { 'x-request-id': '203.0.113.77' });
+    expect(body.request_id).toBe('203.0.113.77'); // the client still gets its own id back
+    const line = await server.waitForLog(/"request_id":"<IP_ADDRESS>".*"route":"\/predict".*"msg":"request"/);
+    expect(line.match(/"request_id"/g)).toHaveLength(1);
+    expect(server.logs.join('\n')).not.toContain('203.0.113.77');
+  });
+
   it('publishes an OpenAPI document at /docs', async () => {
     const page = await fetch(`${server.url}/docs`);
     expect(page.status).toBe(200);

@@ -297,3 +297,34 @@ describe('PredictionLog retention', () => {
     withInputs.close();
   });
 });
+
+describe('PredictionLog in the background', () => {
+  const rows = (n: number, from: number, createdAt: number) =>
+    Array.from({ length: n }, (_, i) => ({ requestId: `r${from + i}`, index: 0, model: 'm', version: '1', createdAt, label: 'a' }));
+  const until = async (done: () => boolean) => {
+    for (let i = 0; i < 500 && !done(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+  };
+
+  it('writes every queued row on its timer, a chunk at a time', async () => {
+    const log = new PredictionLog({ pruneIntervalMs: 0, flushIntervalMs: 5 });
+    log.append(rows(1000, 0, Date.now()));
+    await until(() => log.written === 1000);
+    expect(log.written).toBe(1000);
+    expect(log.pendingRows).toBe(0);
+    log.close();
+  });
+
+  it('prunes past the row and age limits on its timer, a chunk at a time', async () => {
+    let clock = Date.UTC(2026, 0, 31);
+    const log = new PredictionLog({ maxRows: 1200, maxAgeDays: 10, pruneIntervalMs: 20, now: () => clock });
+    log.append(rows(700, 0, clock - 20 * 86_400_000)); // past the age limit
+    log.append(rows(2600, 700, clock));
+    log.flush();
+    expect(log.count()).toBe(3300);
+    await until(() => log.count() === 1200);
+    expect(log.count()).toBe(1200);
+    expect(log.find('r2099')).toEqual([]); // the oldest recent rows went past the row limit
+    expect(log.find('r2100')).toHaveLength(1);
+    log.close();
+  });
+});

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { InvalidInput, ModelNotFound } from '../../errors.js';
 import type { ModelVersion } from '../../serving/model-version.js';
 import { requestRouteKey, ROUTE_HEADER } from '../route-key.js';
-import { disconnectSignal, streamPrediction, wantsStream } from '../sse.js';
+import { predictOptions, streamPrediction, wantsStream } from '../sse.js';
 import type { ServerContext } from '../context.js';
 
 /** What the JSON API says about a model version: never secrets, never local file paths. */
@@ -79,7 +79,7 @@ export async function modelRoutes(app: FastifyInstance, context: ServerContext):
     const { inputs, batch } = decision.model.task.parseRequest(request.body, { maxBatchInputs: limits.maxBatchInputs });
     void reply.header(ROUTE_HEADER, decision.route);
     if (wantsStream(request.body)) return streamPrediction({ request, reply, router, decision, inputs, batch });
-    const routed = await router.predict(decision, inputs, { signal: disconnectSignal(reply), timeoutMs, requestId: request.id });
+    const routed = await router.predict(decision, inputs, predictOptions(reply, { timeoutMs, requestId: request.id }));
     const predictions = routed.result;
     const about = {
       model: routed.model.name,

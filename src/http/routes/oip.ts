@@ -9,7 +9,7 @@ import { applyClassification, classificationCount } from '../oip/classification.
 import { checkRequestedOutputs, matchInputs, parseInferRequest, selectOutputs } from '../oip/infer-request.js';
 import { ModelRepository } from '../oip/model-repository.js';
 import { requestRouteKey, ROUTE_HEADER } from '../route-key.js';
-import { disconnectSignal } from '../sse.js';
+import { predictOptions } from '../sse.js';
 import { requestTimeoutMs } from './models.js';
 
 /**
@@ -131,7 +131,7 @@ export async function oipRoutes(app: FastifyInstance, context: ServerContext): P
     // Same deadline header as the JSON API; no fallback model here: a stand-in could speak other tensors.
     const timeoutMs = requestTimeoutMs(request);
     void reply.header(ROUTE_HEADER, decision.route);
-    const { result: predictions } = await router.predict(decision, inputs, { timeoutMs, signal: disconnectSignal(reply), requestId: request.id }, { useFallback: false });
+    const { result: predictions } = await router.predict(decision, inputs, predictOptions(reply, { timeoutMs, requestId: request.id }), { useFallback: false });
     return {
       model_name: model.name,
       model_version: model.version,
