@@ -1,8 +1,6 @@
-import { AutoTokenizer, env } from '@huggingface/transformers';
-
-// Tokenizers are read from model folders on disk; nothing is fetched at serving time.
-env.allowRemoteModels = false;
-env.localModelPath = '';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Tokenizer } from '@huggingface/tokenizers';
 
 export interface TextTokenizer {
   /** Token ids with the model's special tokens, cut to maxLength (keeping the closing special token). */
@@ -14,21 +12,50 @@ export interface TextTokenizer {
 /** Largest sequence any of our models accepts; guards against tokenizers that say "1e30". */
 const MAX_SEQUENCE = 512;
 
+type TokenizerConfig = Record<string, unknown> & { model_max_length?: unknown };
+
 /**
- * Loads tokenizer.json + tokenizer_config.json from a folder (Hugging Face layout) through
- * transformers.js, so Vigil tokenizes exactly as the model's authors did.
+ * A special token named in tokenizer_config.json, as a plain string or an AddedToken object;
+ * the first key present wins (as in transformers.js, so pad falls back to eos).
+ */
+function tokenFromConfig(config: TokenizerConfig, ...keys: string[]): string | undefined {
+  for (const key of keys) {
+    const item = config[key];
+    if (typeof item === 'string' && item) return item;
+    if (item && typeof item === 'object' && (item as { __type?: unknown }).__type === 'AddedToken') return String((item as { content: unknown }).content);
+  }
+  return undefined;
+}
+
+function readJson(dir: string, file: string): Record<string, unknown> {
+  const full = path.join(dir, file);
+  try {
+    return JSON.parse(readFileSync(full, 'utf8')) as Record<string, unknown>;
+  } catch (error) {
+    throw new Error(`cannot read the tokenizer's ${file} in ${dir}: ${(error as Error).message}`);
+  }
+}
+
+/**
+ * Loads tokenizer.json + tokenizer_config.json from a folder (Hugging Face layout) with
+ * @huggingface/tokenizers, the tokenizer library inside transformers.js (so Vigil tokenizes
+ * exactly as the model's authors did). Not through transformers.js itself: importing that
+ * also loads onnxruntime-node and sharp into the server thread (~0.5 s and ~37 MiB at start)
+ * for a tokenizer that needs neither.
  */
 export async function loadTokenizer(dir: string): Promise<TextTokenizer> {
-  const tokenizer = await AutoTokenizer.from_pretrained(dir, { local_files_only: true });
-  const padId = tokenizer.pad_token_id ?? 0;
-  const sepId = tokenizer.sep_token_id ?? tokenizer.eos_token_id;
-  const declared = Number(tokenizer.model_max_length);
+  const config = readJson(dir, 'tokenizer_config.json') as TokenizerConfig;
+  const tokenizer = new Tokenizer(readJson(dir, 'tokenizer.json'), config);
+  const id = (token: string | undefined) => (token === undefined ? undefined : tokenizer.token_to_id(token));
+  const padId = id(tokenFromConfig(config, 'pad_token', 'eos_token')) ?? 0;
+  const sepId = id(tokenFromConfig(config, 'sep_token')) ?? id(tokenFromConfig(config, 'eos_token'));
+  const declared = Number(config.model_max_length);
   const modelMaxLength = Number.isFinite(declared) && declared > 0 ? Math.min(declared, MAX_SEQUENCE) : MAX_SEQUENCE;
   return {
     padId,
     modelMaxLength,
     encode(text, maxLength) {
-      const ids = tokenizer.encode(text);
+      const ids = tokenizer.encode(text).ids;
       if (ids.length <= maxLength) return { ids, truncated: false };
       const last = ids[ids.length - 1];
       const kept = last !== undefined && last === sepId ? [...ids.slice(0, maxLength - 1), last] : ids.slice(0, maxLength);
