@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { InvalidInput } from '../errors.js';
 import type { ModelSpec } from '../models/spec.js';
-import { OnnxSession, ort } from '../runtimes/onnx/session.js';
+import { OnnxSession, Tensor } from '../runtimes/onnx/session.js';
 import { loadTokenizer, type TextTokenizer } from './tokenizer.js';
 import { softmax } from './math.js';
 import type { ParsedRequest, Pipeline, Prediction, RequestLimits, TaskDefinition } from './types.js';
@@ -130,8 +130,8 @@ class TextClassificationPipeline implements Pipeline<string, EncodedText, Float3
         mask[offset + col] = id === undefined ? 0n : 1n;
       }
     });
-    const feeds: Record<string, ort.Tensor> = { input_ids: new ort.Tensor('int64', ids, [batch.length, width]) };
-    if (this.usesAttentionMask) feeds.attention_mask = new ort.Tensor('int64', mask, [batch.length, width]);
+    const feeds: Record<string, Tensor> = { input_ids: new Tensor('int64', ids, [batch.length, width]) };
+    if (this.usesAttentionMask) feeds.attention_mask = new Tensor('int64', mask, [batch.length, width]);
     const outputs = await this.session.run(feeds);
     const logits = outputs.logits ?? Object.values(outputs)[0];
     if (!logits) throw new Error('the model returned no output');

@@ -2,13 +2,13 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import * as ort from 'onnxruntime-node';
 import type { TensorSpec } from '../../models/spec.js';
 import { transferables, type FromWorker, type WireMetadata, type WireTensor, type WorkerInit } from './protocol.js';
+import { Tensor } from './tensor.js';
 
-export type Feeds = Record<string, ort.Tensor>;
-export type Outputs = Record<string, ort.Tensor>;
-export { ort };
+export type Feeds = Record<string, Tensor>;
+export type Outputs = Record<string, Tensor>;
+export { Tensor };
 
 export interface ThreadSettings {
   /** Threads inside one operator (matrix multiplications). 0 lets onnxruntime pick (one per core). */
@@ -93,7 +93,7 @@ class SessionWorker {
     if (this.exitError) return Promise.reject(this.exitError);
     const id = this.nextId++;
     const wire: Record<string, WireTensor> = {};
-    for (const [name, tensor] of Object.entries(feeds)) wire[name] = { type: tensor.type, data: tensor.data as WireTensor['data'], dims: tensor.dims };
+    for (const [name, tensor] of Object.entries(feeds)) wire[name] = { type: tensor.type, data: tensor.data, dims: tensor.dims };
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       this.worker.postMessage({ kind: 'run', id, feeds: wire }, transferables(wire));
@@ -110,7 +110,7 @@ class SessionWorker {
 
 function fromWire(outputs: Record<string, WireTensor>): Outputs {
   const tensors: Outputs = {};
-  for (const [name, wire] of Object.entries(outputs)) tensors[name] = new ort.Tensor(wire.type as ort.Tensor.Type, wire.data as never, wire.dims);
+  for (const [name, wire] of Object.entries(outputs)) tensors[name] = new Tensor(wire.type, wire.data, wire.dims);
   return tensors;
 }
 
