@@ -32,14 +32,21 @@ const ORT_TO_OIP: Record<string, TensorSpec['datatype']> = {
   string: 'BYTES',
 };
 
-/** The compiled worker lives next to this file in dist/; tests running the TypeScript sources use dist's. */
+/**
+ * The compiled worker: next to this file in tsc's output (dist/runtimes/onnx/), else under the
+ * package root's dist/, looked up from here — which is dist/cli/ in the bundled server and
+ * src/runtimes/onnx/ when tests run the TypeScript sources.
+ */
 function workerFile(): string {
-  const here = fileURLToPath(import.meta.url);
-  const sibling = path.join(path.dirname(here), 'worker.js');
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const sibling = path.join(here, 'worker.js');
   if (existsSync(sibling)) return sibling;
-  const built = path.resolve(path.dirname(here), '../../../dist/runtimes/onnx/worker.js');
-  if (existsSync(built)) return built;
-  throw new Error(`the inference worker is not built (looked for ${sibling} and ${built}): run npm run build`);
+  for (let dir = here; ; dir = path.dirname(dir)) {
+    const built = path.join(dir, 'dist', 'runtimes', 'onnx', 'worker.js');
+    if (existsSync(built)) return built;
+    if (path.dirname(dir) === dir) break;
+  }
+  throw new Error(`the inference worker is not built (no ${sibling}, nor dist/runtimes/onnx/worker.js above it): run npm run build`);
 }
 
 /** One worker thread holding one onnxruntime session, with its calls in flight. */
