@@ -2,11 +2,18 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 
+/** The tokenizer's [UNK] id and its other special tokens ([CLS], [SEP], [PAD]...), read from tokenizer.json. */
+export interface SpecialTokenIds {
+  unk?: number;
+  special: Set<number>;
+}
+
 export interface TextTokenizer {
   /** Token ids with the model's special tokens, cut to maxLength (keeping the closing special token). */
   encode(text: string, maxLength: number): { ids: number[]; truncated: boolean };
   readonly padId: number;
   readonly modelMaxLength: number;
+  readonly specialTokens: SpecialTokenIds;
 }
 
 /** Largest sequence any of our models accepts; guards against tokenizers that say "1e30". */
@@ -27,6 +34,20 @@ function tokenFromConfig(config: TokenizerConfig, ...keys: string[]): string | u
   return undefined;
 }
 
+interface TokenizerJson {
+  added_tokens?: { id: number; content: string; special?: boolean }[];
+  model?: { unk_token?: string; vocab?: Record<string, number> | unknown };
+}
+
+function specialTokensOf(json: TokenizerJson): SpecialTokenIds {
+  const added = json.added_tokens ?? [];
+  const unkToken = json.model?.unk_token ?? '[UNK]';
+  const vocab = json.model?.vocab;
+  const fromVocab = vocab && typeof vocab === 'object' && !Array.isArray(vocab) ? (vocab as Record<string, number>)[unkToken] : undefined;
+  const unk = added.find((t) => t.content === unkToken)?.id ?? fromVocab;
+  return { unk, special: new Set(added.filter((t) => t.special && t.id !== unk).map((t) => t.id)) };
+}
+
 function readJson(dir: string, file: string): Record<string, unknown> {
   const full = path.join(dir, file);
   try {
@@ -45,7 +66,9 @@ function readJson(dir: string, file: string): Record<string, unknown> {
  */
 export async function loadTokenizer(dir: string): Promise<TextTokenizer> {
   const config = readJson(dir, 'tokenizer_config.json') as TokenizerConfig;
-  const tokenizer = new Tokenizer(readJson(dir, 'tokenizer.json'), config);
+  // Parsed once: a large vocabulary takes a while to parse (DistilBERT's 30k entries, ~0.7 MB).
+  const json = readJson(dir, 'tokenizer.json');
+  const tokenizer = new Tokenizer(json, config);
   const id = (token: string | undefined) => (token === undefined ? undefined : tokenizer.token_to_id(token));
   const padId = id(tokenFromConfig(config, 'pad_token', 'eos_token')) ?? 0;
   const sepId = id(tokenFromConfig(config, 'sep_token')) ?? id(tokenFromConfig(config, 'eos_token'));
@@ -54,6 +77,7 @@ export async function loadTokenizer(dir: string): Promise<TextTokenizer> {
   return {
     padId,
     modelMaxLength,
+    specialTokens: specialTokensOf(json as TokenizerJson),
     encode(text, maxLength) {
       const ids = tokenizer.encode(text).ids;
       if (ids.length <= maxLength) return { ids, truncated: false };

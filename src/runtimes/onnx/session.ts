@@ -135,12 +135,13 @@ export class OnnxSession {
   static async load(file: string, threads: ThreadSettings = {}): Promise<OnnxSession> {
     const count = Math.max(1, threads.sessions ?? 1);
     const init: WorkerInit = { file, threads: { intraOpThreads: threads.intraOpThreads, interOpThreads: threads.interOpThreads } };
-    const workers: SessionWorker[] = [];
-    try {
-      for (let i = 0; i < count; i++) workers.push(await SessionWorker.start(init));
-    } catch (error) {
+    // All at once: each session loads on its own thread.
+    const started = await Promise.allSettled(Array.from({ length: count }, () => SessionWorker.start(init)));
+    const workers = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+    const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failed) {
       await Promise.all(workers.map((w) => w.release()));
-      throw error;
+      throw failed.reason;
     }
     return new OnnxSession(workers, file);
   }

@@ -1,8 +1,10 @@
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT, startVigil } from '../helpers/server.js';
+import { CLI, REPO_ROOT, startVigil } from '../helpers/server.js';
 
 /**
  * What a default `vigil serve` loads on its server thread, recorded by a preload while the
@@ -47,5 +49,27 @@ describe('the server thread of a default `vigil serve`', () => {
 
   it('runs the bundled serve command: typebox is inside it, not loaded as its ~680 separate modules', () => {
     expect(loaded).not.toContain('typebox');
+  });
+});
+
+describe('a port already in use', () => {
+  // Listening comes before any inference worker starts: a worker started earlier would keep
+  // the process alive after listen() failed (this test would then time out).
+  it('exits with 1 and says why', async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const { port } = blocker.address() as { port: number };
+    const child = spawn(process.execPath, [CLI, 'serve', '--host', '127.0.0.1', '--port', String(port)], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      let output = '';
+      child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+      child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+      const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+      expect(code, output).toBe(1);
+      expect(output).toMatch(/EADDRINUSE/);
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      blocker.close();
+    }
   });
 });
