@@ -2,7 +2,7 @@
  * Messages between the server thread and an inference worker. Tensors travel as plain
  * typed arrays whose buffers are transferred, not copied.
  */
-import type { ThreadSettings } from './session.js';
+import type { SessionSettings } from './session.js';
 
 export type TensorData =
   | Float32Array
@@ -39,7 +39,7 @@ export type FromWorker =
 
 export interface WorkerInit {
   file: string;
-  threads: ThreadSettings;
+  settings: Omit<SessionSettings, 'sessions'>;
 }
 
 /** The buffers to hand over with a message, so big tensors are moved rather than cloned. */

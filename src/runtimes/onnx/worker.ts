@@ -18,13 +18,14 @@ function toWire(tensor: ort.Tensor): WireTensor {
 async function main(): Promise<void> {
   let session: ort.InferenceSession;
   try {
-    const inter = init.threads.interOpThreads ?? 1;
+    const inter = init.settings.interOpThreads ?? 1;
     session = await ort.InferenceSession.create(init.file, {
       executionProviders: ['cpu'],
       graphOptimizationLevel: 'all',
       executionMode: inter > 1 ? 'parallel' : 'sequential',
-      intraOpNumThreads: init.threads.intraOpThreads ?? 0,
+      intraOpNumThreads: init.settings.intraOpThreads ?? 0,
       interOpNumThreads: inter,
+      ...(init.settings.lowMemory ? { extra: { session: { disable_prepacking: '1' } } } : {}),
     });
   } catch (error) {
     send({ kind: 'load-failed', message: (error as Error).message });
