@@ -28,8 +28,6 @@ options:
   --inter-op-threads N     onnxruntime threads across operators
   --sessions N             onnxruntime sessions per model, each on its own worker thread
                            (default 1; VIGIL_SESSIONS)
-  --low-memory             keep no pre-packed copy of onnxruntime's weights: ~30 MiB less per
-                           DistilBERT-size session, ~20 % slower batches (VIGIL_LOW_MEMORY=1)
   --max-batch-inputs N     most inputs per request (default 64)
   --max-batch-size N       most inputs per engine call (default 8; VIGIL_MAX_BATCH_SIZE)
   --max-delay-ms MS        how long a queued input waits for company (default 0; VIGIL_MAX_DELAY_MS)
@@ -69,7 +67,6 @@ function flagsToConfig(values: Record<string, string | boolean | string[] | unde
     intraOpThreads: int('threads'),
     interOpThreads: int('inter-op-threads'),
     sessions: int('sessions'),
-    lowMemory: values['low-memory'] ? true : undefined,
     maxBatchInputs: int('max-batch-inputs'),
     maxBatchSize: int('max-batch-size'),
     maxDelayMs: values['max-delay-ms'] === undefined ? undefined : nonNegative(values['max-delay-ms'], 'max-delay-ms'),
@@ -115,7 +112,6 @@ export async function run(args: string[]): Promise<number> {
         threads: { type: 'string' },
         'inter-op-threads': { type: 'string' },
         sessions: { type: 'string' },
-        'low-memory': { type: 'boolean' },
         'max-batch-inputs': { type: 'string' },
         'max-batch-size': { type: 'string' },
         'max-delay-ms': { type: 'string' },

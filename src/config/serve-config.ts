@@ -28,8 +28,6 @@ export const ServeConfig = Type.Object({
   interOpThreads: Type.Optional(Type.Integer({ minimum: 1 })),
   /** onnxruntime sessions per model, each on its own worker thread. */
   sessions: Type.Optional(Type.Integer({ minimum: 1 })),
-  /** Less memory for slower engine calls: onnxruntime keeps no pre-packed copy of the weights. */
-  lowMemory: Type.Optional(Type.Boolean()),
   /** Server-wide batching defaults for local models; a model spec's `batching` section wins. */
   maxBatchSize: Type.Optional(Type.Integer({ minimum: 1 })),
   maxDelayMs: Type.Optional(Type.Number({ minimum: 0 })),
@@ -83,8 +81,6 @@ function integer(raw: string | undefined, what: string): number | undefined {
   return value;
 }
 
-const truthy = (raw: string) => ['1', 'true', 'on', 'yes'].includes(raw.toLowerCase());
-
 /** Settings taken from the environment (PORT, HOST, VIGIL_*), for containers and systemd units. */
 export function fromEnvironment(env: NodeJS.ProcessEnv): Partial<ServeConfig> {
   const config: Partial<ServeConfig> = {};
@@ -98,7 +94,6 @@ export function fromEnvironment(env: NodeJS.ProcessEnv): Partial<ServeConfig> {
   if (threads !== undefined) config.intraOpThreads = threads;
   const sessions = integer(env.VIGIL_SESSIONS, 'VIGIL_SESSIONS');
   if (sessions !== undefined) config.sessions = sessions;
-  if (env.VIGIL_LOW_MEMORY) config.lowMemory = truthy(env.VIGIL_LOW_MEMORY);
   const maxBatchSize = integer(env.VIGIL_MAX_BATCH_SIZE, 'VIGIL_MAX_BATCH_SIZE');
   if (maxBatchSize !== undefined) config.maxBatchSize = maxBatchSize;
   if (env.VIGIL_MAX_DELAY_MS) config.maxDelayMs = Number(env.VIGIL_MAX_DELAY_MS);
@@ -108,7 +103,7 @@ export function fromEnvironment(env: NodeJS.ProcessEnv): Partial<ServeConfig> {
   const logRows = integer(env.VIGIL_PREDICTION_LOG_MAX_ROWS, 'VIGIL_PREDICTION_LOG_MAX_ROWS');
   if (logRows !== undefined) config.predictionLogMaxRows = logRows;
   if (env.VIGIL_PREDICTION_LOG_MAX_DAYS) config.predictionLogMaxDays = Number(env.VIGIL_PREDICTION_LOG_MAX_DAYS);
-  if (env.VIGIL_LOG_INPUTS) config.logInputs = truthy(env.VIGIL_LOG_INPUTS);
+  if (env.VIGIL_LOG_INPUTS) config.logInputs = ['1', 'true', 'on', 'yes'].includes(env.VIGIL_LOG_INPUTS.toLowerCase());
   if (env.LOG_LEVEL) config.logLevel = env.LOG_LEVEL;
   return config;
 }

@@ -66,7 +66,6 @@ export async function startServer(config: ServeConfig, options: { logger?: Logge
     intraOpThreads: config.intraOpThreads,
     interOpThreads: config.interOpThreads,
     sessions: config.sessions,
-    lowMemory: config.lowMemory,
     monitor,
     batching: { maxBatchSize: config.maxBatchSize, maxDelayMs: config.maxDelayMs, maxQueue: config.maxQueue, bucketing: config.bucketing },
   });

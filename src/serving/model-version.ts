@@ -15,7 +15,6 @@ export interface ModelVersionOptions {
   intraOpThreads?: number;
   interOpThreads?: number;
   sessions?: number;
-  lowMemory?: boolean;
   /** Server-wide batching defaults; the spec's own `batching` section wins. */
   batching?: Partial<BatcherOptions>;
   /** For runtimes that log on their own (remote: retries, circuit changes). */
@@ -100,7 +99,6 @@ export class ModelVersion {
         intraOpThreads: this.options.intraOpThreads,
         interOpThreads: this.options.interOpThreads,
         sessions: this.options.sessions,
-        lowMemory: this.options.lowMemory,
         metrics: this.metrics,
         logger: this.options.logger,
       });

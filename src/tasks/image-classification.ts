@@ -2,7 +2,6 @@ import path from 'node:path';
 import { InvalidInput } from '../errors.js';
 import type { ModelSpec } from '../models/spec.js';
 import { OnnxSession, Tensor } from '../runtimes/onnx/session.js';
-import { sessionSettings } from './session-settings.js';
 import { decodeBase64Image, pngToPixels, type FitOptions } from './image-preprocessing.js';
 import { softmax } from './math.js';
 import type { ParsedRequest, Pipeline, Prediction, RequestLimits, TaskDefinition } from './types.js';
@@ -212,7 +211,10 @@ export const imageClassification: TaskDefinition<ImageInput> = {
   parseRequest: parseImageRequest,
   async load(spec, options) {
     if (!spec.onnx) throw new Error(`model "${spec.name}": image-classification needs an onnx runtime section`);
-    const session = await OnnxSession.load(path.resolve(options.dir, spec.onnx.file), sessionSettings(spec.onnx, options));
+    const session = await OnnxSession.load(path.resolve(options.dir, spec.onnx.file), {
+      intraOpThreads: options.intraOpThreads ?? spec.onnx.intraOpThreads,
+      interOpThreads: options.interOpThreads ?? spec.onnx.interOpThreads,
+    });
     return new ImageClassificationPipeline(spec, session, imageSettings(spec));
   },
 };

@@ -2,7 +2,6 @@ import path from 'node:path';
 import { InvalidInput } from '../errors.js';
 import type { ModelSpec } from '../models/spec.js';
 import { OnnxSession, Tensor } from '../runtimes/onnx/session.js';
-import { sessionSettings } from './session-settings.js';
 import type { ParsedRequest, Pipeline, Prediction, RequestLimits, TaskDefinition } from './types.js';
 
 /**
@@ -216,7 +215,10 @@ export const tabularRegression: TaskDefinition<TabularInput> = {
   async load(spec, options) {
     if (!spec.onnx) throw new Error(`model "${spec.name}": tabular-regression needs an onnx runtime section`);
     const settings = tabularSettings(spec);
-    const session = await OnnxSession.load(path.resolve(options.dir, spec.onnx.file), sessionSettings(spec.onnx, options));
+    const session = await OnnxSession.load(path.resolve(options.dir, spec.onnx.file), {
+      intraOpThreads: options.intraOpThreads ?? spec.onnx.intraOpThreads,
+      interOpThreads: options.interOpThreads ?? spec.onnx.interOpThreads,
+    });
     return new TabularRegressionPipeline(spec, session, settings);
   },
 };

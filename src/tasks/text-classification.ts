@@ -2,7 +2,6 @@ import path from 'node:path';
 import { InvalidInput } from '../errors.js';
 import type { ModelSpec } from '../models/spec.js';
 import { OnnxSession, Tensor } from '../runtimes/onnx/session.js';
-import { sessionSettings } from './session-settings.js';
 import { loadTokenizer, type SpecialTokenIds, type TextTokenizer } from './tokenizer.js';
 import { softmax } from './math.js';
 import type { ParsedRequest, Pipeline, Prediction, RequestLimits, TaskDefinition } from './types.js';
@@ -154,7 +153,8 @@ export const textClassification: TaskDefinition<string> = {
     // The worker starts first, so that the session loads on its thread while this one parses
     // the tokenizer.
     const loadingSession = OnnxSession.load(path.resolve(options.dir, spec.onnx.file), {
-      ...sessionSettings(spec.onnx, options),
+      intraOpThreads: options.intraOpThreads ?? spec.onnx.intraOpThreads,
+      interOpThreads: options.interOpThreads ?? spec.onnx.interOpThreads,
       sessions: options.sessions ?? spec.onnx.sessions,
     });
     let tokenizer: TextTokenizer;

@@ -71,8 +71,6 @@ export interface LoadOptions {
   interOpThreads?: number;
   /** Engine sessions (worker threads) per model version. */
   sessions?: number;
-  /** Trade engine speed for memory (see SessionSettings.lowMemory). */
-  lowMemory?: boolean;
   /** The server's metrics, for runtimes that declare their own (remote). */
   metrics?: Metrics;
   logger?: Logger;

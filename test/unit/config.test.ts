@@ -24,13 +24,6 @@ describe('serve configuration', () => {
     expect(env).toMatchObject({ intraOpThreads: 2, sessions: 3, modelsDir: '' });
   });
 
-  it('reads low-memory mode from VIGIL_LOW_MEMORY; off unless asked for', () => {
-    expect(resolveServeConfig().lowMemory).toBeUndefined();
-    expect(fromEnvironment({ VIGIL_LOW_MEMORY: '1' }).lowMemory).toBe(true);
-    expect(fromEnvironment({ VIGIL_LOW_MEMORY: 'off' }).lowMemory).toBe(false);
-    expect(() => resolveServeConfig({ lowMemory: 'yes' as unknown as boolean })).toThrow(/lowMemory/);
-  });
-
   it('names the bad setting', () => {
     expect(() => fromEnvironment({ PORT: 'eighty' })).toThrow(new ConfigError('PORT must be a whole number, got "eighty"'));
     expect(() => resolveServeConfig({ port: 70000 })).toThrow(/port/);

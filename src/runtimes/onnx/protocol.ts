@@ -2,7 +2,7 @@
  * Messages between the server thread and an inference worker. Tensors travel as plain
  * typed arrays whose buffers are transferred, not copied.
  */
-import type { SessionSettings } from './session.js';
+import type { ThreadSettings } from './session.js';
 
 export type TensorData =
   | Float32Array
@@ -39,7 +39,7 @@ export type FromWorker =
 
 export interface WorkerInit {
   file: string;
-  settings: Omit<SessionSettings, 'sessions'>;
+  threads: ThreadSettings;
 }
 
 /** The buffers to hand over with a message, so big tensors are moved rather than cloned. */

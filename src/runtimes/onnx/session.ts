@@ -10,19 +10,13 @@ export type Feeds = Record<string, Tensor>;
 export type Outputs = Record<string, Tensor>;
 export { Tensor };
 
-export interface SessionSettings {
+export interface ThreadSettings {
   /** Threads inside one operator (matrix multiplications). 0 lets onnxruntime pick (one per core). */
   intraOpThreads?: number;
   /** Threads across independent operators; only used when the graph has parallel branches. */
   interOpThreads?: number;
   /** Sessions (each on its own worker thread) that may run batches at the same time. */
   sessions?: number;
-  /**
-   * Keep no pre-packed copy of the weights (onnxruntime's `session.disable_prepacking`): the
-   * matrix multiplications re-pack them on every call instead. Measured on the DistilBERT int8
-   * model: ~30 MiB less per session, ~20 % more CPU per batch of 8, ~2x per single input.
-   */
-  lowMemory?: boolean;
 }
 
 const ORT_TO_OIP: Record<string, TensorSpec['datatype']> = {
@@ -138,9 +132,9 @@ export class OnnxSession {
     readonly file: string,
   ) {}
 
-  static async load(file: string, settings: SessionSettings = {}): Promise<OnnxSession> {
-    const count = Math.max(1, settings.sessions ?? 1);
-    const init: WorkerInit = { file, settings: { intraOpThreads: settings.intraOpThreads, interOpThreads: settings.interOpThreads, lowMemory: settings.lowMemory } };
+  static async load(file: string, threads: ThreadSettings = {}): Promise<OnnxSession> {
+    const count = Math.max(1, threads.sessions ?? 1);
+    const init: WorkerInit = { file, threads: { intraOpThreads: threads.intraOpThreads, interOpThreads: threads.interOpThreads } };
     // All at once: each session loads on its own thread.
     const started = await Promise.allSettled(Array.from({ length: count }, () => SessionWorker.start(init)));
     const workers = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));

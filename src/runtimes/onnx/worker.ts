@@ -24,14 +24,13 @@ function toWire(tensor: Ort.Tensor): WireTensor {
 async function main(): Promise<void> {
   let session: Ort.InferenceSession;
   try {
-    const inter = init.settings.interOpThreads ?? 1;
+    const inter = init.threads.interOpThreads ?? 1;
     session = await ort.InferenceSession.create(init.file, {
       executionProviders: ['cpu'],
       graphOptimizationLevel: 'all',
       executionMode: inter > 1 ? 'parallel' : 'sequential',
-      intraOpNumThreads: init.settings.intraOpThreads ?? 0,
+      intraOpNumThreads: init.threads.intraOpThreads ?? 0,
       interOpNumThreads: inter,
-      ...(init.settings.lowMemory ? { extra: { session: { disable_prepacking: '1' } } } : {}),
     });
   } catch (error) {
     send({ kind: 'load-failed', message: (error as Error).message });
