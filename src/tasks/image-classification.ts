@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { InvalidInput } from '../errors.js';
 import type { ModelSpec } from '../models/spec.js';
-import { OnnxSession, ort } from '../runtimes/onnx/session.js';
+import { OnnxSession, Tensor } from '../runtimes/onnx/session.js';
 import { decodeBase64Image, pngToPixels, type FitOptions } from './image-preprocessing.js';
 import { softmax } from './math.js';
 import type { ParsedRequest, Pipeline, Prediction, RequestLimits, TaskDefinition } from './types.js';
@@ -173,7 +173,7 @@ class ImageClassificationPipeline implements Pipeline<ImageInput, Float32Array, 
     batch.forEach((pixels, row) => data.set(pixels, row * width));
     const { mean, std } = this.settings;
     if (mean !== undefined && std !== undefined && std > 0) for (let i = 0; i < data.length; i++) data[i] = (data[i]! - mean) / std;
-    const outputs = await this.session.run({ [this.inputName]: new ort.Tensor('float32', data, [batch.length, ...this.rowDims]) });
+    const outputs = await this.session.run({ [this.inputName]: new Tensor('float32', data, [batch.length, ...this.rowDims]) });
     const result = outputs[this.outputName];
     if (!result) throw new Error(`the model returned no "${this.outputName}" output`);
     const classes = result.dims[1] ?? 1;

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { InvalidInput } from '../errors.js';
 import type { ModelSpec } from '../models/spec.js';
-import { OnnxSession, ort } from '../runtimes/onnx/session.js';
+import { OnnxSession, Tensor } from '../runtimes/onnx/session.js';
 import type { ParsedRequest, Pipeline, Prediction, RequestLimits, TaskDefinition } from './types.js';
 
 /**
@@ -178,7 +178,7 @@ class TabularRegressionPipeline implements Pipeline<TabularInput, Float32Array, 
     const width = this.settings.features.length;
     const data = new Float32Array(batch.length * width);
     batch.forEach((row, i) => data.set(row, i * width));
-    const outputs = await this.session.run({ [this.inputName]: new ort.Tensor('float32', data, [batch.length, width]) });
+    const outputs = await this.session.run({ [this.inputName]: new Tensor('float32', data, [batch.length, width]) });
     const result = outputs[this.outputName];
     if (!result) throw new Error(`the model returned no "${this.outputName}" output`);
     // [N] or [N,1]: either way one number per row; a wider output keeps its first column.

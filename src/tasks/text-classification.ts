@@ -1,9 +1,8 @@
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { InvalidInput } from '../errors.js';
 import type { ModelSpec } from '../models/spec.js';
-import { OnnxSession, ort } from '../runtimes/onnx/session.js';
-import { loadTokenizer, type TextTokenizer } from './tokenizer.js';
+import { OnnxSession, Tensor } from '../runtimes/onnx/session.js';
+import { loadTokenizer, type SpecialTokenIds, type TextTokenizer } from './tokenizer.js';
 import { softmax } from './math.js';
 import type { ParsedRequest, Pipeline, Prediction, RequestLimits, TaskDefinition } from './types.js';
 
@@ -50,29 +49,6 @@ export const TEXT_REQUEST_SCHEMA = {
     texts: { type: 'array', items: { type: 'string', minLength: 1 } },
   },
 } as const;
-
-/** The tokenizer's [UNK] id and its other special tokens ([CLS], [SEP], [PAD]...), read from tokenizer.json. */
-export interface SpecialTokenIds {
-  unk?: number;
-  special: Set<number>;
-}
-
-export function specialTokenIds(dir: string): SpecialTokenIds {
-  try {
-    const json = JSON.parse(readFileSync(path.join(dir, 'tokenizer.json'), 'utf8')) as {
-      added_tokens?: { id: number; content: string; special?: boolean }[];
-      model?: { unk_token?: string; vocab?: Record<string, number> | unknown };
-    };
-    const added = json.added_tokens ?? [];
-    const unkToken = json.model?.unk_token ?? '[UNK]';
-    const vocab = json.model?.vocab;
-    const fromVocab = vocab && typeof vocab === 'object' && !Array.isArray(vocab) ? (vocab as Record<string, number>)[unkToken] : undefined;
-    const unk = added.find((t) => t.content === unkToken)?.id ?? fromVocab;
-    return { unk, special: new Set(added.filter((t) => t.special && t.id !== unk).map((t) => t.id)) };
-  } catch {
-    return { special: new Set() };
-  }
-}
 
 /**
  * Drift features of one tokenized text, as the training code defines them
@@ -161,8 +137,8 @@ class TextClassificationPipeline implements Pipeline<string, EncodedText, Float3
     const ids = new BigInt64Array(batch.length * width);
     const mask = new BigInt64Array(batch.length * width);
     writeInt64Rows(ids, mask, batch, width, this.tokenizer.padId);
-    const feeds: Record<string, ort.Tensor> = { input_ids: new ort.Tensor('int64', ids, [batch.length, width]) };
-    if (this.usesAttentionMask) feeds.attention_mask = new ort.Tensor('int64', mask, [batch.length, width]);
+    const feeds: Record<string, Tensor> = { input_ids: new Tensor('int64', ids, [batch.length, width]) };
+    if (this.usesAttentionMask) feeds.attention_mask = new Tensor('int64', mask, [batch.length, width]);
     const outputs = await this.session.run(feeds);
     const logits = outputs.logits ?? Object.values(outputs)[0];
     if (!logits) throw new Error('the model returned no output');
@@ -206,14 +182,22 @@ export const textClassification: TaskDefinition<string> = {
   async load(spec, options) {
     if (!spec.onnx) throw new Error(`model "${spec.name}": text-classification needs an onnx runtime section`);
     const pre = (spec.preprocessing ?? {}) as { tokenizer?: string; maxLength?: number };
-    const tokenizer = await loadTokenizer(path.resolve(options.dir, pre.tokenizer ?? '.'));
-    const specialTokens = specialTokenIds(path.resolve(options.dir, pre.tokenizer ?? '.'));
-    const session = await OnnxSession.load(path.resolve(options.dir, spec.onnx.file), {
+    // The worker starts first, so that the session loads on its thread while this one parses
+    // the tokenizer.
+    const loadingSession = OnnxSession.load(path.resolve(options.dir, spec.onnx.file), {
       intraOpThreads: options.intraOpThreads ?? spec.onnx.intraOpThreads,
       interOpThreads: options.interOpThreads ?? spec.onnx.interOpThreads,
       sessions: options.sessions ?? spec.onnx.sessions,
     });
+    let tokenizer: TextTokenizer;
+    try {
+      tokenizer = await loadTokenizer(path.resolve(options.dir, pre.tokenizer ?? '.'));
+    } catch (error) {
+      await loadingSession.then((session) => session.release(), () => undefined);
+      throw error;
+    }
+    const session = await loadingSession;
     const maxLength = Math.min(pre.maxLength ?? tokenizer.modelMaxLength, tokenizer.modelMaxLength);
-    return new TextClassificationPipeline(spec, session, tokenizer, maxLength, session.inputNames.includes('attention_mask'), specialTokens);
+    return new TextClassificationPipeline(spec, session, tokenizer, maxLength, session.inputNames.includes('attention_mask'), tokenizer.specialTokens);
   },
 };

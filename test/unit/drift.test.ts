@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { Registry } from 'prom-client';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { BinnedWindow, binOf, DriftMetrics, EPSILON, FeatureDrift, histogramReference, ModelDrift, psi } from '../../src/observability/drift.js';
-import { specialTokenIds, textFeatures } from '../../src/tasks/text-classification.js';
+import { textFeatures } from '../../src/tasks/text-classification.js';
+import { loadTokenizer, type SpecialTokenIds } from '../../src/tasks/tokenizer.js';
 
 const sentimentSpec = JSON.parse(readFileSync(new URL('../../models/sentiment/1/vigil.model.json', import.meta.url), 'utf8')) as {
   name: string;
@@ -145,7 +146,10 @@ describe('DriftMetrics', () => {
 });
 
 describe('text drift features (as src/training/text-pipeline.ts computes them)', () => {
-  const tokens = specialTokenIds(new URL('../../models/sentiment/1', import.meta.url).pathname);
+  let tokens: SpecialTokenIds;
+  beforeAll(async () => {
+    tokens = (await loadTokenizer(new URL('../../models/sentiment/1', import.meta.url).pathname)).specialTokens;
+  });
 
   it('reads [UNK] and the special tokens from tokenizer.json', () => {
     expect(tokens.unk).toBe(1);

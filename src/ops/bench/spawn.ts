@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { PACKAGE_ROOT } from '../../config/serve-config.js';
+import { SERVE_ENVIRONMENT } from '../../config/serve-environment.js';
 
 export const CLI = path.join(PACKAGE_ROOT, 'dist', 'cli', 'main.js');
 
@@ -103,13 +104,16 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** `vigil serve` (the built CLI, default log level) on a free loopback port, ready when /ready says 200. */
+/**
+ * `vigil serve` (the built CLI, default log level) on a free loopback port, ready when /ready
+ * says 200, in the environment the container image and the systemd units give it.
+ */
 export async function startVigil(args: string[], env: NodeJS.ProcessEnv = {}): Promise<StartedServer> {
   const port = await freePort();
   return startServerProcess({
     script: CLI,
     args: ['serve', '--host', '127.0.0.1', '--port', String(port), ...args],
-    env,
+    env: { ...SERVE_ENVIRONMENT, ...env },
     url: `http://127.0.0.1:${port}`,
     readyPath: '/ready',
   });

@@ -2,13 +2,13 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import * as ort from 'onnxruntime-node';
 import type { TensorSpec } from '../../models/spec.js';
 import { transferables, type FromWorker, type WireMetadata, type WireTensor, type WorkerInit } from './protocol.js';
+import { Tensor } from './tensor.js';
 
-export type Feeds = Record<string, ort.Tensor>;
-export type Outputs = Record<string, ort.Tensor>;
-export { ort };
+export type Feeds = Record<string, Tensor>;
+export type Outputs = Record<string, Tensor>;
+export { Tensor };
 
 export interface ThreadSettings {
   /** Threads inside one operator (matrix multiplications). 0 lets onnxruntime pick (one per core). */
@@ -32,14 +32,21 @@ const ORT_TO_OIP: Record<string, TensorSpec['datatype']> = {
   string: 'BYTES',
 };
 
-/** The compiled worker lives next to this file in dist/; tests running the TypeScript sources use dist's. */
+/**
+ * The compiled worker: next to this file in tsc's output (dist/runtimes/onnx/), else under the
+ * package root's dist/, looked up from here — which is dist/cli/ in the bundled server and
+ * src/runtimes/onnx/ when tests run the TypeScript sources.
+ */
 function workerFile(): string {
-  const here = fileURLToPath(import.meta.url);
-  const sibling = path.join(path.dirname(here), 'worker.js');
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const sibling = path.join(here, 'worker.js');
   if (existsSync(sibling)) return sibling;
-  const built = path.resolve(path.dirname(here), '../../../dist/runtimes/onnx/worker.js');
-  if (existsSync(built)) return built;
-  throw new Error(`the inference worker is not built (looked for ${sibling} and ${built}): run npm run build`);
+  for (let dir = here; ; dir = path.dirname(dir)) {
+    const built = path.join(dir, 'dist', 'runtimes', 'onnx', 'worker.js');
+    if (existsSync(built)) return built;
+    if (path.dirname(dir) === dir) break;
+  }
+  throw new Error(`the inference worker is not built (no ${sibling}, nor dist/runtimes/onnx/worker.js above it): run npm run build`);
 }
 
 /** One worker thread holding one onnxruntime session, with its calls in flight. */
@@ -93,7 +100,7 @@ class SessionWorker {
     if (this.exitError) return Promise.reject(this.exitError);
     const id = this.nextId++;
     const wire: Record<string, WireTensor> = {};
-    for (const [name, tensor] of Object.entries(feeds)) wire[name] = { type: tensor.type, data: tensor.data as WireTensor['data'], dims: tensor.dims };
+    for (const [name, tensor] of Object.entries(feeds)) wire[name] = { type: tensor.type, data: tensor.data, dims: tensor.dims };
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       this.worker.postMessage({ kind: 'run', id, feeds: wire }, transferables(wire));
@@ -110,7 +117,7 @@ class SessionWorker {
 
 function fromWire(outputs: Record<string, WireTensor>): Outputs {
   const tensors: Outputs = {};
-  for (const [name, wire] of Object.entries(outputs)) tensors[name] = new ort.Tensor(wire.type as ort.Tensor.Type, wire.data as never, wire.dims);
+  for (const [name, wire] of Object.entries(outputs)) tensors[name] = new Tensor(wire.type, wire.data, wire.dims);
   return tensors;
 }
 
@@ -128,12 +135,13 @@ export class OnnxSession {
   static async load(file: string, threads: ThreadSettings = {}): Promise<OnnxSession> {
     const count = Math.max(1, threads.sessions ?? 1);
     const init: WorkerInit = { file, threads: { intraOpThreads: threads.intraOpThreads, interOpThreads: threads.interOpThreads } };
-    const workers: SessionWorker[] = [];
-    try {
-      for (let i = 0; i < count; i++) workers.push(await SessionWorker.start(init));
-    } catch (error) {
+    // All at once: each session loads on its own thread.
+    const started = await Promise.allSettled(Array.from({ length: count }, () => SessionWorker.start(init)));
+    const workers = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+    const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failed) {
       await Promise.all(workers.map((w) => w.release()));
-      throw error;
+      throw failed.reason;
     }
     return new OnnxSession(workers, file);
   }

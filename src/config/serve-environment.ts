@@ -1,0 +1,17 @@
+/**
+ * Environment that every launcher Vigil ships gives `vigil serve`: the container image
+ * (deploy/docker/Dockerfile, so also compose, Fly.io and Kubernetes), the systemd units and the
+ * benchmarks (src/ops/bench/spawn.ts). glibc reads it when the process starts, so the server
+ * cannot set it on itself; test/unit/serve-environment.test.ts keeps the launchers in step.
+ *
+ * MALLOC_MMAP_THRESHOLD_: glibc serves allocations of 128 KiB and more with mmap (given back to
+ * the system on free) but, by default, raises that threshold (up to 32 MiB) each time such a
+ * block is freed. onnxruntime frees its large model-loading buffers just before it allocates a
+ * session's weights, which then land in heap arenas that are never given back: a DistilBERT
+ * int8 server held 228-260 MiB at /ready (bimodal) and 265-291 MiB under load. Pinned at
+ * glibc's own default, it holds 205-209 and 240-247 MiB, with no measurable cost in speed
+ * (docs/performance.md, "Memory"). Ignored by other C libraries (musl, macOS).
+ */
+export const SERVE_ENVIRONMENT: Readonly<Record<string, string>> = {
+  MALLOC_MMAP_THRESHOLD_: '131072',
+};

@@ -1,0 +1,75 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLI, REPO_ROOT, startVigil } from '../helpers/server.js';
+
+/**
+ * What a default `vigil serve` loads on its server thread, recorded by a preload while the
+ * real server starts, becomes ready and stops. Each package listed as absent cost start-up time
+ * and resident memory and is only needed by a feature the default server does not use (or,
+ * for onnxruntime, only on the inference workers); this keeps them from creeping back in
+ * through a static import. How long start-up takes is measured by the benchmarks, not here.
+ */
+const scratch = mkdtempSync(path.join(tmpdir(), 'vigil-imports-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+async function packagesLoadedBy(args: string[]): Promise<string[]> {
+  const record = path.join(scratch, `packages-${Date.now()}.json`);
+  const preload = path.join(REPO_ROOT, 'test/helpers/record-packages.mjs');
+  const server = await startVigil(args, { NODE_OPTIONS: `--import ${preload}`, VIGIL_RECORD_PACKAGES: record });
+  await server.waitUntilReady();
+  expect(await server.stop()).toBe(0);
+  return JSON.parse(readFileSync(record, 'utf8')) as string[];
+}
+
+describe('the server thread of a default `vigil serve`', () => {
+  let loaded: string[];
+  beforeAll(async () => {
+    loaded = await packagesLoadedBy([]);
+  });
+
+  it('loads the tokenizer library and the HTTP stack, but neither onnxruntime, transformers.js, sharp, undici nor the tracing SDK', () => {
+    // The recorder works: what the server needs is there.
+    expect(loaded).toEqual(expect.arrayContaining(['fastify', 'prom-client', '@huggingface/tokenizers']));
+    for (const unwanted of [
+      'onnxruntime-node', // the inference workers' business; the server thread passes typed arrays
+      'onnxruntime-common',
+      '@huggingface/transformers', // its import loads onnxruntime-node and sharp too
+      'sharp',
+      'undici', // only the remote runtime uses it, on its first upstream call
+      '@opentelemetry/sdk-trace-node', // only when OTEL_EXPORTER_OTLP_ENDPOINT is set
+      '@opentelemetry/exporter-trace-otlp-http',
+    ]) {
+      expect(loaded, `${unwanted} was loaded`).not.toContain(unwanted);
+    }
+  });
+
+  it('runs the bundled serve command: typebox is inside it, not loaded as its ~680 separate modules', () => {
+    expect(loaded).not.toContain('typebox');
+  });
+});
+
+describe('a port already in use', () => {
+  // Listening comes before any inference worker starts: a worker started earlier would keep
+  // the process alive after listen() failed (this test would then time out).
+  it('exits with 1 and says why', async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const { port } = blocker.address() as { port: number };
+    const child = spawn(process.execPath, [CLI, 'serve', '--host', '127.0.0.1', '--port', String(port)], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      let output = '';
+      child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+      child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+      const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+      expect(code, output).toBe(1);
+      expect(output).toMatch(/EADDRINUSE/);
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      blocker.close();
+    }
+  });
+});
