@@ -46,12 +46,12 @@ export function negationScope(ids: ArrayLike<number>, neg: NegationIds): Uint8Ar
 }
 
 /**
- * Adds the scope to a graph: returns `ids + vocabSize * scope` (int64 [B, T]). With P the running
+ * Adds the scope to a graph: a bool [B, T], true where a token is negated. With P the running
  * count of enders, "no ender in (s, t]" is P[s] == P[t], so scope[t] = OR over s < t of
  * trigger[s] AND P[s] == P[t] -- a [T, T] comparison per text, cheap for sentences (T <= 128) and
  * free of the loops ONNX cannot express without a Scan.
  */
-export function negatedIdsNode(g: GraphBuilder, ids: string, vocabSize: number, neg: NegationIds): string {
+export function negationScopeNode(g: GraphBuilder, ids: string, vocabSize: number, neg: NegationIds): string {
   const flag = (set: Set<number>) => Array.from({ length: vocabSize }, (_, i) => (set.has(i) ? 1 : 0));
   const trig = g.node('Gather', [g.floats('negation.trigger', [vocabSize], flag(neg.triggers)), ids], { axis: 0 }); // [B,T] float
   const ender = g.node('Gather', [g.ints('negation.ender', [vocabSize], flag(neg.enders)), ids], { axis: 0 }); // [B,T] int64
@@ -64,6 +64,5 @@ export function negatedIdsNode(g: GraphBuilder, ids: string, vocabSize: number, 
   const before = g.node('Less', [g.node('Unsqueeze', [pos, g.ints('negation.axis0', [1], [0])]), g.node('Unsqueeze', [pos, one])]); // [T(t),T(s)]: s < t
   const reach = g.node('Cast', [g.node('And', [same, before])], { to: 1 }); // [B,T,T] float
   const hits = g.node('MatMul', [reach, g.node('Unsqueeze', [trig, two])]); // [B,T,1]: triggers reaching t
-  const scope = g.node('Cast', [g.node('Greater', [g.node('Squeeze', [hits, two]), g.floats('negation.zero_f', [], [0])])], { to: 7 }); // int64
-  return g.node('Add', [ids, g.node('Mul', [scope, g.ints('negation.offset', [], [vocabSize])])]);
+  return g.node('Greater', [g.node('Squeeze', [hits, two]), g.floats('negation.zero_f', [], [0])]);
 }

@@ -6,7 +6,9 @@ import { SPECIAL_TOKENS } from './tokenizer.js';
  * The features the sentiment model averages, as rows of one embedding table:
  *
  *   [0, V)                      token ids
- *   [V, 2V)                     negated token ids (when negation is on): id + V inside a scope
+ *   [V, V + N)                  negated words (when negation is on): the N words that occur inside a
+ *                               negation scope in the training rows; elsewhere a negated word keeps
+ *                               its plain row, since a row no example reached would only add noise
  *   then `subwordBuckets` rows  hashed character n-grams of each vocabulary word (fastText)
  *   then `bigramBuckets` rows   hashed pairs of adjacent (negation-shifted) ids
  *
@@ -50,21 +52,28 @@ export function charNgrams(word: string, min: number, max: number): string[] {
 export class FeatureSpace {
   readonly vocabSize: number;
   readonly negation?: NegationIds;
-  /** Rows the graph gathers per position: V, or 2V with negation. */
+  /** Rows the graph gathers per position: V, plus the negated words. */
   readonly shiftedRows: number;
+  /** Per vocabulary id, the row it takes inside a negation scope (its own id when never seen negated). */
+  readonly negatedRow: Int32Array;
   /** Rows of the training table. */
   readonly rows: number;
   private readonly subwordBase: number;
   private readonly bigramBase: number;
   private readonly bags: Int32Array[];
 
+  /** `negatedWords`: the ids that get a negated row (see `seenNegated`); needed when negation is on. */
   constructor(
     vocab: readonly string[],
     readonly cfg: FeatureConfig,
+    negatedWords: Iterable<number> = [],
   ) {
     const V = (this.vocabSize = vocab.length);
     if (cfg.negation) this.negation = negationIds(vocab);
-    this.shiftedRows = cfg.negation ? 2 * V : V;
+    this.negatedRow = Int32Array.from({ length: V }, (_, i) => i);
+    const negated = cfg.negation ? [...new Set(negatedWords)].sort((a, b) => a - b) : [];
+    negated.forEach((w, j) => (this.negatedRow[w] = V + j));
+    this.shiftedRows = V + negated.length;
     this.subwordBase = this.shiftedRows;
     this.bigramBase = this.subwordBase + cfg.subwordBuckets;
     this.rows = this.bigramBase + cfg.bigramBuckets;
@@ -73,18 +82,27 @@ export class FeatureSpace {
     const pieces = vocab.map((w) =>
       cfg.subwordBuckets > 0 && !special.has(w) ? [...new Set(charNgrams(w, cfg.subwordMin, cfg.subwordMax).map((g) => this.subwordBase + (fnv1a(g) % cfg.subwordBuckets)))] : [],
     );
-    this.bags = Array.from({ length: this.shiftedRows }, (_, e) => {
-      const id = e % V;
-      return Int32Array.from(e >= V ? [e, id, ...pieces[id]!] : [e, ...pieces[id]!]);
-    });
+    this.bags = Array.from({ length: V }, (_, id) => Int32Array.from([id, ...pieces[id]!]));
+    for (const w of negated) this.bags.push(Int32Array.from([this.negatedRow[w]!, w, ...pieces[w]!]));
   }
 
-  /** Ids shifted into the negated range inside a negation scope (what the graph computes first). */
+  /** The words that occur inside a negation scope in `seqs` (the training rows). */
+  static seenNegated(vocab: readonly string[], seqs: ArrayLike<number>[]): Set<number> {
+    const neg = negationIds(vocab);
+    const seen = new Set<number>();
+    for (const ids of seqs) {
+      const scope = negationScope(ids, neg);
+      for (let t = 0; t < ids.length; t++) if (scope[t]) seen.add(ids[t]!);
+    }
+    return seen;
+  }
+
+  /** Ids moved to their negated rows inside a negation scope (what the graph computes first). */
   shiftedIds(ids: ArrayLike<number>): Int32Array {
     const out = Int32Array.from(ids as ArrayLike<number>);
     if (!this.negation) return out;
     const scope = negationScope(ids, this.negation);
-    for (let t = 0; t < out.length; t++) if (scope[t]) out[t]! += this.vocabSize;
+    for (let t = 0; t < out.length; t++) if (scope[t]) out[t] = this.negatedRow[out[t]!]!;
     return out;
   }
 

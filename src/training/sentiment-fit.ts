@@ -66,38 +66,60 @@ function accuracy(parts: SentimentParts, data: Labelled): number {
   return ok / (data.ids.length || 1);
 }
 
-/**
- * Trains a variant on encoded rows. `validation` is needed only for early stopping. `log` gets
- * one line per member (and per epoch with early stopping).
- */
-export function fitSentiment(vocab: readonly string[], train: Labelled, v: SentimentVariant, seed: number, validation?: Labelled, log: (s: string) => void = () => {}): SentimentParts {
+export interface FitOptions {
+  /** Needed only for early stopping. */
+  validation?: Labelled;
+  log?: (s: string) => void;
+  /**
+   * Reuse of trained parts across variants (the ablation: an ensemble of 5 shares its first member
+   * with the single model of the same seed). `key` names the part; return a cached one or `make()`.
+   */
+  memo?: <T>(key: string, make: () => T) => T;
+}
+
+/** The settings a trained member depends on (the memo key of the ablation). */
+function memberKey(v: SentimentVariant, seed: number): string {
+  const { preTokenization, features, dim, hidden, epochs, lr, dropout, l2, earlyStopping } = v;
+  return JSON.stringify({ preTokenization, features, dim, hidden, epochs, lr, dropout, l2, earlyStopping, seed });
+}
+
+/** Trains a variant on encoded rows. */
+export function fitSentiment(vocab: readonly string[], train: Labelled, v: SentimentVariant, seed: number, opts: FitOptions = {}): SentimentParts {
+  const { validation, log = () => {}, memo = (_key, make) => make() } = opts;
   if (v.earlyStopping && !validation) throw new Error(`${v.name}: early stopping needs a validation split`);
-  const features = new FeatureSpace(vocab, v.features);
-  const feats = train.ids.map((ids) => features.features(ids));
+  const features = new FeatureSpace(vocab, v.features, v.features.negation ? FeatureSpace.seenNegated(vocab, train.ids) : []);
+  let feats: Int32Array[] | undefined;
+  const featuresOfTrain = () => (feats ??= train.ids.map((ids) => features.features(ids)));
   const parts: SentimentParts = { features, members: [], linearWeight: v.linearWeight };
-  if (v.linearWeight > 0) parts.linear = trainNbLogistic(feats, train.labels, features.rows, { alpha: 1, epochs: 5, lr: 0.1, l2: 1e-5, seed });
-  for (let k = 0; k < v.members; k++) {
-    const member = new TextClassifier({ vocabSize: features.rows, numClasses: 2, dim: v.dim, ngrams: 1, buckets: 0, hidden: v.hidden }, seed + k);
-    let best = { accuracy: -1, epoch: 0, weights: [] as Float32Array[] };
-    const arrays = [member.emb, member.w1, member.b1, member.w2, member.b2];
-    member.train(feats, train.labels, {
-      epochs: v.epochs,
-      lr: v.lr,
-      dropout: v.dropout,
-      l2: v.l2,
-      seed: seed + k,
-      onEpoch: (epoch, loss) => {
-        if (!v.earlyStopping) return;
-        const acc = accuracy({ features, members: [member], linearWeight: 0 }, validation!);
-        log(`    member ${k + 1} epoch ${epoch}: loss ${loss.toFixed(4)}, validation accuracy ${acc.toFixed(4)}`);
-        if (acc > best.accuracy) best = { accuracy: acc, epoch, weights: arrays.map((a) => a.slice()) };
-      },
-    });
-    if (v.earlyStopping) {
-      arrays.forEach((a, i) => a.set(best.weights[i]!));
-      log(`    member ${k + 1}: kept epoch ${best.epoch}`);
-    }
-    parts.members.push(member);
+  if (v.linearWeight > 0) {
+    parts.linear = memo(`nb-logistic ${JSON.stringify({ preTokenization: v.preTokenization, features: v.features, seed })}`, () =>
+      trainNbLogistic(featuresOfTrain(), train.labels, features.rows, { alpha: 1, epochs: 5, lr: 0.1, l2: 1e-5, seed }),
+    );
   }
+  for (let k = 0; k < v.members; k++) parts.members.push(memo(`member ${memberKey(v, seed + k)}`, () => fitMember(features, featuresOfTrain(), train.labels, v, seed + k, k, validation, log)));
   return parts;
+}
+
+function fitMember(features: FeatureSpace, feats: Int32Array[], labels: number[], v: SentimentVariant, seed: number, k: number, validation: Labelled | undefined, log: (s: string) => void): TextClassifier {
+  const member = new TextClassifier({ vocabSize: features.rows, numClasses: 2, dim: v.dim, ngrams: 1, buckets: 0, hidden: v.hidden }, seed);
+  let best = { accuracy: -1, epoch: 0, weights: [] as Float32Array[] };
+  const arrays = [member.emb, member.w1, member.b1, member.w2, member.b2];
+  member.train(feats, labels, {
+    epochs: v.epochs,
+    lr: v.lr,
+    dropout: v.dropout,
+    l2: v.l2,
+    seed,
+    onEpoch: (epoch, loss) => {
+      if (!v.earlyStopping) return;
+      const acc = accuracy({ features, members: [member], linearWeight: 0 }, validation!);
+      log(`    member ${k + 1} epoch ${epoch}: loss ${loss.toFixed(4)}, validation accuracy ${acc.toFixed(4)}`);
+      if (acc > best.accuracy) best = { accuracy: acc, epoch, weights: arrays.map((a) => a.slice()) };
+    },
+  });
+  if (v.earlyStopping) {
+    arrays.forEach((a, i) => a.set(best.weights[i]!));
+    log(`    member ${k + 1}: kept epoch ${best.epoch}`);
+  }
+  return member;
 }
