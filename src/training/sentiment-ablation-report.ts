@@ -4,13 +4,13 @@ import type { SentimentVariant } from './sentiment-fit.js';
 export interface AblationRow {
   name: string;
   variant: SentimentVariant;
-  data: 'phrases' | 'sentences';
   cvAccuracy: number;
   cvFolds: number[];
   heldOutAccuracy: number;
   engineMsPerCall: number;
   tokenizerMsPerText: number;
   modelBytes: number;
+  /** Training time of the full-data model: the sum of its parts' fits (members, NB-LR), also when the ablation reused a part from another row. */
   trainSeconds: number;
 }
 
@@ -52,7 +52,8 @@ exported to ONNX and run on the ${r.heldOut} held-out sentences, and is reported
 onnxruntime-node \`session.run\` at batch 1, one intra-op thread, median over ${r.timing.calls} held-out sentences ×
 ${r.timing.rounds} interleaved rounds (DistilBERT: a tenth of the calls); tokenizer time: transformers.js, median per
 text. 1-minute load average at the end: ${r.timing.loadAverage[0]} on a shared 2-core machine, so compare rows with
-each other rather than with other runs. Full fit: training on all rows, including tokenization-free feature building.`;
+each other rather than with other runs. Full fit: seconds spent training the full-data model's parts (members, NB-LR;
+a part shared with an earlier row counts its own fit time), without tokenization.`;
 }
 
 export function ablationMarkdown(r: AblationResult): string {

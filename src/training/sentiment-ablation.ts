@@ -4,14 +4,14 @@ import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { repoRoot, sharedDir } from './artifacts.js';
-import { loadSst2, sentenceRows, splitSst2, type LabelledText } from './data/sst2.js';
+import { loadSst2, splitSst2, type LabelledText } from './data/sst2.js';
 import { argmax, round } from './metrics.js';
 import { openSession, runTextClassifier } from './onnx-run.js';
-import { buildSentimentTokenizer, fitSentiment, type Labelled, type SentimentVariant } from './sentiment-fit.js';
+import { buildSentimentTokenizer, fitSentiment, trainingSelection, type Labelled, type SentimentVariant } from './sentiment-fit.js';
 import { fusedLogits, fuseSentiment, sentimentOnnx } from './sentiment-model.js';
 import { MAX_LENGTH, splitOptions } from './sentiment.js';
 import { ablationMarkdown, type AblationResult, type AblationRow } from './sentiment-ablation-report.js';
-import { ABLATION, type AblationEntry } from './sentiment-variants.js';
+import { ABLATION } from './sentiment-variants.js';
 import { loadTokenizer, type PreTokenization, type TextTokenizer } from './tokenizer.js';
 
 /**
@@ -77,16 +77,14 @@ async function main(): Promise<void> {
   }
   const parts = new Map<string, unknown>();
 
-  /** Training rows of a task for a row's data choice, and the early-stopping validation part when needed. */
-  function trainingSet(d: TaskData, t: number, row: AblationEntry): { train: Labelled; validation?: Labelled } {
+  /** Encoded training rows of a task for a variant, and its early-stopping validation part. */
+  function trainingSet(d: TaskData, v: SentimentVariant): { train: Labelled; validation?: Labelled } {
     const index = new Map(d.rows.map((r, i) => [r, i]));
     const pick = (rows: LabelledText[]) => labelled(rows.map((r) => d.ids[index.get(r)!]!), rows);
-    let rows = row.data === 'sentences' ? sentenceRows(d.rows) : d.rows;
-    if (!row.variant.earlyStopping) return { train: pick(rows) };
-    const inner = splitSst2(rows, { ...splitOptions(seed + 100 + t), testSize: 500 });
-    rows = inner.train;
-    return { train: pick(rows), validation: pick(inner.test) };
+    const { fit, validation } = trainingSelection(d.rows, v, seed);
+    return { train: pick(fit), validation: validation && pick(validation) };
   }
+  const partSeconds = new Map<string, number>();
 
   const only = values.only;
   const selected = ABLATION.filter((r) => !only || r.name.includes(only));
@@ -98,13 +96,18 @@ async function main(): Promise<void> {
     let trainSeconds = 0;
     for (let t = 0; t < tasks.length; t++) {
       const d = await taskData(t, v.preTokenization);
-      const { train, validation } = trainingSet(d, t, row);
-      const t0 = performance.now();
+      const { train, validation } = trainingSet(d, v);
+      let seconds = 0;
       const model = fuseSentiment(fitSentiment(d.vocab, train, v, seed, {
         validation,
         memo: <T>(key: string, make: () => T): T => {
-          const k = `${t}|${row.data}|${key}`;
-          if (!parts.has(k)) parts.set(k, make());
+          const k = `${t}|${key}`;
+          if (!parts.has(k)) {
+            const t0 = performance.now();
+            parts.set(k, make());
+            partSeconds.set(k, (performance.now() - t0) / 1000);
+          }
+          seconds += partSeconds.get(k)!;
           return parts.get(k) as T;
         },
       }));
@@ -114,7 +117,7 @@ async function main(): Promise<void> {
         accs.push(ok / d.test.ids.length);
         continue;
       }
-      trainSeconds = (performance.now() - t0) / 1000;
+      trainSeconds = seconds;
       const file = resolve(work, `row${n}.onnx`);
       writeFileSync(file, sentimentOnnx(model));
       const session = await openSession(file);
@@ -122,7 +125,7 @@ async function main(): Promise<void> {
       await session.release();
       const heldOut = logits.filter((l, i) => argmax(l) === d.test.labels[i]).length / logits.length;
       const cv = accs.reduce((a, b) => a + b, 0) / accs.length;
-      results.push({ name: row.name, variant: v, data: row.data, cvAccuracy: round(cv, 4), cvFolds: accs.map((a) => round(a, 4)), heldOutAccuracy: round(heldOut, 4), engineMsPerCall: 0, tokenizerMsPerText: 0, modelBytes: statSync(file).size, trainSeconds: round(trainSeconds, 1) });
+      results.push({ name: row.name, variant: v, cvAccuracy: round(cv, 4), cvFolds: accs.map((a) => round(a, 4)), heldOutAccuracy: round(heldOut, 4), engineMsPerCall: 0, tokenizerMsPerText: 0, modelBytes: statSync(file).size, trainSeconds: round(trainSeconds, 1) });
       onnxFiles.push({ name: row.name, file, test: d.test.ids, tok: d.tok, texts: d.testTexts });
       log(`${row.name}: cv ${cv.toFixed(4)} [${accs.map((a) => a.toFixed(3)).join(' ')}], held-out ${heldOut.toFixed(4)}, ${(statSync(file).size / 2 ** 20).toFixed(2)} MB, full fit ${trainSeconds.toFixed(1)} s`);
     }

@@ -1,3 +1,4 @@
+import { splitSst2, sentenceRows, type LabelledText } from './data/sst2.js';
 import { argmax } from './metrics.js';
 import { trainNbLogistic } from './nb-logistic.js';
 import { FeatureSpace, PLAIN_FEATURES, type FeatureConfig } from './sentiment-features.js';
@@ -28,6 +29,11 @@ export interface SentimentVariant {
    * validation part of the training rows (the caller supplies it; never the held-out split).
    */
   earlyStopping: boolean;
+  /**
+   * Which SST-2 rows to train on: every labelled phrase, only the full sentences (rows that are no
+   * span of a longer row), or every phrase plus the full sentences a second time.
+   */
+  rows: 'phrases' | 'sentences' | 'phrases + sentences';
 }
 
 /** The configuration of version 1 before this work (kept as the ablation's baseline). */
@@ -44,6 +50,7 @@ export const BASELINE: SentimentVariant = {
   members: 1,
   linearWeight: 0,
   earlyStopping: false,
+  rows: 'phrases',
 };
 
 export const VOCAB_LIMITS = { minCount: 1, maxSize: 50_000 };
@@ -53,6 +60,18 @@ export async function buildSentimentTokenizer(dir: string, texts: string[], styl
   const vocab = buildVocab(texts, { ...VOCAB_LIMITS, preTokenization: style });
   writeTokenizer(dir, vocab, maxLength, style);
   return { tok: await loadTokenizer(dir, maxLength), vocab };
+}
+
+/**
+ * The rows a variant trains on, and with early stopping the validation sentences it stops on: a
+ * leak-free split (seed + 100, 500 sentences) of the training rows, never of the held-out split.
+ */
+export function trainingSelection(rows: LabelledText[], v: SentimentVariant, seed: number): { fit: LabelledText[]; validation?: LabelledText[] } {
+  let fit = v.rows === 'sentences' ? sentenceRows(rows) : v.rows === 'phrases + sentences' ? [...rows, ...sentenceRows(rows)] : rows;
+  if (!v.earlyStopping) return { fit };
+  const inner = splitSst2(fit, { seed: seed + 100, testSize: 500, minTokens: 10 });
+  fit = inner.train;
+  return { fit, validation: inner.test };
 }
 
 export interface Labelled {
@@ -79,8 +98,8 @@ export interface FitOptions {
 
 /** The settings a trained member depends on (the memo key of the ablation). */
 function memberKey(v: SentimentVariant, seed: number): string {
-  const { preTokenization, features, dim, hidden, epochs, lr, dropout, l2, earlyStopping } = v;
-  return JSON.stringify({ preTokenization, features, dim, hidden, epochs, lr, dropout, l2, earlyStopping, seed });
+  const { preTokenization, features, dim, hidden, epochs, lr, dropout, l2, earlyStopping, rows } = v;
+  return JSON.stringify({ preTokenization, features, dim, hidden, epochs, lr, dropout, l2, earlyStopping, rows, seed });
 }
 
 /** Trains a variant on encoded rows. */
@@ -92,7 +111,7 @@ export function fitSentiment(vocab: readonly string[], train: Labelled, v: Senti
   const featuresOfTrain = () => (feats ??= train.ids.map((ids) => features.features(ids)));
   const parts: SentimentParts = { features, members: [], linearWeight: v.linearWeight };
   if (v.linearWeight > 0) {
-    parts.linear = memo(`nb-logistic ${JSON.stringify({ preTokenization: v.preTokenization, features: v.features, seed })}`, () =>
+    parts.linear = memo(`nb-logistic ${JSON.stringify({ preTokenization: v.preTokenization, features: v.features, rows: v.rows, earlyStopping: v.earlyStopping, seed })}`, () =>
       trainNbLogistic(featuresOfTrain(), train.labels, features.rows, { alpha: 1, epochs: 5, lr: 0.1, l2: 1e-5, seed }),
     );
   }

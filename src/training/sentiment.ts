@@ -7,7 +7,7 @@ import { classificationRecord, round } from './metrics.js';
 import { openSession, runTextClassifier } from './onnx-run.js';
 import type { AblationResult } from './sentiment-ablation-report.js';
 import { sentimentCard } from './sentiment-card.js';
-import { buildSentimentTokenizer, fitSentiment, VOCAB_LIMITS, type Labelled, type SentimentVariant } from './sentiment-fit.js';
+import { buildSentimentTokenizer, fitSentiment, trainingSelection, VOCAB_LIMITS, type Labelled, type SentimentVariant } from './sentiment-fit.js';
 import { fusedLogits, fuseSentiment, sentimentOnnx } from './sentiment-model.js';
 import { CHOSEN, QUICK } from './sentiment-variants.js';
 import { encodeAll, evaluateLogits, textReference, textClassifierInterface } from './text-pipeline.js';
@@ -28,13 +28,6 @@ function readAblation(): AblationResult | undefined {
   return existsSync(ABLATION_FILE) ? (JSON.parse(readFileSync(ABLATION_FILE, 'utf8')) as AblationResult) : undefined;
 }
 
-/** Training rows, and for early stopping a leak-free validation part of them (never the held-out split). */
-function trainingParts(rows: LabelledText[], v: SentimentVariant, seed: number): { fit: LabelledText[]; validation?: LabelledText[] } {
-  if (!v.earlyStopping) return { fit: rows };
-  const inner = splitSst2(rows, { ...splitOptions(seed + 100), testSize: 500 });
-  return { fit: inner.train, validation: inner.test };
-}
-
 async function train(ctx: TrainContext): Promise<TrainResult> {
   const t0 = performance.now();
   const dataFile = ctx.data ?? defaultData();
@@ -50,7 +43,7 @@ async function train(ctx: TrainContext): Promise<TrainResult> {
   mkdirSync(ctx.out, { recursive: true });
   const { tok, vocab } = await buildSentimentTokenizer(ctx.out, trainRows.map((r) => r.text), variant.preTokenization, MAX_LENGTH);
   const encode = (rs: LabelledText[]): Labelled => ({ ids: encodeAll(tok, rs.map((r) => r.text)), labels: rs.map((r) => r.label) });
-  const { fit, validation } = trainingParts(trainRows, variant, ctx.seed);
+  const { fit, validation } = trainingSelection(trainRows, variant, ctx.seed);
   const test = encode(split.test);
   const tTrain = performance.now();
   const parts = fitSentiment(vocab, encode(fit), variant, ctx.seed, { validation: validation && encode(validation), log: ctx.log });
@@ -124,6 +117,7 @@ async function train(ctx: TrainContext): Promise<TrainResult> {
         dropout: variant.dropout,
         l2: variant.l2,
         earlyStopping: variant.earlyStopping,
+        trainingRows: variant.rows,
         memberSeeds: Array.from({ length: variant.members }, (_, k) => ctx.seed + k),
         optimizer: 'SGD, one example per step, learning rate decayed linearly to 0',
         vocabulary: { ...VOCAB_LIMITS, preTokenization: variant.preTokenization },
