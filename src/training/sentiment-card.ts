@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { ModelSpec } from '../models/spec.js';
-import { ablationMethod, ablationTable, type AblationResult } from './sentiment-ablation-report.js';
+import { ablationMethod, ablationTable, type AblationResult, type AblationRow } from './sentiment-ablation-report.js';
 import type { SentimentVariant } from './sentiment-fit.js';
 import { NEGATION_ENDERS, NEGATION_TRIGGERS } from './negation.js';
 import { CHOSEN_ROW } from './sentiment-variants.js';
@@ -38,7 +38,12 @@ function tradeOff(a: AblationResult, heldOut: number): string {
     `- Exported: row "${CHOSEN_ROW}" — CV ${pct(chosen.cvAccuracy)}, held-out ${pct(chosen.heldOutAccuracy)}, ${chosen.engineMsPerCall.toFixed(3)} ms per call, ${(chosen.modelBytes / 2 ** 20).toFixed(2)} MB.`,
     `- Against version 1's configuration (row 0, retrained in the same run): ${chosen.cvAccuracy >= base.cvAccuracy ? '+' : ''}${points(chosen.cvAccuracy - base.cvAccuracy)} CV, ${chosen.heldOutAccuracy >= base.heldOutAccuracy ? '+' : ''}${points(chosen.heldOutAccuracy - base.heldOutAccuracy)} held-out, for ${(chosen.engineMsPerCall / base.engineMsPerCall).toFixed(1)}× its engine time and ${(chosen.modelBytes / base.modelBytes).toFixed(1)}× its size.`,
   ];
-  if (reference) lines.push(`- The single reference model (row "${reference.name}") gets ${pct(reference.cvAccuracy)} CV for ${reference.engineMsPerCall.toFixed(3)} ms and ${(reference.modelBytes / 2 ** 20).toFixed(2)} MB: the cheapest point that keeps most of the gain.`);
+  if (reference) {
+    lines.push(
+      `- The single reference model (row "${reference.name}") gets ${pct(reference.cvAccuracy)} CV for ${reference.engineMsPerCall.toFixed(3)} ms and ${(reference.modelBytes / 2 ** 20).toFixed(2)} MB: ` +
+        `${points(reference.cvAccuracy - base.cvAccuracy)} of the exported model's ${points(chosen.cvAccuracy - base.cvAccuracy)} CV gain over row 0, at ${((100 * reference.modelBytes) / chosen.modelBytes).toFixed(0)}% of its size; the ensemble buys the rest with size, not with time per call.`,
+    );
+  }
   if (bert) lines.push(`- The DistilBERT graph (same interface, int8) costs ${bert.engineMsPerCall.toFixed(1)} ms per call in the same run: ${(bert.engineMsPerCall / chosen.engineMsPerCall).toFixed(0)}× the exported model, and ${(bert.modelBytes / 2 ** 20).toFixed(0)} MB. Its fine-tuned weights report about 91% on the official SST-2 dev set (a different, easier split; they cannot be fetched here).`);
   lines.push(
     heldOut >= TARGET
@@ -66,7 +71,7 @@ which this card copies). Rows 1-3 build the reference step by step; every later 
 ### Accuracy / speed trade-off
 ${tradeOff(ablation, ev.metrics['accuracy']!)}
 
-${FINDINGS}`
+${findings(ablation)}`
     : '## Measurements\n(quick run: no ablation table; see docs/sentiment-ablation.md for the committed model)';
   return `# sentiment (version 1)
 
@@ -131,6 +136,70 @@ Data licence: Stanford Sentiment Treebank (Socher et al., 2013) as packaged by G
 `;
 }
 
-/** What the measurements say, written after reading them (docs/sentiment-ablation.md has the run). */
-const FINDINGS = `### What the measurements say
-(written after the ablation run)`;
+const signed = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(100 * x).toFixed(1)}`;
+
+/** Each one-change row against the reference, then what we read in them (written after the ablation run of 2026-11-21). */
+function findings(a: AblationResult): string {
+  const i = a.rows.findIndex((r) => r.name.includes('= reference'));
+  const reference = a.rows[i];
+  if (!reference) return '';
+  const deltas = a.rows
+    .slice(i + 1)
+    .map((r) => `- ${r.name}: ${signed(r.cvAccuracy - reference.cvAccuracy)} CV, ${signed(r.heldOutAccuracy - reference.heldOutAccuracy)} held-out, ${(r.engineMsPerCall / reference.engineMsPerCall).toFixed(2)}× engine time, ${(r.modelBytes / reference.modelBytes).toFixed(1)}× size`)
+    .join('\n');
+  const steps = a.rows
+    .slice(1, i + 1)
+    .map((r, k) => `- ${r.name}: ${signed(r.cvAccuracy - a.rows[k]!.cvAccuracy)} CV, ${signed(r.heldOutAccuracy - a.rows[k]!.heldOutAccuracy)} held-out`)
+    .join('\n');
+  const row = (part: string) => a.rows.find((r) => r.name.includes(part));
+  const cv = (r: AblationRow | undefined, base: AblationRow | undefined = reference) => (r && base ? `${signed(r.cvAccuracy - base.cvAccuracy)} points` : '?');
+  /** Half a point of CV is about the noise between rows (see above). */
+  const verdict = (r: AblationRow | undefined, base: AblationRow | undefined = reference) => {
+    const d = r && base ? r.cvAccuracy - base.cvAccuracy : 0;
+    return d >= 0.005 ? 'helped' : d <= -0.005 ? 'hurt' : 'made no difference beyond noise';
+  };
+  const times = (r: AblationRow | undefined, key: 'engineMsPerCall' | 'modelBytes' | 'trainSeconds', base: AblationRow | undefined = reference) => (r && base ? `${(r[key] / base[key]).toFixed(1)}×` : '?');
+  const [tokens, scope] = [a.rows[1], a.rows[2]];
+  const sub = row('sub-words');
+  const bigrams = row('bigrams');
+  const sentences = row('full sentences only');
+  const twice = row('sentences twice');
+  const ens3 = row('ensemble of 3 seeds');
+  const ens5 = row('ensemble of 5 seeds');
+  const nb = row('+ NB-weighted');
+  const ensNb = row('ensemble of 3 + NB-LR');
+  return `### What the measurements say
+Steps to the reference (each against the row before it, in points):
+${steps}
+
+One change to the reference (in points):
+${deltas}
+
+The five validation folds of one row spread over about three points, and most one-change rows land within half a
+point of the reference; read differences of that size as noise. What stands out:
+- **Negation**: the scope ${verdict(scope, tokens)}, ${cv(scope, tokens)} of cross-validated accuracy over the row before it, for ${times(scope, 'engineMsPerCall', tokens)} the engine time (a [T, T] comparison per text) and ${times(scope, 'modelBytes', tokens)} the size (negated rows).
+  Keeping \`n't\` whole (${cv(tokens, a.rows[0])} by itself, within noise) is what lets the scope see "isn't", "don't" and SST's own "is n't".
+- **Sub-word character n-grams** ${verdict(sub)} (${cv(sub)}; ${times(sub, 'trainSeconds')} the training time). The vocabulary holds every
+  training word, so the n-grams can only share strength between related training words; a held-out word never seen
+  in training is still \`[UNK]\`, because the served tokenizer emits word ids only and the graph has no characters to
+  hash. (Giving unknown words sub-word rows through the same interface would need WordPiece pieces in the vocabulary;
+  not tried.)
+- **Hashed bigrams** ${verdict(bigrams)} (${cv(bigrams)}, ${times(bigrams, 'modelBytes')} the size): the leak-free split removes from training precisely the
+  short phrases of the held-out sentences, so most held-out bigrams are unseen or collide, while the bigram rows
+  memorise training phrases.
+- **Regularisation and size** (dropout 0.1/0.5, L2, early stopping, 5 vs 10 epochs, dim 16/64) all land within noise
+  of each other: the model is not limited by over-fitting that these knobs fix.
+- **Phrases vs sentences:** training on the full sentences only: ${cv(sentences)}; SST's phrase labels are most of the
+  supervision. All phrases plus the full sentences a second time: ${cv(twice)}.
+- **Ensembling**: ${cv(ens3)} with three seeds, ${cv(ens5)} with five, each member
+  adding its table to the size. The NB-weighted logistic regression gives ${cv(nb)} alone and ${cv(ensNb, ens3)} on top of three
+  members, for one small table.
+
+Why not 85%: on SST's binary sentence task, bag-of-words models trained from scratch reach about 82-83% in the
+literature (Socher et al. 2013: NB 81.8%, bigram NB 83.1%; Iyyer et al. 2015: deep averaging network with random
+initialisation 83.2%), on the official split, which is easier than this one. The published results above 85% use
+word order over parse trees (RNTN 85.4%), pretrained word vectors (the same averaging network with GloVe: 86.3%) or
+pretrained transformers. Within the interface and cost kept here, the next levers would be pretrained word vectors or
+a sentiment lexicon (external data: a new dependency), distillation from a fine-tuned transformer (its weights cannot
+be fetched on these machines), or a small convolution over the embeddings (word order at several times the cost).`;
+}

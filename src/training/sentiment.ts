@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import type { ModelSpec } from '../models/spec.js';
 import { readSpec, repoRoot, runRecord, sha256File, sharedDir, writeArtifacts } from './artifacts.js';
 import { loadSst2, splitSst2, type LabelledText, type SplitOptions } from './data/sst2.js';
-import { classificationRecord, round } from './metrics.js';
+import { classificationRecord } from './metrics.js';
 import { openSession, runTextClassifier } from './onnx-run.js';
 import type { AblationResult } from './sentiment-ablation-report.js';
 import { sentimentCard } from './sentiment-card.js';
@@ -57,8 +57,8 @@ async function train(ctx: TrainContext): Promise<TrainResult> {
   const logits = await runTextClassifier(session, test.ids);
   await session.release();
   // The graph must compute what the trainer computed (negation scope, fused bags, ensemble, linear part).
-  const drift = Math.max(...logits.map((l, i) => Math.max(Math.abs(l[0]! - tsLogits[i]![0]!), Math.abs(l[1]! - tsLogits[i]![1]!))));
-  if (drift > 1e-4) throw new Error(`ONNX logits differ from the TS forward pass by up to ${drift}`);
+  const gap = Math.max(...logits.map((l, i) => Math.max(Math.abs(l[0]! - tsLogits[i]![0]!), Math.abs(l[1]! - tsLogits[i]![1]!))));
+  if (gap > 1e-4) throw new Error(`ONNX logits differ from the TS forward pass by up to ${gap}`);
   const m = evaluateLogits(logits, test.labels, 2, 1);
   const metrics = classificationRecord(m);
   ctx.log(`  held-out (${split.test.length} sentences, ONNX): ${JSON.stringify(metrics)}`);
