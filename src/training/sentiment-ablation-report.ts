@@ -25,6 +25,8 @@ export interface AblationReference {
 
 export interface AblationResult {
   finishedAt: string;
+  /** When the cross-validation was run, if the timing was re-measured later (--retime). */
+  crossValidatedAt?: string;
   folds: number;
   heldOut: number;
   timing: { calls: number; rounds: number; threads: number; loadAverage: number[] };
@@ -50,8 +52,8 @@ export function ablationMethod(r: AblationResult): string {
 from the training rows, seeds 43..${42 + r.folds}); the held-out column is each variant trained on all training rows,
 exported to ONNX and run on the ${r.heldOut} held-out sentences, and is reported, never used to choose. Engine time:
 onnxruntime-node \`session.run\` at batch 1, one intra-op thread, median over ${r.timing.calls} held-out sentences ×
-${r.timing.rounds} interleaved rounds (DistilBERT: a tenth of the calls); tokenizer time: transformers.js, median per
-text. 1-minute load average at the end: ${r.timing.loadAverage[0]} on a shared 2-core machine, so compare rows with
+${r.timing.rounds} rounds, the models taking turns call by call (DistilBERT: a tenth of the calls); tokenizer time:
+transformers.js, median per text. 1-minute load average at the end: ${r.timing.loadAverage[0]} on a shared 2-core machine, so compare rows with
 each other rather than with other runs. Full fit: seconds spent training the full-data model's parts (members, NB-LR;
 a part shared with an earlier row counts its own fit time), without tokenization.`;
 }

@@ -23,13 +23,13 @@ import { loadTokenizer, type PreTokenization, type TextTokenizer } from './token
  * - held-out accuracy: trained on all training rows, exported to ONNX, run with onnxruntime-node
  *   on the 1000 held-out sentences -- reported, never used to choose;
  * - cost per request: onnxruntime-node engine time per call at batch 1 (one intra-op thread) on
- *   held-out sentences, every model timed in interleaved rounds in the same run, next to the
+ *   held-out sentences, the models taking turns call by call in the same run, next to the
  *   committed model and the DistilBERT-architecture graph from ../shared (random weights, real
  *   cost); and the tokenizer's time per text.
  *
  * Writes docs/sentiment-ablation.json and .md; `vigil train sentiment` copies the table into the
  * model card. Run: `npx tsc -p . && node dist/training/sentiment-ablation.js` (about half an hour
- * on 2 shared cores; --folds 3 or --only <text> for less).
+ * on 2 shared cores; --folds 3 or --only <text> for less; --retime to re-measure the cost only).
  */
 
 interface TaskData {
@@ -52,8 +52,13 @@ async function main(): Promise<void> {
       out: { type: 'string', default: resolve(repoRoot, 'docs', 'sentiment-ablation') },
       calls: { type: 'string', default: '200' },
       rounds: { type: 'string', default: '3' },
+      // Re-measure cost only: keep the cross-validation of the existing --out .json, retrain the
+      // full-data models (their held-out accuracy must come out as recorded) and time them again.
+      retime: { type: 'boolean', default: false },
+      'reference-model': { type: 'string', default: resolve(repoRoot, 'models', 'sentiment', '1') },
     },
   });
+  const previous = values.retime ? (JSON.parse(readFileSync(`${values.out}.json`, 'utf8')) as AblationResult) : undefined;
   const seed = 42;
   const all = loadSst2(values.data);
   const outer = splitSst2(all, splitOptions(seed));
@@ -92,9 +97,11 @@ async function main(): Promise<void> {
   const onnxFiles: Array<{ name: string; file: string; test: number[][]; tok: TextTokenizer; texts: string[] }> = [];
   for (const [n, row] of selected.entries()) {
     const v = row.variant;
-    const accs: number[] = [];
+    const before = previous?.rows.find((r) => r.name === row.name);
+    if (previous && !before) throw new Error(`--retime: "${row.name}" is not in ${values.out}.json`);
+    const accs: number[] = before ? [...before.cvFolds] : [];
     let trainSeconds = 0;
-    for (let t = 0; t < tasks.length; t++) {
+    for (let t = before ? full : 0; t < tasks.length; t++) {
       const d = await taskData(t, v.preTokenization);
       const { train, validation } = trainingSet(d, v);
       let seconds = 0;
@@ -124,7 +131,8 @@ async function main(): Promise<void> {
       const logits = await runTextClassifier(session, d.test.ids);
       await session.release();
       const heldOut = logits.filter((l, i) => argmax(l) === d.test.labels[i]).length / logits.length;
-      const cv = accs.reduce((a, b) => a + b, 0) / accs.length;
+      if (before && round(heldOut, 4) !== before.heldOutAccuracy) throw new Error(`--retime: "${row.name}" now scores ${heldOut}, recorded ${before.heldOutAccuracy}`);
+      const cv = before ? before.cvAccuracy : accs.reduce((a, b) => a + b, 0) / accs.length;
       results.push({ name: row.name, variant: v, cvAccuracy: round(cv, 4), cvFolds: accs.map((a) => round(a, 4)), heldOutAccuracy: round(heldOut, 4), engineMsPerCall: 0, tokenizerMsPerText: 0, modelBytes: statSync(file).size, trainSeconds: round(trainSeconds, 1) });
       onnxFiles.push({ name: row.name, file, test: d.test.ids, tok: d.tok, texts: d.testTexts });
       log(`${row.name}: cv ${cv.toFixed(4)} [${accs.map((a) => a.toFixed(3)).join(' ')}], held-out ${heldOut.toFixed(4)}, ${(statSync(file).size / 2 ** 20).toFixed(2)} MB, full fit ${trainSeconds.toFixed(1)} s`);
@@ -134,42 +142,46 @@ async function main(): Promise<void> {
   // References: the committed model as it was when the run started, and the transformer's cost.
   const texts = outer.test.map((r) => r.text);
   const references: Array<{ name: string; file: string; tok: TextTokenizer; note: string; heldOutAccuracy?: number }> = [];
-  const committed = resolve(repoRoot, 'models', 'sentiment', '1');
+  const committed = values['reference-model'];
   if (existsSync(resolve(committed, 'model.onnx'))) {
     const copy = resolve(work, 'committed');
     mkdirSync(copy, { recursive: true });
     for (const f of ['model.onnx', 'tokenizer.json', 'tokenizer_config.json']) writeFileSync(resolve(copy, f), readFileSync(resolve(committed, f)));
     const spec = JSON.parse(readFileSync(resolve(committed, 'vigil.model.json'), 'utf8')) as { evaluation?: { metrics?: { accuracy?: number } }; training?: { finishedAt?: string } };
-    references.push({ name: 'models/sentiment/1 at the start of this run', file: resolve(copy, 'model.onnx'), tok: await loadTokenizer(copy, MAX_LENGTH), heldOutAccuracy: spec.evaluation?.metrics?.accuracy, note: `trained ${spec.training?.finishedAt ?? '?'}` });
+    references.push({ name: 'version 1 as committed before this work (models/sentiment/1)', file: resolve(copy, 'model.onnx'), tok: await loadTokenizer(copy, MAX_LENGTH), heldOutAccuracy: spec.evaluation?.metrics?.accuracy, note: `trained ${spec.training?.finishedAt ?? '?'}` });
   }
   const distilbert = resolve(sharedDir, 'models', 'distilbert-arch-random');
   if (existsSync(resolve(distilbert, 'onnx', 'model_quantized.onnx'))) {
     references.push({ name: 'DistilBERT architecture, int8 (shared/models/distilbert-arch-random)', file: resolve(distilbert, 'onnx', 'model_quantized.onnx'), tok: await loadTokenizer(distilbert, MAX_LENGTH), note: 'random weights, real compute: cost only (the fine-tuned model reports 91.3% on the SST-2 dev set)' });
   }
 
-  // Timing: interleaved rounds so that the shared machine's load falls on every model alike.
+  // Timing: every model of this run, plus the references, in one session each.
   const calls = Number(values.calls);
   const rounds = Number(values.rounds);
   const timed = [...onnxFiles.map((o) => ({ ...o, texts: o.texts })), ...references.map((r) => ({ name: r.name, file: r.file, tok: r.tok, texts, test: texts.map((t) => r.tok.encode(t)) }))];
   const engine = new Map<string, number[]>();
   const tokenizer = new Map<string, number[]>();
   const sessions = await Promise.all(timed.map((m) => ort.InferenceSession.create(m.file, { intraOpNumThreads: 1, interOpNumThreads: 1 })));
+  const feedsOf = (ids: number[]) => ({
+    input_ids: new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, ids.length]),
+    attention_mask: new ort.Tensor('int64', new BigInt64Array(ids.length).fill(1n), [1, ids.length]),
+  });
+  for (const [i, m] of timed.entries()) await sessions[i]!.run(feedsOf(m.test[0]!)); // warm-up
+  // Call by call, every model in turn (in a rotating order), so that a burst of load from other
+  // work on the machine falls on all models alike rather than on whichever was being timed.
   for (let r = 0; r < rounds; r++) {
-    for (const [i, m] of timed.entries()) {
-      const isTransformer = m.name.startsWith('DistilBERT');
-      const n = isTransformer ? Math.max(10, Math.floor(calls / 10)) : calls;
-      for (let c = 0; c < n; c++) {
+    for (let c = 0; c < calls; c++) {
+      for (let k = 0; k < timed.length; k++) {
+        const i = (k + c) % timed.length;
+        const m = timed[i]!;
+        if (m.name.startsWith('DistilBERT') && c % 10 !== 0) continue; // a tenth of the calls: each costs ~100 of the others
         const t0 = performance.now();
         m.tok.encode(m.texts[c % m.texts.length]!);
         (tokenizer.get(m.name) ?? tokenizer.set(m.name, []).get(m.name)!).push(performance.now() - t0);
-        const ids = m.test[c % m.test.length]!;
-        const feeds = {
-          input_ids: new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, ids.length]),
-          attention_mask: new ort.Tensor('int64', new BigInt64Array(ids.length).fill(1n), [1, ids.length]),
-        };
+        const feeds = feedsOf(m.test[c % m.test.length]!);
         const t1 = performance.now();
         await sessions[i]!.run(feeds);
-        if (c > 0 || r > 0) (engine.get(m.name) ?? engine.set(m.name, []).get(m.name)!).push(performance.now() - t1);
+        (engine.get(m.name) ?? engine.set(m.name, []).get(m.name)!).push(performance.now() - t1);
       }
     }
     log(`timing round ${r + 1}/${rounds} done`);
@@ -182,6 +194,7 @@ async function main(): Promise<void> {
   }
   const result: AblationResult = {
     finishedAt: new Date().toISOString(),
+    ...(previous ? { crossValidatedAt: previous.crossValidatedAt ?? previous.finishedAt } : {}),
     folds: folds.length,
     heldOut: outer.test.length,
     timing: { calls, rounds, threads: 1, loadAverage: (await import('node:os')).loadavg().map((l) => round(l, 2)) },

@@ -44,6 +44,10 @@ function tradeOff(a: AblationResult, heldOut: number): string {
         `${points(reference.cvAccuracy - base.cvAccuracy)} of the exported model's ${points(chosen.cvAccuracy - base.cvAccuracy)} CV gain over row 0, at ${((100 * reference.modelBytes) / chosen.modelBytes).toFixed(0)}% of its size; the ensemble buys the rest with size, not with time per call.`,
     );
   }
+  const single = a.rows.filter((r) => r.variant.members === 1 && r.variant.linearWeight === 0).reduce((x, y) => (y.cvAccuracy > x.cvAccuracy ? y : x));
+  if (single !== reference) {
+    lines.push(`- The best single model without the linear part (row "${single.name}") gets ${pct(single.cvAccuracy)} CV at ${single.engineMsPerCall.toFixed(3)} ms and ${(single.modelBytes / 2 ** 20).toFixed(2)} MB, ${Math.abs(chosen.cvAccuracy - single.cvAccuracy) < 0.005 ? 'within noise of' : `${points(chosen.cvAccuracy - single.cvAccuracy)} from`} the exported model; its change was not combined with the ensemble (not measured).`);
+  }
   if (bert) lines.push(`- The DistilBERT graph (same interface, int8) costs ${bert.engineMsPerCall.toFixed(1)} ms per call in the same run: ${(bert.engineMsPerCall / chosen.engineMsPerCall).toFixed(0)}× the exported model, and ${(bert.modelBytes / 2 ** 20).toFixed(0)} MB. Its fine-tuned weights report about 91% on the official SST-2 dev set (a different, easier split; they cannot be fetched here).`);
   lines.push(
     heldOut >= TARGET
