@@ -1,5 +1,6 @@
 import onnxProto from 'onnx-proto';
 import type { onnx as O } from 'onnx-proto';
+import { toHalves } from './float16.js';
 
 /**
  * A small ONNX graph builder over `onnx-proto`: named initializers from typed arrays, nodes with
@@ -44,6 +45,13 @@ export class GraphBuilder {
     return name;
   }
 
+  /** A float16 initializer (the values are rounded; see float16.ts). */
+  halves(name: string, dims: number[], data: Float32Array): string {
+    if (data.length !== dims.reduce((x, y) => x * y, 1)) throw new Error(`initializer ${name}: ${data.length} values for dims [${dims.join(',')}]`);
+    this.initializers.push({ name, dims, dataType: DT.FLOAT16, rawData: bytes(toHalves(data)) });
+    return name;
+  }
+
   ints(name: string, dims: number[], data: number[] | bigint[]): string {
     const a = BigInt64Array.from(data.map((v) => BigInt(v)));
     this.initializers.push({ name, dims, dataType: DT.INT64, rawData: bytes(a) });
@@ -77,7 +85,7 @@ export class GraphBuilder {
   }
 }
 
-function bytes(a: Float32Array | BigInt64Array): Uint8Array {
+function bytes(a: Float32Array | BigInt64Array | Uint16Array): Uint8Array {
   return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 }
 

@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { splitSst2, type LabelledText } from '../../src/training/data/sst2.js';
 import { parseMessage, stratifiedSplit } from '../../src/training/data/spam.js';
 import { binOf, classificationMetrics, histogram, psi, quantileEdges, regressionMetrics } from '../../src/training/metrics.js';
-import { buildVocab, loadTokenizer, PAD_ID, UNK_ID, CLS_ID, SEP_ID, writeTokenizer } from '../../src/training/tokenizer.js';
+import { buildVocab, loadTokenizer, preTokenize, PAD_ID, UNK_ID, CLS_ID, SEP_ID, writeTokenizer } from '../../src/training/tokenizer.js';
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
@@ -40,6 +40,23 @@ describe('Vigil tokenizer files', () => {
     const batch = hf(['funny', 'boring and predictable'], { padding: true });
     expect(Number((batch.input_ids.data as BigInt64Array)[3])).toBe(PAD_ID);
     expect(vocab[PAD_ID]).toBe('[PAD]');
+  });
+
+  it('negation pre-tokeniser: keeps n\'t whole, splits punctuation, and the trainer\'s mirror agrees with transformers.js', async () => {
+    const root = mkdtempSync(path.join(tmpdir(), 'vigil-tok-'));
+    dirs.push(root);
+    const samples = [
+      "It isn't GOOD, it's not \u201cbad\u201d either \u2014 can't/won't stop!",
+      "is n't it -lrb- great -rrb- ? 10$ e-mail",
+      'Don\u2019t do it... na\u00efve caf\u00e9 ok',
+    ];
+    const vocab = buildVocab(samples, { minCount: 1, maxSize: 1000, preTokenization: 'negation' });
+    writeTokenizer(path.join(root, 'neg'), vocab, 64, 'negation');
+    const tok = await loadTokenizer(path.join(root, 'neg'), 64);
+    for (const s of samples) expect(tok.encode(s).slice(1, -1).map((i) => vocab[i])).toEqual(preTokenize(s, 'negation'));
+    expect(preTokenize("isn't it? Don\u2019t", 'negation')).toEqual(['is', "n't", 'it', '?', 'do', "n't"]);
+    // The default (BERT) pre-tokeniser cuts the apostrophe off, as before.
+    expect(preTokenize("isn't")).toEqual(['isn', "'", 't']);
   });
 
   it('builds a deterministic vocabulary, most frequent first', () => {

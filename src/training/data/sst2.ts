@@ -90,3 +90,21 @@ export function splitSst2(rows: LabelledText[], opts: SplitOptions): Sst2Split {
       `${train.length} training rows remain`,
   };
 }
+
+/**
+ * The rows that are not a contiguous token span of a longer row: SST-2's full sentences (and the
+ * few phrases whose sentence had a neutral label and was left out). Used to measure training on
+ * sentences only instead of on every phrase.
+ */
+export function sentenceRows(rows: LabelledText[]): LabelledText[] {
+  const order = rows.map((_, i) => i).sort((a, b) => rows[b]!.text.length - rows[a]!.text.length || a - b);
+  const spans = new Set<string>();
+  const keep = new Set<number>();
+  for (const i of order) {
+    const t = rows[i]!.text.split(' ').filter(Boolean);
+    if (spans.has(t.join(' '))) continue;
+    keep.add(i);
+    for (let a = 0; a < t.length; a++) for (let b = a + 1; b <= t.length; b++) spans.add(spanKey(t, a, b));
+  }
+  return rows.filter((_, i) => keep.has(i));
+}

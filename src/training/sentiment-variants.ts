@@ -1,0 +1,52 @@
+import { PLAIN_FEATURES } from './sentiment-features.js';
+import { BASELINE, type SentimentVariant } from './sentiment-fit.js';
+
+/**
+ * The sentiment variants the ablation measures (src/training/sentiment-ablation.ts), one change at
+ * a time: rows 1-3 build the reference configuration step by step from version 1's, and every
+ * later row changes ONE thing of that reference (the last rows combine the ones that paid off).
+ */
+export interface AblationEntry {
+  name: string;
+  variant: SentimentVariant;
+}
+
+const NEGATION_TOKENS: SentimentVariant = { ...BASELINE, name: 'negation-aware pre-tokeniser', preTokenization: 'negation' };
+const NEGATION_SCOPE: SentimentVariant = { ...NEGATION_TOKENS, name: 'negation scope', features: { ...PLAIN_FEATURES, negation: true } };
+/** The reference the one-change rows start from. */
+export const REFERENCE: SentimentVariant = { ...NEGATION_SCOPE, name: 'reference', epochs: 10 };
+
+const one = (name: string, change: Partial<SentimentVariant>): AblationEntry => ({ name, variant: { ...REFERENCE, ...change, name } });
+
+export const ABLATION: AblationEntry[] = [
+  { name: BASELINE.name, variant: BASELINE },
+  { name: '+ pre-tokeniser keeps n\'t whole', variant: NEGATION_TOKENS },
+  { name: '+ negation scope (not/n\'t/no/never... to , . ; : ! ?)', variant: NEGATION_SCOPE },
+  { name: '+ 10 epochs = reference', variant: REFERENCE },
+  one('reference + char 3-6-gram sub-words (100k buckets)', { features: { ...REFERENCE.features, subwordBuckets: 100_000 } }),
+  one('reference + hashed bigrams (100k buckets)', { features: { ...REFERENCE.features, bigramBuckets: 100_000 } }),
+  one('reference, dropout 0.1', { dropout: 0.1 }),
+  one('reference, dropout 0.5', { dropout: 0.5 }),
+  one('reference, L2 1e-4 on the dense layers', { l2: 1e-4 }),
+  one('reference, early stopping (best of 15 epochs on 500 validation sentences)', { epochs: 15, earlyStopping: true }),
+  one('reference, dim 16', { dim: 16 }),
+  one('reference, dim 64', { dim: 64 }),
+  one('reference, trained on full sentences only', { rows: 'sentences' }),
+  one('reference, trained on all phrases + the full sentences twice', { rows: 'phrases + sentences' }),
+  one('reference, ensemble of 3 seeds', { members: 3 }),
+  one('reference, ensemble of 5 seeds', { members: 5 }),
+  one('reference + NB-weighted logistic regression (weight 0.2)', { linearWeight: 0.2 }),
+  one('reference, ensemble of 3 + NB-LR 0.2', { members: 3, linearWeight: 0.2 }),
+  one('reference, ensemble of 5 + NB-LR 0.2', { members: 5, linearWeight: 0.2 }),
+  one('reference, dim 16, ensemble of 5 + NB-LR 0.2', { dim: 16, members: 5, linearWeight: 0.2 }),
+];
+
+/**
+ * What `vigil train sentiment` exports: the ablation row with the best cross-validated accuracy
+ * among those that keep the model folder under 5 MiB (see the model card for the trade-off).
+ */
+export const CHOSEN_ROW = 'reference, ensemble of 3 + NB-LR 0.2';
+export const CHOSEN: SentimentVariant = ABLATION.find((r) => r.name === CHOSEN_ROW)!.variant;
+
+/** CI-sized: the chosen pipeline's every part (negation scope, two members, NB-LR), small and short. */
+export const QUICK: SentimentVariant = { ...CHOSEN, name: 'quick (CI)', dim: 16, hidden: 16, epochs: 3, members: 2 };

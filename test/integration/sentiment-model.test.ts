@@ -1,0 +1,71 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseSpec, SPEC_FILE } from '../../src/models/spec.js';
+import { CHOSEN, CHOSEN_ROW } from '../../src/training/sentiment-variants.js';
+import { postJson, REPO_ROOT, startVigil, type VigilProcess } from '../helpers/server.js';
+
+/**
+ * The committed sentiment model (models/sentiment/1) is the one its card and the ablation describe,
+ * and its negation handling works end to end: the served tokenizer keeps "n't" whole, the graph
+ * computes the negation scope, over real HTTP.
+ */
+
+const dir = path.join(REPO_ROOT, 'models', 'sentiment', '1');
+const spec = parseSpec(JSON.parse(readFileSync(path.join(dir, SPEC_FILE), 'utf8')), 'sentiment');
+const training = spec.training as { quick: boolean; architecture: Record<string, unknown>; variants: Array<{ name: string; heldOutAccuracy: number; cvAccuracy: number }>; hyperParameters: { variant: string } };
+const accuracy = (spec.evaluation as { metrics: { accuracy: number } }).metrics.accuracy;
+
+describe('models/sentiment/1 and its measurements', () => {
+  it('is a full (not quick) training of the chosen ablation row', () => {
+    expect(training.quick).toBe(false);
+    expect(training.hyperParameters.variant).toBe(CHOSEN_ROW);
+    expect(training.architecture).toMatchObject({ members: CHOSEN.members, dim: CHOSEN.dim, hidden: CHOSEN.hidden, linearWeight: CHOSEN.linearWeight, features: CHOSEN.features });
+  });
+
+  it('scores on the held-out split what the ablation measured for that row (the same training, twice)', () => {
+    const row = training.variants.find((v) => v.name === CHOSEN_ROW);
+    expect(row, 'the chosen row is in the ablation table').toBeDefined();
+    expect(Math.abs(row!.heldOutAccuracy - accuracy)).toBeLessThanOrEqual(0.002);
+    // The card shows the table and says whether the 85% aim was met.
+    const card = readFileSync(path.join(dir, 'MODEL_CARD.md'), 'utf8');
+    expect(card).toContain(`| ${CHOSEN_ROW} |`);
+    expect(card).toMatch(accuracy >= 0.85 ? /85% aim is met/ : /85% aim is \*\*not\*\* met/);
+  });
+});
+
+describe('negation, served', () => {
+  let server: VigilProcess;
+  beforeAll(async () => {
+    server = await startVigil(['--no-embedded', '--model', path.join(REPO_ROOT, 'models', 'sentiment')]);
+    await server.waitUntilReady();
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+  const predict = async (texts: string[]) => {
+    const { status, body } = await postJson(`${server.url}/v1/models/sentiment/predict`, { texts });
+    expect(status).toBe(200);
+    return body.predictions as Array<{ label: string; scores: { POSITIVE: number } }>;
+  };
+
+  it('flips a sentiment word inside a negation scope, and only there', async () => {
+    const [plain, negated, closed] = await predict(['The acting is good.', 'The acting is not good.', 'Not once. The acting is good.']);
+    expect(plain!.label).toBe('POSITIVE');
+    expect(negated!.label).toBe('NEGATIVE');
+    // The full stop closes the scope: "good" after it is plain again.
+    expect(closed!.label).toBe('POSITIVE');
+  });
+
+  it('reads a negated negative word as positive', async () => {
+    const [never] = await predict(['Never boring, always surprising.']);
+    expect(never!.label).toBe('POSITIVE');
+  });
+
+  it("treats isn't, is n't and isn’t alike", async () => {
+    const [a, b, c] = await predict(["It isn't funny.", "It is n't funny.", 'It isn\u2019t funny.']);
+    expect(a!.label).toBe('NEGATIVE');
+    expect(b!.scores.POSITIVE).toBeCloseTo(a!.scores.POSITIVE, 6);
+    expect(c!.scores.POSITIVE).toBeCloseTo(a!.scores.POSITIVE, 6);
+  });
+});

@@ -1,0 +1,98 @@
+import * as ort from 'onnxruntime-node';
+import { describe, expect, it } from 'vitest';
+import { negationIds, negationScope } from '../../src/training/negation.js';
+import { FeatureSpace, PLAIN_FEATURES, type FeatureConfig } from '../../src/training/sentiment-features.js';
+import { fitSentiment, type SentimentVariant, BASELINE } from '../../src/training/sentiment-fit.js';
+import { fusedLogits, fuseSentiment, sentimentLogits, sentimentOnnx, type FusedSentiment } from '../../src/training/sentiment-model.js';
+import { runTextClassifier } from '../../src/training/onnx-run.js';
+import { Rng } from '../../src/training/rng.js';
+import { CLS_ID, SEP_ID, SPECIAL_TOKENS } from '../../src/training/tokenizer.js';
+
+/**
+ * The sentiment graph computes in ONNX what the trainer computes in TypeScript: the negation
+ * scope, the fused sub-word and negation bags, hashed bigrams, the ensemble mean and the linear
+ * model. Each is checked against the TypeScript forward pass of the fused (float16) model on random
+ * id sequences, padded in batches the way the server pads them, and the fused model against the
+ * trained parts it came from.
+ */
+
+const VOCAB = [...SPECIAL_TOKENS, 'good', 'bad', 'not', "n't", 'film', ',', '.', 'funny', 'unfunny', 'never', 'boring', 'a', 'is'];
+const id = (w: string) => VOCAB.indexOf(w);
+const words = (s: string) => [CLS_ID, ...s.split(' ').map(id), SEP_ID];
+
+describe('negation scope', () => {
+  const neg = negationIds(VOCAB);
+  it('marks the tokens after a trigger up to the next clause punctuation, not the punctuation', () => {
+    const ids = words("a film is n't good , not funny . good");
+    const scope = Array.from(negationScope(ids, neg));
+    //                 [CLS] a  film is n't good , not funny . good [SEP]
+    expect(scope).toEqual([0, 0, 0, 0, 0, 1, 0, 0, 1, 0, 0, 0]);
+  });
+  it('keeps a scope open across a second trigger and closes it at [SEP]', () => {
+    expect(Array.from(negationScope(words('not never good'), neg))).toEqual([0, 0, 1, 1, 0]);
+  });
+});
+
+function randomIds(rng: Rng, n: number): number[][] {
+  return Array.from({ length: n }, () => [CLS_ID, ...Array.from({ length: 1 + rng.int(12) }, () => 5 + rng.int(VOCAB.length - 5)), SEP_ID]);
+}
+
+async function onnxLogits(fused: FusedSentiment, seqs: number[][]): Promise<number[][]> {
+  const session = await ort.InferenceSession.create(Buffer.from(sentimentOnnx(fused)));
+  try {
+    return await runTextClassifier(session, seqs, 7); // odd batch size: batches of mixed lengths
+  } finally {
+    await session.release();
+  }
+}
+
+const variants: Array<[string, FeatureConfig, Partial<SentimentVariant>]> = [
+  ['plain words, one member', PLAIN_FEATURES, {}],
+  ['negation + sub-words + bigrams', { negation: true, subwordBuckets: 97, subwordMin: 3, subwordMax: 5, bigramBuckets: 31 }, {}],
+  ['negation, ensemble of 3 with a linear head', { ...PLAIN_FEATURES, negation: true }, { members: 3, hidden: 0, linearWeight: 0.5 }],
+  ['negation, ensemble of 2 with hidden layers and NB-LR', { ...PLAIN_FEATURES, negation: true }, { members: 2, linearWeight: 0.3 }],
+];
+
+describe('sentiment graph', () => {
+  for (const [name, features, extra] of variants) {
+    it(`gives the trainer's logits: ${name}`, async () => {
+      const rng = new Rng(7);
+      const train = randomIds(rng, 60);
+      const labels = train.map((s) => (s.includes(id('good')) !== s.includes(id('not')) ? 1 : 0));
+      const v: SentimentVariant = { ...BASELINE, features, epochs: 2, dim: 8, hidden: 4, ...extra };
+      const parts = fitSentiment(VOCAB, { ids: train, labels }, v, 3);
+      const fused = fuseSentiment(parts);
+      const test = randomIds(rng, 40);
+      const got = await onnxLogits(fused, test);
+      test.forEach((s, i) => {
+        const want = fusedLogits(fused, s);
+        expect(got[i]![0]).toBeCloseTo(want[0]!, 4);
+        expect(got[i]![1]).toBeCloseTo(want[1]!, 4);
+        // Fusing and float16 storage change the logits by rounding only.
+        const trained = sentimentLogits(parts, s);
+        expect(Math.abs(trained[1]! - trained[0]! - (want[1]! - want[0]!))).toBeLessThan(2e-3);
+      });
+      // The check can fail: a model trained with another seed gives other logits.
+      const other = fuseSentiment(fitSentiment(VOCAB, { ids: train, labels }, v, 4));
+      expect(test.some((s, i) => Math.abs(fusedLogits(other, s)[1]! - got[i]![1]!) > 1e-3)).toBe(true);
+    });
+  }
+
+  it('gives negated rows only to words seen negated in training; a negated row is its own row plus the plain word', () => {
+    const seen = FeatureSpace.seenNegated(VOCAB, [words('not good'), words('good , not funny')]);
+    expect([...seen].sort()).toEqual([id('good'), id('funny')].sort());
+    const space = new FeatureSpace(VOCAB, { ...PLAIN_FEATURES, negation: true }, seen);
+    const V = VOCAB.length;
+    const good = space.negatedRow[id('good')]!;
+    expect(good).toBeGreaterThanOrEqual(V);
+    expect(space.shiftedRows).toBe(V + 2);
+    // "boring" was never negated in training: inside a scope it keeps its plain row.
+    expect(Array.from(space.shiftedIds(words('not good boring')))).toEqual([CLS_ID, id('not'), good, id('boring'), SEP_ID]);
+    expect(Array.from(space.features(words('not good')))).toEqual([CLS_ID, id('not'), good, id('good'), SEP_ID]);
+    const table = Float32Array.from({ length: space.rows }, (_, r) => r);
+    const { table: fused, counts } = space.fuse(table, 1);
+    expect(fused[good]).toBe(good + id('good'));
+    expect(counts[good]).toBe(2);
+    expect(counts[id('good')]).toBe(1);
+  });
+});
