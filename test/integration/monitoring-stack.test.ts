@@ -278,22 +278,27 @@ describe.skipIf(!haveBinaries)('monitoring stack against the live server', () =>
     }
 
     // The error burst: rounds of concurrent requests into a queue of one.
-    let shed = 0;
-    for (let round = 0; round < 10; round++) {
+    // How many are shed depends on how fast the server is, so rounds go on (a few per second)
+    // until Prometheus has seen enough of them, rather than a fixed number of rounds.
+    const crowd = async () => {
       const results = await Promise.all(
         Array.from({ length: 40 }, () => postJson(`${vigil.url}/v1/models/sentiment-tiny-queue/predict`, { text: 'a crowd arrives at once' })),
       );
-      shed += results.filter((r) => r.status === 503).length;
       for (const r of results) expect([200, 503]).toContain(r.status);
-    }
+      return results.filter((r) => r.status === 503).length;
+    };
+    let shed = 0;
+    for (let round = 0; round < 10; round++) shed += await crowd();
     expect(shed).toBeGreaterThan(50);
 
     // Prometheus sees the 503s...
     const ratio = await waitFor(async () => {
       const [sample] = await query('job:slo_errors_per_request:ratio_rate5m{job="vigil"}');
       const value = Number(sample?.value?.[1]);
-      return value > 14.4 * 0.005 ? value : undefined;
-    }, 'the 5m SLO error ratio to pass 14.4x the budget');
+      if (value > 14.4 * 0.005) return value;
+      await crowd();
+      return undefined;
+    }, 'the 5m SLO error ratio to pass 14.4x the budget', 60_000);
     expect(ratio).toBeLessThan(1);
 
     // ...the real fast-burn alert fires, and Alertmanager's real routing pages the webhook.

@@ -54,6 +54,7 @@ class SessionWorker {
   private nextId = 0;
   private readonly pending = new Map<number, { resolve(outputs: Outputs): void; reject(error: Error): void }>();
   private exitError: Error | undefined;
+  private crash: Error | undefined;
 
   private constructor(
     private readonly worker: Worker,
@@ -68,8 +69,14 @@ class SessionWorker {
       if (message.kind === 'failed') call.reject(new Error(`inference failed: ${message.message}`));
       else call.resolve(fromWire(message.outputs));
     });
+    // Without a listener, an uncaught exception in the worker after loading would be rethrown
+    // on the server thread and take every other model down with it. The 'exit' that follows
+    // fails the calls in flight; this keeps the reason for them.
+    worker.on('error', (error) => {
+      this.crash = error;
+    });
     worker.on('exit', (code) => {
-      this.exitError = new Error(`the inference worker exited (code ${code})`);
+      this.exitError = new Error(`the inference worker exited (code ${code})${this.crash ? `: ${this.crash.message}` : ''}`);
       for (const call of this.pending.values()) call.reject(this.exitError);
       this.pending.clear();
     });
