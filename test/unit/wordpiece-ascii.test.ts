@@ -29,7 +29,7 @@ function sentences(): string[] {
 let seed = 4242;
 const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
 const pick = <T,>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
-const PARTS = ['movie', 'MOVIE', 'Movie', 'un', 'believ', 'ably', "'s", "n't", '##ing', '2/10', '1999', '...', ' ', '  ', '\t', '\n', '\r\n', '\u0001', '\u007f', '[CLS]', '[cls]', '[MASK]', '[', ']', '-', '_', '~', '`', '@', 'x'.repeat(101), 'supercalifragilisticexpialidocious', 'café', 'naïve', '“quoted”', '日本'];
+const PARTS = ['movie', 'MOVIE', 'Movie', 'un', 'believ', 'ably', "'s", "n't", "N'T", "can't", "don't", "n'", "'t", 'isn', "nn't", "n''t", '##ing', '2/10', '1999', '...', ' ', '  ', '\t', '\n', '\r\n', '\u0001', '\u007f', '[CLS]', '[cls]', '[MASK]', '[', ']', '-', '_', '~', '`', '@', 'x'.repeat(101), 'supercalifragilisticexpialidocious', 'café', 'naïve', '“quoted”', '日本'];
 const CHARS = Array.from({ length: 128 }, (_, c) => String.fromCharCode(c));
 function randomText(): string {
   let text = '';
@@ -80,10 +80,10 @@ function compare(dir: string) {
   });
 }
 
-describe('ASCII WordPiece fast path: the spam model', () => compare(path.join(REPO_ROOT, 'models', 'spam', '1')));
-it("ASCII WordPiece fast path: not taken for the sentiment model, whose pre-tokenizer keeps n't whole", () => {
-  expect(asciiWordPiece(tokenizerJson(path.join(REPO_ROOT, 'models', 'sentiment', '1')))).toBeUndefined();
-});
+describe('ASCII WordPiece fast path: the spam model (BERT pre-tokenizer)', () => compare(path.join(REPO_ROOT, 'models', 'spam', '1')));
+describe("ASCII WordPiece fast path: the sentiment model (whitespace split, then n't and punctuation isolated)", () =>
+  compare(path.join(REPO_ROOT, 'models', 'sentiment', '1')),
+);
 describe.runIf(requireShared(DISTILBERT, 'WordPiece fast path with the DistilBERT vocabulary'))('ASCII WordPiece fast path: DistilBERT (real subwords)', () =>
   compare(sharedPath(DISTILBERT)),
 );
@@ -107,6 +107,27 @@ describe('ASCII WordPiece fast path: what it leaves alone', () => {
     ['added tokens matched after normalization', { ...json, added_tokens: [...json.added_tokens, { id: 9, content: 'zz', normalized: true }] }],
   ])('a tokenizer with %s', (_, changed) => {
     expect(asciiWordPiece(changed)).toBeUndefined();
+  });
+
+  const sentiment = tokenizerJson(path.join(REPO_ROOT, 'models', 'sentiment', '1'));
+  const [whitespace, split] = sentiment.pre_tokenizer.pretokenizers;
+  const withSplit = (changes: Record<string, unknown>) => ({ ...sentiment, pre_tokenizer: { ...sentiment.pre_tokenizer, pretokenizers: [whitespace, { ...split, ...changes }] } });
+  it.each([
+    ['a split regex with a look-ahead', withSplit({ pattern: { Regex: "n(?=')|[\\p{P}]" } })],
+    ['a split regex with a quantifier', withSplit({ pattern: { Regex: "n't+|[\\p{P}]" } })],
+    ['a split that keeps matches with their neighbours', withSplit({ behavior: 'MergedWithPrevious' })],
+    ['an inverted split', withSplit({ invert: true })],
+    ['a split without the whitespace split first', { ...sentiment, pre_tokenizer: { ...sentiment.pre_tokenizer, pretokenizers: [split] } }],
+    ['a Replace of an ASCII string before the BERT normalizer', { ...sentiment, normalizer: { ...sentiment.normalizer, normalizers: [{ type: 'Replace', pattern: { String: "'" }, content: ' ' }, sentiment.normalizer.normalizers.at(-1)] } }],
+  ])('the sentiment tokenizer with %s', (_, changed) => {
+    expect(asciiWordPiece(changed)).toBeUndefined();
+  });
+
+  it("keeps n't whole as the sentiment tokenizer does, in any case", () => {
+    const fast = asciiWordPiece(sentiment)!;
+    const id = (token: string) => sentiment.model.vocab[token] as number;
+    expect(fast.encode("Can't")).toEqual([id('[CLS]'), id('ca'), id("n't"), id('[SEP]')]);
+    expect(fast.encode("DON'T")).toEqual([id('[CLS]'), id('do'), id("n't"), id('[SEP]')]);
   });
 
   it('the loaded tokenizer answers the same with and without it, truncation included', async () => {
