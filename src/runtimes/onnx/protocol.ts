@@ -2,7 +2,16 @@
  * Messages between the server thread and an inference worker. Tensors travel as plain
  * typed arrays whose buffers are transferred, not copied.
  */
-import type { ThreadSettings } from './session.js';
+import type { Calibration } from './engine-choice.js';
+
+export interface ThreadSettings {
+  /** Threads inside one operator (matrix multiplications). 0 lets onnxruntime pick (one per core). */
+  intraOpThreads?: number;
+  /** Threads across independent operators; only used when the graph has parallel branches. */
+  interOpThreads?: number;
+  /** Sessions (each on its own worker thread) that may run batches at the same time. */
+  sessions?: number;
+}
 
 export type TensorData =
   | Float32Array
@@ -29,10 +38,12 @@ export interface WireMetadata {
 
 export type ToWorker =
   | { kind: 'run'; id: number; feeds: Record<string, WireTensor> }
+  /** After a calibration: go on with the session of this many intra-op threads, release the other. */
+  | { kind: 'keep'; intraOpThreads: number }
   | { kind: 'release' };
 
 export type FromWorker =
-  | { kind: 'loaded'; inputs: WireMetadata[]; outputs: WireMetadata[] }
+  | { kind: 'loaded'; inputs: WireMetadata[]; outputs: WireMetadata[]; calibration?: Calibration }
   | { kind: 'load-failed'; message: string }
   | { kind: 'result'; id: number; outputs: Record<string, WireTensor> }
   | { kind: 'failed'; id: number; message: string };
@@ -40,6 +51,8 @@ export type FromWorker =
 export interface WorkerInit {
   file: string;
   threads: ThreadSettings;
+  /** Measure the call cost after loading (and, when the threads are Vigil's to choose, one thread against the pool). */
+  calibrate?: { maxBatch: number; skipAboveMs: number; compareSingleThread: boolean };
 }
 
 /** The buffers to hand over with a message, so big tensors are moved rather than cloned. */

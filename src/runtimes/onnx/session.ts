@@ -3,20 +3,32 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { TensorSpec } from '../../models/spec.js';
-import { transferables, type FromWorker, type WireMetadata, type WireTensor, type WorkerInit } from './protocol.js';
+import { chooseEngine, type Calibration, type EngineChoice, type PlacementSetting } from './engine-choice.js';
+import { InlineEngine } from './inline.js';
+import { transferables, type FromWorker, type ThreadSettings, type WireMetadata, type WireTensor, type WorkerInit } from './protocol.js';
 import { Tensor } from './tensor.js';
 
 export type Feeds = Record<string, Tensor>;
 export type Outputs = Record<string, Tensor>;
 export { Tensor };
+export type { ThreadSettings };
 
-export interface ThreadSettings {
-  /** Threads inside one operator (matrix multiplications). 0 lets onnxruntime pick (one per core). */
-  intraOpThreads?: number;
-  /** Threads across independent operators; only used when the graph has parallel branches. */
-  interOpThreads?: number;
-  /** Sessions (each on its own worker thread) that may run batches at the same time. */
-  sessions?: number;
+/** Where the engine may run (engine-choice.ts): decided from a calibration at load unless configured. */
+export interface EngineSettings {
+  placement: PlacementSetting;
+  /** The longest call (at the largest batch) allowed to run on the server thread, in milliseconds. */
+  inlineMaxMs: number;
+  /** The largest batch the batcher will form, measured at load. */
+  maxBatch: number;
+}
+
+/** What was chosen for a loaded session and why, for the load log and the model's description. */
+export interface EngineReport {
+  placement: 'worker' | 'inline';
+  intraOpThreads: number;
+  sessions: number;
+  reason: string;
+  calibration?: Calibration;
 }
 
 const ORT_TO_OIP: Record<string, TensorSpec['datatype']> = {
@@ -60,6 +72,7 @@ class SessionWorker {
     private readonly worker: Worker,
     readonly inputs: WireMetadata[],
     readonly outputs: WireMetadata[],
+    readonly calibration: Calibration | undefined,
   ) {
     worker.on('message', (message: FromWorker) => {
       if (message.kind !== 'result' && message.kind !== 'failed') return;
@@ -87,7 +100,7 @@ class SessionWorker {
     return new Promise((resolve, reject) => {
       const onMessage = (message: FromWorker) => {
         worker.off('error', onError);
-        if (message.kind === 'loaded') resolve(new SessionWorker(worker, message.inputs, message.outputs));
+        if (message.kind === 'loaded') resolve(new SessionWorker(worker, message.inputs, message.outputs, message.calibration));
         else if (message.kind === 'load-failed') {
           void worker.terminate();
           reject(new Error(`cannot load ${init.file}: ${message.message}`));
@@ -114,6 +127,11 @@ class SessionWorker {
     });
   }
 
+  /** After a calibration: run with the session of this many intra-op threads from now on. */
+  keep(intraOpThreads: number): void {
+    this.worker.postMessage({ kind: 'keep', intraOpThreads });
+  }
+
   async release(): Promise<void> {
     if (this.exitError) return;
     const exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
@@ -128,42 +146,85 @@ function fromWire(outputs: Record<string, WireTensor>): Outputs {
   return tensors;
 }
 
+/** One engine behind an OnnxSession: a worker thread, or the server thread for calls shorter than a round trip. */
+type Engine = Pick<SessionWorker, 'inputs' | 'outputs' | 'busy' | 'run' | 'release'>;
+
+/** Starts `count` workers at once (each session loads on its own thread); on any failure, none is kept. */
+async function startWorkers(init: WorkerInit, count: number): Promise<SessionWorker[]> {
+  const started = await Promise.allSettled(Array.from({ length: count }, () => SessionWorker.start(init)));
+  const workers = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+  const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed) {
+    await Promise.all(workers.map((w) => w.release()));
+    throw failed.reason;
+  }
+  return workers;
+}
+
 /**
- * An ONNX model on CPU, run on worker threads so inference never blocks the event loop.
- * It knows nothing about tasks or HTTP: tensors in, tensors out. With several sessions, each
- * call goes to the least busy one.
+ * An ONNX model on CPU: tensors in, tensors out; it knows nothing about tasks or HTTP. By
+ * default on worker threads, so inference never blocks the event loop; with several sessions,
+ * each call goes to the least busy one. With engine settings, the first session measures its
+ * own calls at load and engine-choice.ts places it (server thread or workers) and picks its
+ * intra-op threads.
  */
 export class OnnxSession {
   private constructor(
-    private readonly workers: SessionWorker[],
+    private readonly engines: Engine[],
     readonly file: string,
+    readonly engine: EngineReport,
   ) {}
 
-  static async load(file: string, threads: ThreadSettings = {}): Promise<OnnxSession> {
-    const count = Math.max(1, threads.sessions ?? 1);
-    const init: WorkerInit = { file, threads: { intraOpThreads: threads.intraOpThreads, interOpThreads: threads.interOpThreads } };
-    // All at once: each session loads on its own thread.
-    const started = await Promise.allSettled(Array.from({ length: count }, () => SessionWorker.start(init)));
-    const workers = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
-    const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-    if (failed) {
-      await Promise.all(workers.map((w) => w.release()));
-      throw failed.reason;
+  static async load(file: string, threads: ThreadSettings = {}, settings?: EngineSettings): Promise<OnnxSession> {
+    const sessions = Math.max(1, threads.sessions ?? 1);
+    const configured = { intraOpThreads: threads.intraOpThreads, interOpThreads: threads.interOpThreads };
+    const undecided = settings !== undefined && (settings.placement !== 'worker' || threads.intraOpThreads === undefined);
+    if (!undecided) {
+      const workers = await startWorkers({ file, threads: configured }, sessions);
+      return new OnnxSession(workers, file, { placement: 'worker', intraOpThreads: threads.intraOpThreads ?? 0, sessions, reason: 'on worker threads, as configured' });
     }
-    return new OnnxSession(workers, file);
+    const calibrate = { maxBatch: settings.maxBatch, skipAboveMs: settings.inlineMaxMs, compareSingleThread: threads.intraOpThreads === undefined };
+    const [first] = await startWorkers({ file, threads: configured, calibrate }, 1);
+    const calibration = first!.calibration;
+    const choice: EngineChoice | undefined = calibration
+      ? chooseEngine({ calibration, placement: settings.placement, inlineMaxMs: settings.inlineMaxMs, intraOpThreads: threads.intraOpThreads, sessions })
+      : undefined;
+    // Not measurable (string inputs, a fixed batch of 1): as configured, on workers unless inline was asked for.
+    const placement = choice?.placement ?? (settings.placement === 'inline' ? 'inline' : 'worker');
+    const intraOpThreads = choice?.intraOpThreads ?? threads.intraOpThreads ?? 0;
+    const report = (count: number): EngineReport => ({
+      placement,
+      intraOpThreads,
+      sessions: count,
+      reason: choice?.reason ?? `${placement === 'inline' ? 'on the server thread' : 'on worker threads'}: the graph's inputs could not be made up to measure it`,
+      ...(calibration ? { calibration } : {}),
+    });
+    try {
+      if (placement === 'inline') {
+        const inline = await InlineEngine.create(file, { ...configured, intraOpThreads });
+        await first!.release();
+        return new OnnxSession([inline], file, report(1));
+      }
+      first!.keep(intraOpThreads);
+      const rest = sessions > 1 ? await startWorkers({ file, threads: { ...configured, intraOpThreads } }, sessions - 1) : [];
+      return new OnnxSession([first!, ...rest], file, report(sessions));
+    } catch (error) {
+      await first!.release();
+      throw error;
+    }
   }
 
   /** How many batches may run at once (one per session). */
   get concurrency(): number {
-    return this.workers.length;
+    return this.engines.length;
   }
 
   get inputNames(): string[] {
-    return this.workers[0]!.inputs.map((m) => m.name);
+    return this.engines[0]!.inputs.map((m) => m.name);
   }
 
   get outputNames(): string[] {
-    return this.workers[0]!.outputs.map((m) => m.name);
+    return this.engines[0]!.outputs.map((m) => m.name);
   }
 
   /** The graph's own view of its inputs and outputs, in the Open Inference Protocol's terms. */
@@ -176,16 +237,16 @@ export class OnnxSession {
         shape: (meta.shape ?? []).map((d) => (typeof d === 'number' && d > 0 ? d : -1)),
       };
     };
-    const first = this.workers[0]!;
+    const first = this.engines[0]!;
     return { inputs: first.inputs.map(toSpec), outputs: first.outputs.map(toSpec) };
   }
 
   run(feeds: Feeds): Promise<Outputs> {
-    const worker = this.workers.reduce((least, w) => (w.busy < least.busy ? w : least));
+    const worker = this.engines.reduce((least, w) => (w.busy < least.busy ? w : least));
     return worker.run(feeds);
   }
 
   async release(): Promise<void> {
-    await Promise.all(this.workers.map((w) => w.release()));
+    await Promise.all(this.engines.map((w) => w.release()));
   }
 }

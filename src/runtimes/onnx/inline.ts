@@ -1,0 +1,71 @@
+/**
+ * An onnxruntime session on the server thread, for models whose whole call costs less than a
+ * worker round trip (engine-choice.ts decides when). onnxruntime-node computes `run()` on the
+ * calling thread, so each call blocks the event loop for its duration: that is why only
+ * models measured under a bound come here.
+ */
+import { createRequire } from 'node:module';
+import type * as Ort from 'onnxruntime-node';
+import type { TensorData, ThreadSettings, WireMetadata } from './protocol.js';
+import { Tensor } from './tensor.js';
+
+type Feeds = Record<string, Tensor>;
+type Outputs = Record<string, Tensor>;
+
+let ort: typeof Ort | undefined;
+/** Required on first use: a server whose models all run on workers never loads onnxruntime's JavaScript here. */
+function onnxruntime(): typeof Ort {
+  ort ??= createRequire(import.meta.url)('onnxruntime-node') as typeof Ort;
+  return ort;
+}
+
+const describe = (meta: readonly Ort.InferenceSession.ValueMetadata[]): WireMetadata[] =>
+  meta.map((m) => (m.isTensor ? { name: m.name, isTensor: true, type: m.type, shape: m.shape } : { name: m.name, isTensor: false }));
+
+export class InlineEngine {
+  private running = 0;
+
+  private constructor(
+    private readonly session: Ort.InferenceSession,
+    readonly inputs: WireMetadata[],
+    readonly outputs: WireMetadata[],
+  ) {}
+
+  static async create(file: string, threads: ThreadSettings): Promise<InlineEngine> {
+    const runtime = onnxruntime();
+    const inter = threads.interOpThreads ?? 1;
+    const session = await runtime.InferenceSession.create(file, {
+      executionProviders: ['cpu'],
+      graphOptimizationLevel: 'all',
+      executionMode: inter > 1 ? 'parallel' : 'sequential',
+      intraOpNumThreads: threads.intraOpThreads ?? 0,
+      interOpNumThreads: inter,
+    });
+    return new InlineEngine(session, describe(session.inputMetadata), describe(session.outputMetadata));
+  }
+
+  get busy(): number {
+    return this.running;
+  }
+
+  async run(feeds: Feeds): Promise<Outputs> {
+    const runtime = onnxruntime();
+    const input: Record<string, Ort.Tensor> = {};
+    for (const [name, tensor] of Object.entries(feeds)) input[name] = new runtime.Tensor(tensor.type as Ort.Tensor.Type, tensor.data as never, tensor.dims);
+    this.running++;
+    try {
+      const results = await this.session.run(input);
+      const outputs: Outputs = {};
+      for (const [name, tensor] of Object.entries(results)) outputs[name] = new Tensor(tensor.type, tensor.data as TensorData, tensor.dims);
+      return outputs;
+    } catch (error) {
+      throw new Error(`inference failed: ${(error as Error).message}`);
+    } finally {
+      this.running--;
+    }
+  }
+
+  release(): Promise<void> {
+    return this.session.release();
+  }
+}

@@ -1,0 +1,56 @@
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { OnnxSession, Tensor, type EngineSettings } from '../../src/runtimes/onnx/session.js';
+import { REPO_ROOT } from '../helpers/server.js';
+
+const AIR_QUALITY = path.join(REPO_ROOT, 'models', 'air-quality', '1', 'model.onnx');
+const SENTIMENT = path.join(REPO_ROOT, 'models', 'sentiment', '1', 'model.onnx');
+
+const loaded: OnnxSession[] = [];
+async function load(file: string, threads: Parameters<typeof OnnxSession.load>[1], settings?: EngineSettings): Promise<OnnxSession> {
+  const session = await OnnxSession.load(file, threads, settings);
+  loaded.push(session);
+  return session;
+}
+afterEach(async () => {
+  await Promise.all(loaded.splice(0).map((s) => s.release()));
+});
+
+const features = () => ({ features: new Tensor('float32', Float32Array.from({ length: 20 }, (_, i) => i / 20), [2, 10]) });
+const tokens = () => ({
+  input_ids: new Tensor('int64', BigInt64Array.from([2n, 40n, 41n, 3n]), [1, 4]),
+  attention_mask: new Tensor('int64', BigInt64Array.from([1n, 1n, 1n, 1n]), [1, 4]),
+});
+const values = (outputs: Record<string, Tensor>) => Object.fromEntries(Object.entries(outputs).map(([name, t]) => [name, Array.from(t.data as Float32Array)]));
+
+describe('engine placement measured at load (real onnxruntime sessions)', () => {
+  it('puts a model within the bound on the server thread, with the same answers as a worker', async () => {
+    const inline = await load(AIR_QUALITY, {}, { placement: 'auto', inlineMaxMs: 1e6, maxBatch: 8 });
+    const worker = await load(AIR_QUALITY, { intraOpThreads: 1 });
+    expect(inline.engine).toMatchObject({ placement: 'inline', sessions: 1 });
+    expect(inline.engine.calibration?.pooled.batch1Ms).toBeGreaterThan(0);
+    expect(inline.engine.calibration?.pooled.batchMaxMs).toBeGreaterThan(0);
+    expect(inline.engine.calibration?.single).toBeDefined();
+    expect(worker.engine).toMatchObject({ placement: 'worker', reason: 'on worker threads, as configured' });
+    expect(worker.engine.calibration).toBeUndefined();
+    expect(values(await inline.run(features()))).toEqual(values(await worker.run(features())));
+  });
+
+  it('keeps a model over the bound on workers, with the thread count it chose, and serves from them', async () => {
+    const session = await load(SENTIMENT, { sessions: 1 }, { placement: 'auto', inlineMaxMs: 0, maxBatch: 8 });
+    expect(session.engine.placement).toBe('worker');
+    expect([0, 1]).toContain(session.engine.intraOpThreads);
+    expect(session.engine.reason).toContain('over the');
+    const outputs = await session.run(tokens());
+    expect(outputs.logits?.dims).toEqual([1, 2]);
+  });
+
+  it('honours a placement that is configured, and several sessions on workers', async () => {
+    const forced = await load(SENTIMENT, {}, { placement: 'inline', inlineMaxMs: 0, maxBatch: 8 });
+    expect(forced.engine.placement).toBe('inline');
+    expect((await forced.run(tokens())).logits?.dims).toEqual([1, 2]);
+    const several = await load(AIR_QUALITY, { sessions: 2 }, { placement: 'auto', inlineMaxMs: 1e6, maxBatch: 8 });
+    expect(several.engine).toMatchObject({ placement: 'worker', sessions: 2 });
+    expect(several.concurrency).toBe(2);
+  });
+});
