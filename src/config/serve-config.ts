@@ -1,76 +1,32 @@
 import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Type, type Static } from 'typebox';
+import { Type, type Static, type TSchema } from 'typebox';
 import { Value } from 'typebox/value';
-import { InvalidRouting, parseRoutingChange } from '../serving/routing-policy.js';
+import { ModelRef as ModelRefSchema, PACKAGE_ROOT, SETTINGS, type Setting, type SettingKey } from './settings.js';
 
-/** The repository root (holds models/ and ui/), from either src/ or dist/. */
-export const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export { PACKAGE_ROOT };
 
-export const ModelRef = Type.Object({
-  /** Overrides the name from the spec or folder. */
-  name: Type.Optional(Type.String()),
-  path: Type.String(),
-});
+export const ModelRef = ModelRefSchema;
 export type ModelRef = Static<typeof ModelRef>;
 
-/** Everything `vigil serve` can be told, from a JSON file, the environment or flags (in rising precedence). */
-export const ServeConfig = Type.Object({
-  host: Type.String(),
-  port: Type.Integer({ minimum: 0, maximum: 65535 }),
-  /** Repository root: every sub-folder is a model. Empty string: none. */
-  modelsDir: Type.String(),
-  /** Extra model folders (vigil, versioned or Hugging Face layout). */
-  models: Type.Array(ModelRef),
-  defaultModel: Type.Optional(Type.String()),
-  /** onnxruntime threads per operator; 0 = one per core. */
-  intraOpThreads: Type.Optional(Type.Integer({ minimum: 0 })),
-  interOpThreads: Type.Optional(Type.Integer({ minimum: 1 })),
-  /** onnxruntime sessions per model, each on its own worker thread. */
-  sessions: Type.Optional(Type.Integer({ minimum: 1 })),
-  /** Server-wide batching defaults for local models; a model spec's `batching` section wins. */
-  maxBatchSize: Type.Optional(Type.Integer({ minimum: 1 })),
-  maxDelayMs: Type.Optional(Type.Number({ minimum: 0 })),
-  maxQueue: Type.Optional(Type.Integer({ minimum: 0 })),
-  /** Batch queued inputs of similar length together (text models). */
-  bucketing: Type.Optional(Type.Boolean()),
-  bodyLimit: Type.Integer({ minimum: 1024 }),
-  maxBatchInputs: Type.Integer({ minimum: 1 }),
-  logLevel: Type.String(),
-  /** After SIGTERM, how long readiness says 503 before the listener closes (lets balancers notice). */
-  drainDelayMs: Type.Integer({ minimum: 0 }),
-  uiDir: Type.String(),
-  /** Prediction log: a SQLite file, or ':memory:' (the default: kept until the process exits). */
-  predictionLog: Type.Optional(Type.String()),
-  predictionLogMaxRows: Type.Optional(Type.Integer({ minimum: 1 })),
-  predictionLogMaxDays: Type.Optional(Type.Number({ minimum: 0 })),
-  /** Keep a PII-scrubbed copy of text inputs in the prediction log. */
-  logInputs: Type.Optional(Type.Boolean()),
-  /** Labelled predictions in the online quality window (default 500). */
-  qualityWindow: Type.Optional(Type.Integer({ minimum: 1 })),
-  /** Inputs in the drift window (default 1000). */
-  driftWindow: Type.Optional(Type.Integer({ minimum: 1 })),
-  /**
-   * Release routing per model, as GET /v1/models/{name}/routing spells it: `{"spam": {"champion":
-   * "1", "challenger": "2", "canary_weight": 0.1, "shadow": null}}` (docs/releases.md). Each
-   * entry is checked by parseRoutingChange, which names the bad field.
-   */
-  routing: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
-});
+type Properties = { [K in SettingKey]: (typeof SETTINGS)[K]['schema'] };
+
+function properties(): Properties {
+  return Object.fromEntries(Object.entries(SETTINGS).map(([key, setting]) => [key, setting.schema])) as Properties;
+}
+
+/**
+ * Everything `vigil serve` can be told, from a JSON file, the environment or flags (in rising
+ * precedence): the config file's schema, derived from SETTINGS. A key it does not know is refused
+ * (a typo must not be a silently ignored setting).
+ */
+export const ServeConfig = Type.Object(properties(), { additionalProperties: false });
 export type ServeConfig = Static<typeof ServeConfig>;
 
-export const DEFAULT_SERVE_CONFIG: ServeConfig = {
-  host: '0.0.0.0',
-  port: 8000,
-  modelsDir: path.join(PACKAGE_ROOT, 'models'),
-  models: [],
-  bodyLimit: 1024 * 1024,
-  maxBatchInputs: 64,
-  logLevel: 'info',
-  drainDelayMs: 0,
-  uiDir: path.join(PACKAGE_ROOT, 'ui', 'dist'),
-};
+const declared = Object.entries(SETTINGS) as [SettingKey, Setting<TSchema>][];
+
+export const DEFAULT_SERVE_CONFIG: ServeConfig = Object.fromEntries(
+  declared.filter(([, setting]) => setting.default !== undefined).map(([key, setting]) => [key, structuredClone(setting.default)]),
+) as ServeConfig;
 
 export class ConfigError extends Error {}
 
@@ -82,15 +38,19 @@ export function parseModelRef(raw: string): ModelRef {
 }
 
 const ROUTING_FLAGS = {
-  champion: { form: 'NAME=VERSION (spam=1)', weight: undefined, needsWeight: false },
-  canary: { form: 'NAME=VERSION:WEIGHT (spam=2:0.1 sends 10% to version 2)', weight: 'canary_weight', needsWeight: true },
-  shadow: { form: 'NAME=VERSION[:WEIGHT] (spam=3 copies every request to version 3)', weight: 'shadow_weight', needsWeight: false },
+  champion: { form: 'NAME=VERSION (spam=1)', weight: undefined, needsWeight: false, meaning: '' },
+  canary: { form: 'NAME=VERSION:WEIGHT (spam=2:0.1 sends 10% to version 2)', weight: 'canary_weight', needsWeight: true, meaning: 'sends' },
+  shadow: { form: 'NAME=VERSION[:WEIGHT] (spam=3 copies every request to version 3)', weight: 'shadow_weight', needsWeight: false, meaning: 'copies' },
 } as const;
 export type RoutingFlag = keyof typeof ROUTING_FLAGS;
 
-/** `--champion spam=1`, `--canary spam=2:0.1`, `--shadow spam=3[:0.5]`: one model's routing entry. */
+/**
+ * `--champion spam=1`, `--canary spam=2:0.1`, `--shadow spam=3[:0.5]`: one model's routing entry.
+ * The weight is checked here so the message names the flag; whether the version exists is
+ * checked at startup against the model folders.
+ */
 export function parseRoutingFlag(flag: RoutingFlag, raw: string): { model: string; entry: Record<string, unknown> } {
-  const { form, weight, needsWeight } = ROUTING_FLAGS[flag];
+  const { form, weight, needsWeight, meaning } = ROUTING_FLAGS[flag];
   const match = /^([^=:]+)=([^=:]+)(?::([^=:]+))?$/.exec(raw);
   const weightText = match?.[3];
   const weightValue = weightText === undefined ? undefined : Number(weightText);
@@ -98,49 +58,48 @@ export function parseRoutingFlag(flag: RoutingFlag, raw: string): { model: strin
     throw new ConfigError(`--${flag} must be ${form}, got "${raw}"`);
   }
   const entry: Record<string, unknown> = { [flag === 'canary' ? 'challenger' : flag]: match[2] };
-  if (weight && weightValue !== undefined) entry[weight] = weightValue;
-  try {
-    parseRoutingChange(entry);
-  } catch (error) {
-    if (error instanceof InvalidRouting) throw new ConfigError(`--${flag} ${raw}: ${error.message}`);
-    throw error;
+  if (weight && weightValue !== undefined) {
+    if (weightValue < 0 || weightValue > 1) {
+      throw new ConfigError(`--${flag} ${raw}: "${weight}" must be a number from 0 to 1 (0.1 ${meaning} 10% of requests), got ${weightValue}`);
+    }
+    entry[weight] = weightValue;
   }
   return { model: match[1]!, entry };
 }
 
-function integer(raw: string | undefined, what: string): number | undefined {
-  if (raw === undefined || raw === '') return undefined;
-  const value = Number(raw);
-  if (!Number.isInteger(value)) throw new ConfigError(`${what} must be a whole number, got "${raw}"`);
-  return value;
-}
+const TRUE_WORDS = ['1', 'true', 'on', 'yes'];
+const FALSE_WORDS = ['0', 'false', 'off', 'no'];
 
-/** Settings taken from the environment (PORT, HOST, VIGIL_*), for containers and systemd units. */
-export function fromEnvironment(env: NodeJS.ProcessEnv): Partial<ServeConfig> {
-  const config: Partial<ServeConfig> = {};
-  if (env.HOST) config.host = env.HOST;
-  const port = integer(env.PORT, 'PORT');
-  if (port !== undefined) config.port = port;
-  if (env.VIGIL_MODELS_DIR !== undefined) config.modelsDir = env.VIGIL_MODELS_DIR;
-  if (env.VIGIL_MODELS) config.models = env.VIGIL_MODELS.split(',').filter(Boolean).map(parseModelRef);
-  if (env.VIGIL_DEFAULT_MODEL) config.defaultModel = env.VIGIL_DEFAULT_MODEL;
-  const threads = integer(env.VIGIL_THREADS, 'VIGIL_THREADS');
-  if (threads !== undefined) config.intraOpThreads = threads;
-  const sessions = integer(env.VIGIL_SESSIONS, 'VIGIL_SESSIONS');
-  if (sessions !== undefined) config.sessions = sessions;
-  const maxBatchSize = integer(env.VIGIL_MAX_BATCH_SIZE, 'VIGIL_MAX_BATCH_SIZE');
-  if (maxBatchSize !== undefined) config.maxBatchSize = maxBatchSize;
-  if (env.VIGIL_MAX_DELAY_MS) config.maxDelayMs = Number(env.VIGIL_MAX_DELAY_MS);
-  const maxQueue = integer(env.VIGIL_MAX_QUEUE, 'VIGIL_MAX_QUEUE');
-  if (maxQueue !== undefined) config.maxQueue = maxQueue;
-  if (env.VIGIL_PREDICTION_LOG) config.predictionLog = env.VIGIL_PREDICTION_LOG;
-  const logRows = integer(env.VIGIL_PREDICTION_LOG_MAX_ROWS, 'VIGIL_PREDICTION_LOG_MAX_ROWS');
-  if (logRows !== undefined) config.predictionLogMaxRows = logRows;
-  if (env.VIGIL_PREDICTION_LOG_MAX_DAYS) config.predictionLogMaxDays = Number(env.VIGIL_PREDICTION_LOG_MAX_DAYS);
-  if (env.VIGIL_LOG_INPUTS) config.logInputs = ['1', 'true', 'on', 'yes'].includes(env.VIGIL_LOG_INPUTS.toLowerCase());
-  if (env.LOG_LEVEL) config.logLevel = env.LOG_LEVEL;
-  if (env.VIGIL_ROUTING) config.routing = routingFromEnvironment(env.VIGIL_ROUTING);
-  return config;
+/**
+ * One setting's value from the text of a flag or an environment variable; `what` names the
+ * source in errors (`--port`, `PORT`). Ranges are checked later, on the merged result.
+ */
+export function parseSettingText(setting: Setting<TSchema>, raw: string, what: string): unknown {
+  switch (setting.kind) {
+    case 'string':
+      return raw;
+    case 'integer': {
+      const value = Number(raw);
+      if (raw.trim() === '' || !Number.isInteger(value)) throw new ConfigError(`${what} must be a whole number, got "${raw}"`);
+      return value;
+    }
+    case 'number': {
+      const value = Number(raw);
+      if (raw.trim() === '' || !Number.isFinite(value)) throw new ConfigError(`${what} must be a number, got "${raw}"`);
+      return value;
+    }
+    case 'boolean':
+    case 'on-off': {
+      const word = raw.trim().toLowerCase();
+      if (TRUE_WORDS.includes(word)) return true;
+      if (FALSE_WORDS.includes(word)) return false;
+      throw new ConfigError(`${what} must be on or off, got "${raw}"`);
+    }
+    case 'model-list':
+      return raw.split(',').map((item) => item.trim()).filter(Boolean).map(parseModelRef);
+    case 'routing':
+      return routingFromText(raw, what);
+  }
 }
 
 /**
@@ -148,17 +107,29 @@ export function fromEnvironment(env: NodeJS.ProcessEnv): Partial<ServeConfig> {
  * environment variables for every instance at once (Fly.io [env], a Kubernetes ConfigMap,
  * compose) can change the release plan of all replicas with one rolling deploy.
  */
-function routingFromEnvironment(raw: string): Record<string, unknown> {
+function routingFromText(raw: string, what: string): Record<string, unknown> {
   let parsed: unknown;
   try {
     parsed = JSON.parse(raw);
   } catch (error) {
-    throw new ConfigError(`VIGIL_ROUTING must be JSON like {"spam": {"champion": "1", "challenger": "2", "canary_weight": 0.1}}: ${(error as Error).message}`);
+    throw new ConfigError(`${what} must be JSON like {"spam": {"champion": "1", "challenger": "2", "canary_weight": 0.1}}: ${(error as Error).message}`);
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new ConfigError('VIGIL_ROUTING must be a JSON object keyed by model name, like {"spam": {"challenger": "2", "canary_weight": 0.1}}');
+    throw new ConfigError(`${what} must be a JSON object keyed by model name, like {"spam": {"challenger": "2", "canary_weight": 0.1}}`);
   }
   return parsed as Record<string, unknown>;
+}
+
+/** Settings taken from the environment (PORT, HOST, VIGIL_*), for containers and systemd units. */
+export function fromEnvironment(env: NodeJS.ProcessEnv): Partial<ServeConfig> {
+  const config: Record<string, unknown> = {};
+  for (const [key, setting] of declared) {
+    if (!setting.env) continue;
+    const raw = env[setting.env];
+    if (raw === undefined || (raw === '' && !setting.emptyEnvIsValue)) continue;
+    config[key] = parseSettingText(setting, raw, setting.env);
+  }
+  return config as Partial<ServeConfig>;
 }
 
 export function fromFile(file: string): Partial<ServeConfig> {
@@ -168,26 +139,25 @@ export function fromFile(file: string): Partial<ServeConfig> {
   } catch (error) {
     throw new ConfigError(`cannot read config file ${file}: ${(error as Error).message}`);
   }
-  if (typeof raw !== 'object' || raw === null) throw new ConfigError(`${file}: must hold a JSON object`);
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError(`${file}: must hold a JSON object`);
+  const unknown = Object.keys(raw).filter((key) => !(key in SETTINGS));
+  if (unknown.length > 0) {
+    throw new ConfigError(`${file}: unknown setting${unknown.length > 1 ? 's' : ''} ${unknown.map((key) => `"${key}"`).join(', ')} (settings: ${Object.keys(SETTINGS).join(', ')})`);
+  }
   return raw as Partial<ServeConfig>;
 }
 
 /** Merges the layers and checks the result, naming the first bad setting. */
 export function resolveServeConfig(...layers: Partial<ServeConfig>[]): ServeConfig {
-  const merged = Object.assign({}, DEFAULT_SERVE_CONFIG, ...layers.map(withoutUndefined)) as ServeConfig;
+  const merged = Object.assign({}, structuredClone(DEFAULT_SERVE_CONFIG), ...layers.map(withoutUndefined)) as ServeConfig;
   const routing = mergeRouting(layers.map((layer) => layer.routing));
-  if (routing) merged.routing = routing;
+  if (routing) merged.routing = routing as ServeConfig['routing'];
   if (!Value.Check(ServeConfig, merged)) {
     const first = [...Value.Errors(ServeConfig, merged)][0] as { instancePath?: string; message?: string } | undefined;
-    throw new ConfigError(`invalid setting ${first?.instancePath || '/'}: ${first?.message ?? 'unknown error'}`);
-  }
-  for (const [model, entry] of Object.entries(merged.routing ?? {})) {
-    try {
-      parseRoutingChange(entry, `routing.${model}.`);
-    } catch (error) {
-      if (error instanceof InvalidRouting) throw new ConfigError(`invalid setting: ${error.message}`);
-      throw error;
-    }
+    const where = first?.instancePath || '/';
+    const routingEntry = /^\/routing\/([^/]+)$/.exec(where);
+    if (routingEntry) throw new ConfigError(`invalid setting: "routing.${routingEntry[1]}" must be a JSON object with any of champion, challenger, canary_weight, shadow, shadow_weight`);
+    throw new ConfigError(`invalid setting ${where}: ${first?.message ?? 'unknown error'}`);
   }
   return merged;
 }
