@@ -15,7 +15,7 @@ function parseArgsOptions(): Options {
   for (const [, setting] of declared) {
     if (setting.flag) {
       const boolean = setting.kind === 'boolean';
-      options[setting.flag] = { type: boolean ? 'boolean' : 'string', multiple: setting.kind === 'model-list' || undefined, short: setting.short };
+      options[setting.flag] = { type: boolean ? 'boolean' : 'string', multiple: setting.kind === 'model-list' || setting.kind === 'string-list' || undefined, short: setting.short };
     }
     for (const extra of setting.extraFlags ?? []) {
       options[extra.flag] = { type: extra.value ? 'string' : 'boolean', multiple: setting.kind === 'routing' || undefined };
@@ -48,7 +48,7 @@ export function parseServeArgs(args: string[]): ServeCommandLine {
     const raw = values[setting.flag];
     if (raw === undefined) continue;
     if (setting.kind === 'boolean') flags[key] = raw === true;
-    else if (setting.kind === 'model-list') flags[key] = (raw as string[]).flatMap((item) => parseSettingText(setting, item, `--${setting.flag}`) as unknown[]);
+    else if (setting.kind === 'model-list' || setting.kind === 'string-list') flags[key] = (raw as string[]).flatMap((item) => parseSettingText(setting, item, `--${setting.flag}`) as unknown[]);
     else flags[key] = parseSettingText(setting, raw as string, `--${setting.flag}`);
   }
   if (values['no-embedded']) flags.modelsDir = '';

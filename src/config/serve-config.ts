@@ -97,6 +97,8 @@ export function parseSettingText(setting: Setting<TSchema>, raw: string, what: s
     }
     case 'model-list':
       return raw.split(',').map((item) => item.trim()).filter(Boolean).map(parseModelRef);
+    case 'string-list':
+      return raw.split(',').map((item) => item.trim()).filter(Boolean);
     case 'routing':
       return routingFromText(raw, what);
   }

@@ -28,6 +28,8 @@ export type SettingKind =
   | 'on-off'
   /** `[NAME=]PATH`, repeatable as a flag, comma-separated in the environment. */
   | 'model-list'
+  /** Words, repeatable as a flag, comma-separated in either. */
+  | 'string-list'
   /** The routing section: JSON in the environment, --champion/--canary/--shadow as flags. */
   | 'routing';
 
@@ -77,11 +79,13 @@ export const SETTINGS = {
   host: declare({
     schema: Type.String(),
     kind: 'string',
-    default: '0.0.0.0',
+    // Loopback: reachable from a network only when the operator says so (the container image,
+    // compose, Fly.io, Kubernetes and the systemd units set HOST=0.0.0.0).
+    default: '127.0.0.1',
     flag: 'host',
     value: 'HOST',
     env: 'HOST',
-    help: 'address to bind (all interfaces, so containers work)',
+    help: 'address to bind: this machine only; 0.0.0.0 for every interface (the deploy kits set it)',
   }),
   port: declare({
     schema: Type.Integer({ minimum: 0, maximum: 65535 }),
@@ -287,6 +291,33 @@ export const SETTINGS = {
       { flag: 'shadow', value: 'NAME=VERSION[:WEIGHT]', help: "copy NAME's requests (all, or the share WEIGHT) to VERSION: measured, never returned (repeatable)" },
     ],
   }),
+  allowedHosts: declare({
+    schema: Type.Optional(Type.Array(Type.String())),
+    kind: 'string-list',
+    defaultText: 'localhost names when bound to loopback, else any',
+    flag: 'allowed-hosts',
+    value: 'LIST',
+    env: 'VIGIL_ALLOWED_HOSTS',
+    help: 'host names the server answers to, comma-separated (.example.com takes its subdomains, * any; IP literals always); other Host headers get 421 (docs/security.md)',
+  }),
+  corsOrigins: declare({
+    schema: Type.Optional(Type.Array(Type.String())),
+    kind: 'string-list',
+    defaultText: 'none: CORS off',
+    flag: 'cors-origin',
+    value: 'LIST',
+    env: 'VIGIL_CORS_ORIGIN',
+    help: 'origins (https://app.example) allowed cross-origin requests, comma-separated or repeated',
+  }),
+  feedbackRateLimit: declare({
+    schema: Type.Optional(Type.Integer({ minimum: 0 })),
+    kind: 'integer',
+    defaultText: '1200',
+    flag: 'feedback-rate-limit',
+    value: 'N',
+    env: 'VIGIL_FEEDBACK_RATE_LIMIT',
+    help: 'labels a minute each client may send to POST /v1/feedback (429 past it; 0: no limit)',
+  }),
   logLevel: declare({
     schema: Type.Union([Type.Literal('trace'), Type.Literal('debug'), Type.Literal('info'), Type.Literal('warn'), Type.Literal('error'), Type.Literal('fatal'), Type.Literal('silent')]),
     kind: 'string',
@@ -330,7 +361,8 @@ export const ENVIRONMENT_ONLY: readonly { env: string; default?: string; help: s
   { env: 'HF_TOKEN', help: 'Hugging Face token for remote models and gated hub downloads (or HF_TOKEN_FILE, a file only you can read)' },
   { env: 'HF_ENDPOINT', default: 'https://huggingface.co', help: 'where hub models are fetched from' },
   { env: 'VIGIL_CACHE_DIR', default: '~/.cache/vigil', help: 'cache of fetched hub models (in its hub/ folder)' },
-  { env: 'VIGIL_ADMIN_TOKEN', help: 'bearer token the model repository and routing endpoints require (open without it)' },
+  { env: 'VIGIL_ADMIN_TOKEN', help: 'bearer token that enables the model repository and routing endpoints (unset: they answer 403)' },
+  { env: 'VIGIL_FEEDBACK_TOKEN', help: 'bearer token POST /v1/feedback then requires (unset: none needed); not the admin token' },
   { env: 'VIGIL_HISTORY_INTERVAL_SECONDS', default: '5', help: 'sampling interval of GET /v1/monitor/history' },
   { env: 'VIGIL_HISTORY_WINDOW_SECONDS', default: '900', help: 'how far back GET /v1/monitor/history goes' },
   { env: 'OTEL_EXPORTER_OTLP_ENDPOINT', help: 'export OpenTelemetry spans over OTLP/HTTP to this collector (unset: tracing off)' },

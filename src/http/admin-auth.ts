@@ -5,7 +5,9 @@ import type { Logger } from '../observability/logger.js';
 
 /**
  * Guards the endpoints that change what the server serves (the model repository and routing APIs) with one
- * shared admin token: `VIGIL_ADMIN_TOKEN`, sent as `Authorization: Bearer <token>`. The token is
+ * shared admin token: `VIGIL_ADMIN_TOKEN`, sent as `Authorization: Bearer <token>`. Without a
+ * token they are off (403 naming the variable), as Triton ships model control off: an open
+ * unload endpoint on a server bound to a network is an outage anyone can cause. The token is
  * never logged; comparisons take the same time whatever the guess.
  */
 
@@ -30,15 +32,22 @@ export function bearerToken(header: string | undefined): string | undefined {
   return match?.[1];
 }
 
+/** No admin token is configured: the admin API is off. */
+export class AdminDisabled extends VigilError {
+  constructor() {
+    super(403, 'admin_disabled', `the admin API is off: start the server with ${ADMIN_TOKEN_ENV} set to a secret, then send "Authorization: Bearer <token>"`);
+  }
+}
+
 export type AdminGuard = (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
 
 /**
- * A route hook (onRequest) that lets a request through when it carries the admin token, or when no token is
- * configured (then `warnUnprotected` is logged once, at startup, by the caller's plugin).
+ * A route hook (onRequest) that lets a request through only when it carries the admin token;
+ * with no token configured it refuses every request (403).
  */
 export function adminGuard(token: string | undefined): AdminGuard {
   return async (request, reply) => {
-    if (!token) return;
+    if (!token) throw new AdminDisabled();
     const presented = bearerToken(request.headers.authorization);
     if (presented === undefined || !tokenMatches(presented, token)) {
       void reply.header('www-authenticate', 'Bearer realm="vigil-admin"');
@@ -57,8 +66,9 @@ export function adminTokenFromEnv(env: NodeJS.ProcessEnv = process.env): string 
   return token ? token : undefined;
 }
 
+/** Says at startup why the admin endpoints will answer 403 (the token itself is never logged). */
 export function warnIfUnprotected(token: string | undefined, logger: Logger, what: string): void {
-  if (!token) logger.warn(`${ADMIN_TOKEN_ENV} is not set: ${what} is open to anyone who can reach this port`);
+  if (!token) logger.info(`${ADMIN_TOKEN_ENV} is not set: ${what} is off (403) until it is`);
 }
 
 /**

@@ -15,6 +15,7 @@ import { oipRoutes } from './routes/oip.js';
 import { feedbackRoutes } from './routes/feedback.js';
 import { routingRoutes } from './routes/routing.js';
 import { uiRoutes } from './routes/ui.js';
+import { registerSecurity } from './security/index.js';
 
 /** The whole HTTP surface of one Vigil server, without listening yet. */
 export async function buildApp(context: ServerContext): Promise<FastifyInstance> {
@@ -31,6 +32,10 @@ export async function buildApp(context: ServerContext): Promise<FastifyInstance>
 
   registerErrorHandlers(app, context.limits.bodyLimit);
   registerObservation(app, context);
+  // Before any route: its onRoute hook puts the state-changing routes under their rules.
+  registerSecurity(app, context.security, context.logger, {
+    feedbackRejected: (reason) => context.monitor?.quality.rejected.inc({ reason }),
+  });
   traceRequests(app, UNMATCHED_ROUTE); // no-op unless OTEL_EXPORTER_OTLP_ENDPOINT is set
 
   await app.register(swagger, {

@@ -3,6 +3,7 @@ import type { Metrics } from '../observability/metrics.js';
 import type { ModelMonitor } from '../observability/model-monitor.js';
 import type { ModelRegistry } from '../serving/registry.js';
 import type { PredictionRouter } from '../serving/router.js';
+import type { SecuritySettings } from './security/index.js';
 
 export interface HttpLimits {
   /** Largest request body, in bytes (413 past it). */
@@ -26,4 +27,6 @@ export interface ServerContext {
   version: string;
   /** Prediction log, drift and delayed-label feedback (POST /v1/feedback). */
   monitor?: ModelMonitor;
+  /** Host allowlist, CORS, feedback token and rate limit (docs/security.md). */
+  security: SecuritySettings;
 }

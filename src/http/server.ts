@@ -14,6 +14,10 @@ import { PredictionRouter } from '../serving/router.js';
 import { parseRoutingChange } from '../serving/routing-policy.js';
 import { buildApp } from './app.js';
 import type { ServerContext } from './context.js';
+import { parseCorsOrigins } from './security/cors.js';
+import { DEFAULT_FEEDBACK_RATE_LIMIT, FEEDBACK_TOKEN_ENV } from './security/feedback-guard.js';
+import { parseAllowedHosts } from './security/host-allowlist.js';
+import type { SecuritySettings } from './security/index.js';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -70,11 +74,31 @@ function applyStartupRouting(config: ServeConfig, registry: ModelRegistry, logge
   }
 }
 
+/** The security settings of the config and the environment's feedback token, checked. */
+export function securitySettings(config: ServeConfig, env: NodeJS.ProcessEnv = process.env): SecuritySettings {
+  const checked = <T>(what: string, parse: () => T): T => {
+    try {
+      return parse();
+    } catch (error) {
+      throw new ConfigError(`${what}: ${(error as Error).message}`);
+    }
+  };
+  const feedbackToken = env[FEEDBACK_TOKEN_ENV]?.trim();
+  return {
+    boundHost: config.host,
+    allowedHosts: config.allowedHosts && checked('--allowed-hosts', () => parseAllowedHosts(config.allowedHosts!)),
+    corsOrigins: checked('--cors-origin', () => parseCorsOrigins(config.corsOrigins ?? [])),
+    feedbackToken: feedbackToken ? feedbackToken : undefined,
+    feedbackRateLimit: config.feedbackRateLimit ?? DEFAULT_FEEDBACK_RATE_LIMIT,
+  };
+}
+
 /**
  * Starts listening first and loads models after, so liveness answers at once while
  * readiness stays 503 until every local model is loaded and warmed up.
  */
 export async function startServer(config: ServeConfig, options: { logger?: Logger } = {}): Promise<RunningServer> {
+  const security = securitySettings(config);
   const logger = options.logger ?? createLogger({ level: config.logLevel });
   const metrics = new Metrics();
   // Prediction log (SQLite; in memory unless --prediction-log names a file), drift, feedback.
@@ -108,6 +132,7 @@ export async function startServer(config: ServeConfig, options: { logger?: Logge
     uiDir: config.uiDir,
     version: VIGIL_VERSION,
     monitor,
+    security,
   };
   logger.info(
     { prediction_log: monitor.log.path, max_rows: monitor.log.maxRows, max_age_days: monitor.log.maxAgeDays },

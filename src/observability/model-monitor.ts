@@ -217,11 +217,11 @@ export class ModelMonitor implements PredictionObserver {
     return rows.length;
   }
 
-  private pushToWindow(spec: MonitoredSpec, row: StoredPrediction, trueLabel: string | undefined, trueValue: number | undefined): void {
+  private pushToWindow(spec: MonitoredSpec, row: StoredPrediction, trueLabel: string | undefined, trueValue: number | undefined, source?: string): void {
     const window = this.quality.window(spec) ?? this.quality.reset(spec);
     if (!window) return;
-    if (window.kind === 'classification' && row.label !== undefined && trueLabel !== undefined) window.pushClass({ predicted: row.label, actual: trueLabel });
-    if (window.kind === 'regression' && row.value !== undefined && trueValue !== undefined) window.pushValue({ predicted: row.value, actual: trueValue });
+    if (window.kind === 'classification' && row.label !== undefined && trueLabel !== undefined) window.pushClass({ predicted: row.label, actual: trueLabel, source });
+    if (window.kind === 'regression' && row.value !== undefined && trueValue !== undefined) window.pushValue({ predicted: row.value, actual: trueValue, source });
   }
 
   private reject(reason: 'prediction_not_found' | 'already_labelled' | 'invalid', error: VigilError): never {
@@ -234,8 +234,9 @@ export class ModelMonitor implements PredictionObserver {
    * first (known request, index, a label the model knows or a finite value, not yet labelled,
    * not twice in this call), then all are written in one transaction. The label also scores
    * what shadow versions answered for the same input (when their copy is logged by then).
+   * `source` (the client's address) feeds vigil_online_label_source_share.
    */
-  feedback(items: FeedbackItem[]): FeedbackResult[] {
+  feedback(items: FeedbackItem[], source?: string): FeedbackResult[] {
     const labelledAt = this.now();
     const planned: { item: FeedbackItem; row: StoredPrediction; spec?: MonitoredSpec; shadows: StoredPrediction[] }[] = [];
     const seen = new Set<number>();
@@ -301,12 +302,12 @@ export class ModelMonitor implements PredictionObserver {
     return planned.map(({ item, row, spec, shadows }) => {
       const delay = Math.max(0, (labelledAt - row.createdAt) / 1000);
       const result: FeedbackResult = { request_id: row.requestId, index: row.index, model: row.model, version: row.version, delay_seconds: delay };
-      Object.assign(result, this.score(row, item, spec), item.label !== undefined ? { label: item.label } : { value: item.value });
+      Object.assign(result, this.score(row, item, spec, source), item.label !== undefined ? { label: item.label } : { value: item.value });
       if (spec) this.quality.labelDelay.observe({ model: row.model, version: row.version }, delay);
       if (shadows.length > 0) {
         result.shadows = shadows.map((shadow) => ({
           version: shadow.version,
-          ...this.score(shadow, item, this.specs.get(key({ name: shadow.model, version: shadow.version }))?.spec),
+          ...this.score(shadow, item, this.specs.get(key({ name: shadow.model, version: shadow.version }))?.spec, source),
         }));
       }
       return result;
@@ -314,7 +315,7 @@ export class ModelMonitor implements PredictionObserver {
   }
 
   /** One labelled prediction: its outcome, counted and pushed into its version's quality window. */
-  private score(row: StoredPrediction, item: FeedbackItem, spec: MonitoredSpec | undefined): Omit<ShadowScore, 'version'> {
+  private score(row: StoredPrediction, item: FeedbackItem, spec: MonitoredSpec | undefined, source?: string): Omit<ShadowScore, 'version'> {
     const labels = { model: row.model, version: row.version };
     let scored: Omit<ShadowScore, 'version'>;
     if (item.label !== undefined) {
@@ -326,7 +327,7 @@ export class ModelMonitor implements PredictionObserver {
     }
     if (spec) {
       this.quality.feedback.inc({ ...labels, outcome: scored.outcome! });
-      this.pushToWindow(spec, row, item.label, item.value);
+      this.pushToWindow(spec, row, item.label, item.value, source);
     }
     return scored;
   }

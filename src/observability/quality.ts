@@ -58,11 +58,14 @@ export function outcomeOf(predicted: string, actual: string, positiveLabel?: str
 export interface LabelledClass {
   predicted: string;
   actual: string;
+  /** Who sent the label (the client's address); unknown for labels restored from the log. */
+  source?: string;
 }
 
 export interface LabelledValue {
   predicted: number;
   actual: number;
+  source?: string;
 }
 
 /** The last `size` labelled predictions of one model version. */
@@ -83,6 +86,25 @@ export class QualityWindow {
 
   get count(): number {
     return this.filled;
+  }
+
+  /**
+   * The share of the window's labels that the most prolific single source sent (0 when no label
+   * has a known source). Near 1, one client alone sets this window's metrics.
+   */
+  largestSourceShare(): number {
+    if (this.filled === 0) return 0;
+    const counts = new Map<string, number>();
+    let largest = 0;
+    const items: readonly ({ source?: string } | undefined)[] = this.kind === 'classification' ? this.classes : this.values;
+    for (let i = 0; i < this.filled; i++) {
+      const source = items[i]?.source;
+      if (source === undefined) continue;
+      const count = (counts.get(source) ?? 0) + 1;
+      counts.set(source, count);
+      if (count > largest) largest = count;
+    }
+    return largest / this.filled;
   }
 
   pushClass(item: LabelledClass): void {
@@ -199,7 +221,7 @@ export class QualityMetrics {
     });
     this.rejected = new Counter({
       name: 'vigil_feedback_rejected_total',
-      help: 'Feedback items refused, by reason (prediction_not_found, already_labelled, invalid).',
+      help: 'Feedback refused, by reason: prediction_not_found, already_labelled (a second label for one prediction), invalid (items); unauthorized, rate_limited (requests).',
       labelNames: ['reason'] as const,
       registers: [registry],
     });
@@ -221,6 +243,16 @@ export class QualityMetrics {
         },
       });
     }
+    new Gauge({
+      name: 'vigil_online_label_source_share',
+      help: `Share of the online quality window's labels sent by its most prolific client (by address): near 1, one client alone sets vigil_online_*. Exported once the window holds ${minCount} labels.`,
+      labelNames: ['model', 'version'] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const { spec, window } of windows.values()) if (window.count >= minCount) this.set({ model: spec.name, version: spec.version }, window.largestSourceShare());
+      },
+    });
     new Gauge({
       name: 'vigil_online_window_size',
       help: 'Labelled predictions in the online quality window of each model version.',

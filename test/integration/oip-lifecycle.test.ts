@@ -7,9 +7,12 @@ import { pixelsFor, tempModelsDir, tinyDigitsOnnx, writeTinyDigits } from '../he
 /**
  * Readiness over the Open Inference Protocol as it changes: 503 while a model cannot load,
  * 200 once the repository API loads the fixed folder, 503 again while draining on SIGTERM (with
- * liveness still 200). Also: without VIGIL_ADMIN_TOKEN the repository API is open and the
- * server says so at startup.
+ * liveness still 200). The repository API is used with the admin token (without one it is off:
+ * test/integration/security.test.ts).
  */
+
+const TOKEN = 'lifecycle-admin-token';
+const adminPost = (url: string, body: unknown) => postJson(url, body, { authorization: `Bearer ${TOKEN}` });
 
 let server: VigilProcess;
 let dir: string;
@@ -23,7 +26,7 @@ beforeAll(async () => {
   writeTinyDigits(broken, 'broken-digits');
   writeFileSync(path.join(broken, 'model.onnx'), 'not an onnx graph');
   server = await startVigil(['--no-embedded', '--model', path.join(dir, 'tiny-digits'), '--model', broken, '--drain-delay-ms', '5000'], {
-    VIGIL_ADMIN_TOKEN: '',
+    VIGIL_ADMIN_TOKEN: TOKEN,
   });
   base = server.url;
   await server.waitForLog(/"model":"broken-digits".*model failed to load|model failed to load.*"model":"broken-digits"/);
@@ -36,10 +39,6 @@ afterAll(async () => {
 });
 
 describe('OIP readiness through a model failure, a repository load and a drain', () => {
-  it('warns at startup that the repository API is unprotected', () => {
-    expect(server.logs.some((l) => l.includes('"level":"warn"') && l.includes('VIGIL_ADMIN_TOKEN is not set'))).toBe(true);
-  });
-
   it('while a model cannot load: server ready 503 {"ready":false}, that model 503, the other 200, live 200', async () => {
     const ready = await getJson(`${base}/v2/health/ready`);
     expect(ready.status).toBe(503);
@@ -51,8 +50,8 @@ describe('OIP readiness through a model failure, a repository load and a drain',
     expect((await getJson(`${base}/v2/health/live`)).status).toBe(200);
   });
 
-  it('the index (open without a token) shows the failure and its reason', async () => {
-    const { status, body } = await postJson(`${base}/v2/repository/index`, {});
+  it('the index shows the failure and its reason', async () => {
+    const { status, body } = await adminPost(`${base}/v2/repository/index`, {});
     expect(status).toBe(200);
     const entry = body.find((e: { name: string }) => e.name === 'broken-digits');
     expect(entry).toMatchObject({ name: 'broken-digits', version: '1', state: 'UNAVAILABLE' });
@@ -60,12 +59,12 @@ describe('OIP readiness through a model failure, a repository load and a drain',
   });
 
   it('loading a still-broken folder answers 422 with the reason; after fixing it, load makes it and the server ready', async () => {
-    const failed = await postJson(`${base}/v2/repository/models/broken-digits/load`, {});
+    const failed = await adminPost(`${base}/v2/repository/models/broken-digits/load`, {});
     expect(failed.status).toBe(422);
     expect(failed.body.error).toMatch(/broken-digits.*failed to load/);
 
     writeFileSync(path.join(dir, 'broken-digits', 'model.onnx'), tinyDigitsOnnx());
-    const loaded = await postJson(`${base}/v2/repository/models/broken-digits/load`, {});
+    const loaded = await adminPost(`${base}/v2/repository/models/broken-digits/load`, {});
     expect(loaded.status, JSON.stringify(loaded.body)).toBe(200);
     expect((await getJson(`${base}/v2/models/broken-digits/ready`)).status).toBe(200);
     const ready = await getJson(`${base}/v2/health/ready`);
@@ -79,7 +78,7 @@ describe('OIP readiness through a model failure, a repository load and a drain',
     const moved = path.join(dir, 'moved-away');
     mkdirSync(moved);
     rmSync(path.join(dir, 'tiny-digits'), { recursive: true });
-    const response = await postJson(`${base}/v2/repository/models/tiny-digits/load`, {});
+    const response = await adminPost(`${base}/v2/repository/models/tiny-digits/load`, {});
     expect(response.status).toBe(422);
     expect(response.body.error).toMatch(/tiny-digits.*no such model folder/);
     expect((await getJson(`${base}/v2/models/tiny-digits/ready`)).status).toBe(200);

@@ -2,9 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, DEFAULT_SERVE_CONFIG, fromEnvironment, parseModelRef, parseRoutingFlag, resolveServeConfig } from '../../src/config/serve-config.js';
 
 describe('serve configuration', () => {
-  it('defaults to all interfaces on port 8000 with the embedded models', () => {
+  it('defaults to loopback on port 8000 with the embedded models', () => {
     const config = resolveServeConfig();
-    expect(config).toMatchObject({ host: '0.0.0.0', port: 8000, models: [] });
+    expect(config).toMatchObject({ host: '127.0.0.1', port: 8000, models: [] });
     expect(config.modelsDir).toMatch(/models$/);
   });
 

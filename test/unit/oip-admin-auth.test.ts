@@ -24,11 +24,12 @@ describe('admin token', () => {
     expect(adminTokenFromEnv({})).toBeUndefined();
   });
 
-  it('the guard lets requests through with the token or when none is set, and refuses with 401 otherwise', async () => {
+  it('the guard lets requests through with the token only: 401 with a wrong or missing one, 403 naming VIGIL_ADMIN_TOKEN when none is set', async () => {
     const headers: Record<string, string> = {};
     const reply = { header: (k: string, v: string) => ((headers[k] = v), reply) } as never;
     const request = (authorization?: string) => ({ headers: authorization ? { authorization } : {} }) as never;
-    await expect(adminGuard(undefined)(request(), reply)).resolves.toBeUndefined();
+    await expect(adminGuard(undefined)(request(), reply)).rejects.toMatchObject({ status: 403, code: 'admin_disabled', message: expect.stringContaining('VIGIL_ADMIN_TOKEN') });
+    await expect(adminGuard(undefined)(request('Bearer anything'), reply)).rejects.toMatchObject({ status: 403 });
     await expect(adminGuard('tok')(request('Bearer tok'), reply)).resolves.toBeUndefined();
     await expect(adminGuard('tok')(request('Bearer nope'), reply)).rejects.toMatchObject({ status: 401, message: 'the admin token is wrong' });
     await expect(adminGuard('tok')(request(), reply)).rejects.toMatchObject({ status: 401, code: 'unauthorized' });

@@ -89,7 +89,8 @@ export async function feedbackRoutes(app: FastifyInstance, context: ServerContex
         throw error;
       }
       const { items, batch } = parsed;
-      const results = monitor.feedback(items);
+      // The sender's address, for vigil_online_label_source_share (one client moving the gauges alone).
+      const results = monitor.feedback(items, request.ip);
       request.log.info({ feedback: results.length, request_id: request.id }, 'feedback recorded');
       return reply.send(batch ? { recorded: results } : results[0]);
     },
