@@ -90,6 +90,7 @@ describe('settings declaration', () => {
       boolean: 'true',
       'on-off': 'off',
       'model-list': 'a=/m/a,/m/b',
+      'string-list': 'a.example,b.example',
       routing: '{"spam": {"champion": "1"}}',
     };
     for (const [key, setting] of declared) {
@@ -97,7 +98,14 @@ describe('settings declaration', () => {
       const fromEnv = fromEnvironment({ [setting.env!]: text }) as Record<string, unknown>;
       expect(fromEnv, `${setting.env}=${text}`).toHaveProperty(key);
       if (!setting.flag) continue;
-      const args = setting.kind === 'boolean' ? [`--${setting.flag}`] : setting.kind === 'model-list' ? ['--model', 'a=/m/a', '--model', '/m/b'] : [`--${setting.flag}`, text];
+      const args =
+        setting.kind === 'boolean'
+          ? [`--${setting.flag}`]
+          : setting.kind === 'model-list'
+            ? ['--model', 'a=/m/a', '--model', '/m/b']
+            : setting.kind === 'string-list'
+              ? [`--${setting.flag}`, 'a.example', `--${setting.flag}`, 'b.example']
+              : [`--${setting.flag}`, text];
       const fromFlags = parseServeArgs(args).flags as Record<string, unknown>;
       expect(fromFlags[key], `--${setting.flag}`).toEqual(fromEnv[key]);
     }
