@@ -161,6 +161,9 @@ export function resolveServeConfig(...layers: Partial<ServeConfig>[]): ServeConf
     if (routingEntry) throw new ConfigError(`invalid setting: "routing.${routingEntry[1]}" must be a JSON object with any of champion, challenger, canary_weight, shadow, shadow_weight`);
     throw new ConfigError(`invalid setting ${where}: ${first?.message ?? 'unknown error'}`);
   }
+  if (merged.requestTimeoutMs > 0 && merged.headersTimeoutMs > merged.requestTimeoutMs) {
+    throw new ConfigError(`invalid setting: headersTimeoutMs (${merged.headersTimeoutMs}) must not exceed requestTimeoutMs (${merged.requestTimeoutMs}): the headers are part of the request`);
+  }
   return merged;
 }
 

@@ -5,6 +5,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { ServerContext } from './context.js';
 import { registerErrorHandlers } from './errors.js';
 import { registerObservation, requestIdFrom } from './observe.js';
+import { registerAdmission } from './admission-hook.js';
 import { traceRequests } from '../observability/tracing.js';
 import { UNMATCHED_ROUTE } from '../observability/metrics.js';
 import { healthRoutes } from './routes/health.js';
@@ -25,13 +26,26 @@ export async function buildApp(context: ServerContext): Promise<FastifyInstance>
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'request_id' }),
     bodyLimit: context.limits.bodyLimit,
     genReqId: (req) => requestIdFrom(req.headers['x-request-id'], randomUUID),
+    // Slow and silent clients: headers and the whole request must arrive in time (Node answers
+    // 408 and closes), and an idle keep-alive connection is closed. Node checks these every
+    // connectionsCheckingInterval, so the interval bounds how late a timeout is noticed.
+    requestTimeout: context.limits.requestTimeoutMs,
+    keepAliveTimeout: context.limits.keepAliveTimeoutMs,
+    http: {
+      headersTimeout: context.limits.headersTimeoutMs,
+      connectionsCheckingInterval: Math.min(1000, Math.max(100, Math.round(context.limits.headersTimeoutMs / 4))),
+    },
+    // Shutdown closes idle connections itself, after giving them a chance to end cleanly
+    // (src/http/drain.ts); requests arriving after the listener closed get admission-hook's 503.
     forceCloseConnections: 'idle',
-    return503OnClosing: true,
+    return503OnClosing: false,
     ajv: { customOptions: { allErrors: false, coerceTypes: false } },
   });
 
-  registerErrorHandlers(app, context.limits.bodyLimit);
+  registerErrorHandlers(app, context.limits.bodyLimit, context.shedLog);
   registerObservation(app, context);
+  // First: refusing an overload must cost as little as possible.
+  registerAdmission(app, context);
   // Before any route: its onRoute hook puts the state-changing routes under their rules.
   registerSecurity(app, context.security, context.logger, {
     feedbackRejected: (reason) => context.monitor?.quality.rejected.inc({ reason }),

@@ -1,6 +1,8 @@
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { ModelMonitor } from '../observability/model-monitor.js';
+import type { ShedLog } from '../observability/shed-log.js';
+import type { Admission } from '../serving/admission.js';
 import type { ModelRegistry } from '../serving/registry.js';
 import type { PredictionRouter } from '../serving/router.js';
 import type { SecuritySettings } from './security/index.js';
@@ -10,6 +12,12 @@ export interface HttpLimits {
   bodyLimit: number;
   /** Most inputs one predict request may carry. */
   maxBatchInputs: number;
+  /** Whole request (headers and body) must arrive within this; 408 past it. 0: no limit. */
+  requestTimeoutMs: number;
+  /** Headers must arrive within this (slow or silent clients); 408 past it. */
+  headersTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this. */
+  keepAliveTimeoutMs: number;
 }
 
 /** What every route plugin may use; built once by the server. */
@@ -20,8 +28,15 @@ export interface ServerContext {
   metrics: Metrics;
   logger: Logger;
   limits: HttpLimits;
-  /** Set when shutdown begins: readiness turns 503 while in-flight requests finish. */
-  lifecycle: { draining: boolean; startedAt: number };
+  /**
+   * draining: set when shutdown begins (readiness 503, every answer `Connection: close`);
+   * closing: set once the listener has closed (requests still arriving are refused with 503).
+   */
+  lifecycle: { draining: boolean; closing?: boolean; startedAt: number };
+  /** Requests in flight per process and per model, counted from the first hook. */
+  admission: Admission;
+  /** Refusals, summed up in at most one log line per second. */
+  shedLog: ShedLog;
   /** Folder of the built web UI, when there is one. */
   uiDir?: string;
   version: string;

@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { VigilError } from '../errors.js';
+import { Overloaded, VigilError } from '../errors.js';
+import type { ShedLog } from '../observability/shed-log.js';
 
 /** Fastify's own client-error codes, mapped to Vigil's stable codes. */
 const FASTIFY_CODES: Record<string, string> = {
@@ -52,11 +53,28 @@ function describe(
   return { status: 500, code: 'internal_error', message: 'the server failed to handle the request; see its logs for the request id' };
 }
 
+/** Refusals that say "not now" (503 + Retry-After) and cost the server nothing to repeat. */
+const REFUSAL_CODES: ReadonlySet<string> = new Set(['overloaded', 'circuit_open', 'upstream_rate_limited']);
+
+function isRefusal(error: unknown): boolean {
+  return error instanceof VigilError && error.status === 503 && (error instanceof Overloaded || REFUSAL_CODES.has(error.code));
+}
+
 /** One place where every failure becomes a JSON answer that says whose fault it was. */
-export function registerErrorHandlers(app: FastifyInstance, bodyLimit: number): void {
+export function registerErrorHandlers(app: FastifyInstance, bodyLimit: number, shedLog?: ShedLog): void {
   app.setErrorHandler((error: FastifyError | VigilError | Error, request, reply) => {
     const { status, code, message, retryAfter } = describe(error, request, bodyLimit);
-    if (status >= 500) request.log.error({ err: error, request_id: request.id }, 'request failed');
+    if (isRefusal(error)) {
+      // A full queue or an open circuit is a refusal like the door's: no stack trace, no line
+      // of its own, one summary line per second (ShedLog); the counters carry each one.
+      request.vigilShed = true;
+      shedLog?.record(code);
+    } else if (status >= 500 && error instanceof VigilError) {
+      // A state the server knows (not ready, deadline, upstream failed): what, not where.
+      request.log.warn({ code, message, request_id: request.id }, 'request failed');
+    } else if (status >= 500) {
+      request.log.error({ err: error, request_id: request.id }, 'request failed');
+    }
     if (retryAfter !== undefined) void reply.header('retry-after', String(retryAfter));
     return sendError(request, reply, status, code, message);
   });

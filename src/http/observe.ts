@@ -50,6 +50,11 @@ export function registerObservation(app: FastifyInstance, context: ServerContext
     const series = metrics.httpSeries(request.method, route, String(reply.statusCode));
     series.count();
     series.observe(reply.elapsedTime / 1000);
+    // Refused at the door (admission-hook.ts): counted above, summed up in the shed log's line.
+    if (request.vigilShed) {
+      done();
+      return;
+    }
     // request_id comes from the request's child logger (scrubbed there when the client chose it).
     request.log.info({ method: request.method, route, status: reply.statusCode, latency_ms: Number(reply.elapsedTime.toFixed(3)) }, 'request');
     done();

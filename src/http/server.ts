@@ -9,10 +9,13 @@ import { createLogger, type Logger } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';
 import { ModelMonitor } from '../observability/model-monitor.js';
 import { startTracing } from '../observability/tracing.js';
+import { ShedLog } from '../observability/shed-log.js';
+import { Admission } from '../serving/admission.js';
 import { ModelRegistry } from '../serving/registry.js';
 import { PredictionRouter } from '../serving/router.js';
 import { parseRoutingChange } from '../serving/routing-policy.js';
 import { buildApp } from './app.js';
+import { ConnectionDrain } from './drain.js';
 import type { ServerContext } from './context.js';
 import { parseCorsOrigins } from './security/cors.js';
 import { DEFAULT_FEEDBACK_RATE_LIMIT, FEEDBACK_TOKEN_ENV } from './security/feedback-guard.js';
@@ -127,8 +130,16 @@ export async function startServer(config: ServeConfig, options: { logger?: Logge
     router: new PredictionRouter(registry, metrics, logger),
     metrics,
     logger,
-    limits: { bodyLimit: config.bodyLimit, maxBatchInputs: config.maxBatchInputs },
+    limits: {
+      bodyLimit: config.bodyLimit,
+      maxBatchInputs: config.maxBatchInputs,
+      requestTimeoutMs: config.requestTimeoutMs,
+      headersTimeoutMs: config.headersTimeoutMs,
+      keepAliveTimeoutMs: config.keepAliveTimeoutMs,
+    },
     lifecycle: { draining: false, startedAt: Date.now() },
+    admission: new Admission({ maxInFlight: config.maxInFlight, maxInFlightPerModel: config.maxInFlightPerModel }),
+    shedLog: new ShedLog(logger),
     uiDir: config.uiDir,
     version: VIGIL_VERSION,
     monitor,
@@ -142,6 +153,7 @@ export async function startServer(config: ServeConfig, options: { logger?: Logge
   const tracing = await startTracing({ serviceVersion: VIGIL_VERSION });
   if (tracing.enabled) logger.info({ endpoint: process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? process.env.OTEL_EXPORTER_OTLP_ENDPOINT }, 'tracing: exporting spans over OTLP/HTTP');
   const app = await buildApp(context);
+  const connections = new ConnectionDrain(app.server);
   await app.listen({ host: config.host, port: config.port });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
@@ -157,7 +169,11 @@ export async function startServer(config: ServeConfig, options: { logger?: Logge
       logger.info({ reason, drain_delay_ms: config.drainDelayMs }, 'shutting down: readiness is now 503');
       context.lifecycle.draining = true;
       if (config.drainDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, config.drainDelayMs));
-      await app.close(); // stops accepting, waits for in-flight requests
+      // No new connections; open ones end after their next answer (Connection: close) or the grace.
+      await connections.closeListener(config.drainIdleMs);
+      context.lifecycle.closing = true;
+      await app.close(); // closes what is still idle, waits for in-flight requests
+      context.shedLog.flush();
       await loaded.catch(() => undefined);
       await registry.unloadAll();
       monitor.close(); // writes the prediction log rows still buffered

@@ -137,7 +137,7 @@ export class Metrics {
   });
   readonly shed = new Counter({
     name: 'vigil_requests_shed_total',
-    help: 'Requests refused at admission (queue_full: 503) or dropped unrun because their deadline passed in the queue (deadline: 504), per model version; one per request whatever its number of inputs.',
+    help: 'Requests refused with 503 at the door (server_in_flight, model_in_flight; version empty), after the listener closed (shutting_down), at a full model queue (queue_full), or dropped unrun because their deadline passed in the queue (deadline: 504); one per request whatever its number of inputs.',
     labelNames: ['model', 'version', 'reason'] as const,
     registers: [this.registry],
   });

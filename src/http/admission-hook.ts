@@ -1,0 +1,75 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { ServerContext } from './context.js';
+import { sendError } from './errors.js';
+
+const SHED = 'vigilShed';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Refused at the door: observe.ts counts it but leaves its log line to the shed summary. */
+    [SHED]: boolean;
+  }
+}
+
+/**
+ * Health and metrics are never behind the in-flight bounds: an orchestrator must be able to
+ * see a saturated server as alive (and a scraper see why it is saturated).
+ */
+export const UNBOUNDED_ROUTES: ReadonlySet<string> = new Set(['/alive', '/ready', '/health', '/metrics', '/v2/health/live', '/v2/health/ready']);
+
+/** Seconds a client is told to wait when the server is shutting down (another replica answers). */
+const SHUTDOWN_RETRY_AFTER_S = 1;
+
+/** Inference routes count against their model's bound: the JSON API's predict and OIP's infer. */
+function isInference(request: FastifyRequest, route: string): boolean {
+  return request.method === 'POST' && (route.endsWith('/predict') || route.endsWith('/infer'));
+}
+
+/**
+ * The HTTP side of admission (src/serving/admission.ts), in the earliest hook there is: the
+ * route is known, the body not yet read. Also where draining shows: while the server drains
+ * every answer says `Connection: close`, and once the listener has closed, requests still
+ * arriving on open connections get a 503 with Retry-After instead of fastify's bare one.
+ */
+export function registerAdmission(app: FastifyInstance, context: ServerContext): void {
+  const { admission, shedLog, lifecycle, metrics, registry } = context;
+  app.decorateRequest(SHED, false);
+  // In onSend, not onRequest: requests admitted before the drain began must say it too.
+  app.addHook('onSend', (_request, reply, payload, done) => {
+    if (lifecycle.draining) void reply.header('connection', 'close');
+    done(null, payload);
+  });
+  app.addHook('onRequest', (request, reply, done) => {
+    const route = request.routeOptions.url;
+    if (route !== undefined && UNBOUNDED_ROUTES.has(route)) {
+      done();
+      return;
+    }
+    if (lifecycle.closing) {
+      request[SHED] = true;
+      metrics.shed.inc({ model: '', version: '', reason: 'shutting_down' });
+      shedLog.record('shutting_down');
+      void reply.header('retry-after', String(SHUTDOWN_RETRY_AFTER_S));
+      sendError(request, reply, 503, 'shutting_down', `the server is shutting down; retry after ${SHUTDOWN_RETRY_AFTER_S} s (another replica will answer)`);
+      return;
+    }
+    let model: string | undefined;
+    if (route !== undefined && isInference(request, route)) {
+      model = (request.params as { name?: string } | undefined)?.name ?? registry.defaultModelName;
+    }
+    const refusal = admission.admit(model);
+    if (refusal) {
+      request[SHED] = true;
+      // Only served models become label values: the name comes from the request's path.
+      const known = model !== undefined && registry.has(model) ? model : undefined;
+      metrics.shed.inc({ model: known ?? '', version: '', reason: refusal.reason });
+      shedLog.record(refusal.reason, known);
+      void reply.header('retry-after', String(refusal.retryAfterSeconds));
+      sendError(request, reply, 503, 'overloaded', refusal.message);
+      return;
+    }
+    // 'close' follows the end of the response, and also comes alone when the client leaves first.
+    reply.raw.once('close', () => admission.release(model));
+    done();
+  });
+}

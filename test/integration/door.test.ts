@@ -1,0 +1,205 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { getJson, postJson, startVigil, type VigilProcess } from '../helpers/server.js';
+import { postHead, rawConnect, type RawConnection } from '../helpers/raw-http.js';
+
+/**
+ * Admission at the door, timeouts for slow and silent clients, and the drain, through the real
+ * server and real sockets. Requests are held in flight deterministically by sending their
+ * headers and holding the body back: admission counts a request from its headers, so the
+ * assertions are on what the server answers, never on how long it took.
+ */
+
+const BODY = JSON.stringify({ text: 'a gorgeous , witty , seductive movie .' });
+
+async function metric(url: string, pattern: RegExp): Promise<number> {
+  const line = (await (await fetch(`${url}/metrics`)).text()).split('\n').find((l) => pattern.test(l));
+  return line ? Number(line.split(' ').at(-1)) : 0;
+}
+
+/** Opens `count` predict requests whose bodies are held back: each is in flight until finished. */
+async function holdRequests(url: string, path: string, count: number): Promise<RawConnection[]> {
+  const held: RawConnection[] = [];
+  for (let i = 0; i < count; i++) {
+    const connection = await rawConnect(url);
+    connection.write(postHead(path, Buffer.byteLength(BODY)) + BODY.slice(0, 5));
+    held.push(connection);
+  }
+  return held;
+}
+
+async function finish(held: RawConnection[]): Promise<number[]> {
+  for (const connection of held) connection.write(BODY.slice(5));
+  const answers = await Promise.all(held.map((c) => c.responses(1)));
+  for (const c of held) c.socket.destroy();
+  return answers.map((r) => r[0]!.status);
+}
+
+describe('admission at the door', () => {
+  let server: VigilProcess;
+  beforeAll(async () => {
+    server = await startVigil(['--max-in-flight', '6', '--max-in-flight-per-model', '3']);
+    await server.waitUntilReady();
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('past the per-model bound: 503 overloaded with Retry-After, before the body is read; other models and health still answer', async () => {
+    const shedBefore = await metric(server.url, /^vigil_requests_shed_total\{model="sentiment",version="",reason="model_in_flight"\}/);
+    const held = await holdRequests(server.url, '/predict', 3);
+    // Wait until the server has counted all three (their headers are read).
+    for (let i = 0; i < 200 && (await metric(server.url, /^http_requests_in_flight /)) < 4; i++) await new Promise((r) => setTimeout(r, 20));
+
+    const refused = await postJson(`${server.url}/v1/models/sentiment/predict`, JSON.parse(BODY));
+    expect(refused.status).toBe(503);
+    expect(refused.body.error.code).toBe('overloaded');
+    expect(refused.body.error.message).toMatch(/model "sentiment" is at its bound of 3 requests in flight/);
+    const retryAfter = Number(refused.headers.get('retry-after'));
+    expect(Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= 30).toBe(true);
+    // OIP speaks its own error shape, and is behind the same bound.
+    const oip = await postJson(`${server.url}/v2/models/sentiment/infer`, { inputs: [{ name: 'text', shape: [1], datatype: 'BYTES', data: ['fine'] }] });
+    expect(oip.status).toBe(503);
+    expect(oip.body.error).toMatch(/at its bound of 3/);
+
+    // Another model is not behind sentiment's bound; health and metrics are behind none.
+    expect((await postJson(`${server.url}/v1/models/spam/predict`, { text: 'win money now' })).status).toBe(200);
+    for (const path of ['/alive', '/ready', '/health', '/v2/health/live', '/v2/health/ready']) expect((await getJson(`${server.url}${path}`)).status).toBe(200);
+
+    // The held requests were admitted: they finish with correct answers.
+    expect(await finish(held)).toEqual([200, 200, 200]);
+    expect((await postJson(`${server.url}/predict`, JSON.parse(BODY))).status).toBe(200);
+    const shedAfter = await metric(server.url, /^vigil_requests_shed_total\{model="sentiment",version="",reason="model_in_flight"\}/);
+    expect(shedAfter - shedBefore).toBe(2);
+  });
+
+  it('past the process bound: every bounded route is refused, health and metrics are not', async () => {
+    const held = [...(await holdRequests(server.url, '/predict', 3)), ...(await holdRequests(server.url, '/v1/models/spam/predict', 3))];
+    for (let i = 0; i < 200 && (await metric(server.url, /^http_requests_in_flight /)) < 7; i++) await new Promise((r) => setTimeout(r, 20));
+    const refused = await postJson(`${server.url}/v1/models/digits/predict`, { pixels: Array(784).fill(0) });
+    expect(refused.status).toBe(503);
+    expect(refused.body.error.message).toMatch(/the server is at its bound of 6 requests in flight/);
+    expect((await getJson(`${server.url}/v1/models`)).status).toBe(503);
+    expect((await getJson(`${server.url}/alive`)).status).toBe(200);
+    expect((await fetch(`${server.url}/metrics`)).status).toBe(200);
+    expect(await finish(held)).toEqual([200, 200, 200, 200, 200, 200]);
+    expect((await getJson(`${server.url}/v1/models`)).status).toBe(200);
+    // Labelled by model when the path names a served one (digits), else not (GET /v1/models).
+    expect(await metric(server.url, /^vigil_requests_shed_total\{model="digits",version="",reason="server_in_flight"\}/)).toBe(1);
+    expect(await metric(server.url, /^vigil_requests_shed_total\{model="",version="",reason="server_in_flight"\}/)).toBe(1);
+  });
+
+  it('a flood is refused without a stack trace or a log line per refusal: one summary line at most per second', async () => {
+    // Let the summary of the earlier tests' refusals be written first.
+    await new Promise((r) => setTimeout(r, 1200));
+    const linesBefore = server.logs.length;
+    const started = performance.now();
+    const answers = await Promise.all(Array.from({ length: 200 }, () => postJson(`${server.url}/predict`, JSON.parse(BODY))));
+    const seconds = (performance.now() - started) / 1000;
+    const refused = answers.filter((a) => a.status === 503).length;
+    expect(answers.every((a) => a.status === 200 || a.status === 503)).toBe(true);
+    expect(refused).toBeGreaterThan(0);
+    await server.waitForLog(/requests refused/);
+    // The summary comes a second after the first refusal; wait for the one covering the last.
+    await new Promise((r) => setTimeout(r, 1200));
+    const lines = server.logs.slice(linesBefore);
+    expect(lines.some((l) => l.includes('"stack"') || l.includes('"err"'))).toBe(false);
+    const requestLines = lines.filter((l) => l.includes('"msg":"request"') && l.includes('"route":"/predict"'));
+    expect(requestLines.length).toBe(answers.length - refused);
+    const summaries = lines.filter((l) => l.includes('requests refused'));
+    expect(summaries.length).toBeLessThanOrEqual(Math.ceil(seconds) + 2);
+    const summed = summaries.map((l) => JSON.parse(l) as { shed: number }).reduce((sum, l) => sum + l.shed, 0);
+    expect(summed).toBe(refused);
+  });
+});
+
+describe('slow and silent clients', () => {
+  let server: VigilProcess;
+  beforeAll(async () => {
+    server = await startVigil(['--no-embedded', '--model', 'models/sentiment', '--headers-timeout-ms', '500', '--request-timeout-ms', '1500', '--keep-alive-timeout-ms', '500']);
+    await server.waitUntilReady();
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('a connection that sends nothing is answered 408 and closed', async () => {
+    const silent = await rawConnect(server.url);
+    const [answer] = await silent.responses(1);
+    expect(answer!.status).toBe(408);
+    expect(await silent.closed).toBe('end');
+  });
+
+  it('headers that trickle in are cut off with 408', async () => {
+    const slow = await rawConnect(server.url);
+    slow.write('POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\n');
+    const timer = setInterval(() => slow.write('X-Slow: 1\r\n'), 100);
+    try {
+      const [answer] = await slow.responses(1);
+      expect(answer!.status).toBe(408);
+    } finally {
+      clearInterval(timer);
+    }
+    expect(await slow.closed).toBe('end');
+  });
+
+  it('a body that does not arrive in time is answered 408, and its admission slot is given back', async () => {
+    const before = await metric(server.url, /^http_requests_in_flight /);
+    const withheld = await rawConnect(server.url);
+    withheld.write(postHead('/predict', Buffer.byteLength(BODY)) + BODY.slice(0, 3));
+    const timer = setInterval(() => withheld.write(' '), 200); // trickles, never completes in time
+    try {
+      const [answer] = await withheld.responses(1);
+      expect(answer!.status).toBe(408);
+    } finally {
+      clearInterval(timer);
+    }
+    await withheld.closed;
+    for (let i = 0; i < 100 && (await metric(server.url, /^http_requests_in_flight /)) > before; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(await metric(server.url, /^http_requests_in_flight /)).toBe(before);
+    expect((await postJson(`${server.url}/predict`, JSON.parse(BODY))).status).toBe(200);
+  });
+
+  it('an idle keep-alive connection is closed cleanly after the keep-alive timeout', async () => {
+    const idle = await rawConnect(server.url);
+    idle.write(postHead('/predict', Buffer.byteLength(BODY)) + BODY);
+    const [answer] = await idle.responses(1);
+    expect(answer!.status).toBe(200);
+    expect(answer!.headers['keep-alive']).toMatch(/timeout=0|timeout=1/);
+    expect(await idle.closed).toBe('end');
+  });
+});
+
+describe('drain on SIGTERM', () => {
+  it('answers say Connection: close, open keep-alive connections end cleanly after one more answer, nothing in flight is lost', async () => {
+    const server = await startVigil(['--no-embedded', '--model', 'models/sentiment', '--drain-delay-ms', '800', '--drain-idle-ms', '5000']);
+    await server.waitUntilReady();
+    // One keep-alive connection used before SIGTERM and left idle, one request in flight.
+    const idle = await rawConnect(server.url);
+    idle.write(postHead('/predict', Buffer.byteLength(BODY)) + BODY);
+    const [first] = await idle.responses(1);
+    expect(first!.status).toBe(200);
+    expect(first!.headers.connection).not.toBe('close');
+    const [inFlight] = await holdRequests(server.url, '/predict', 1);
+
+    server.process.kill('SIGTERM');
+    await server.waitForLog(/shutting down: readiness is now 503/);
+    // During the drain delay, new requests are still served, and told to close.
+    const during = await fetch(`${server.url}/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: BODY });
+    expect(during.status).toBe(200);
+    expect(during.headers.get('connection')).toBe('close');
+    await during.text();
+
+    // The in-flight request finishes with its answer, marked close.
+    const [held] = await finish([inFlight!]);
+    expect(held).toBe(200);
+
+    // Once the listener has closed, the idle connection still gets its next answer, then a clean close.
+    await new Promise((r) => setTimeout(r, 1000));
+    idle.write(postHead('/predict', Buffer.byteLength(BODY)) + BODY);
+    const [, second] = await idle.responses(2);
+    expect(second!.status).toBe(200);
+    expect(second!.headers.connection).toBe('close');
+    expect(await idle.closed).toBe('end');
+    expect(await server.exited).toBe(0);
+  });
+});
