@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Type, type Static, type TSchema } from 'typebox';
 import { Value } from 'typebox/value';
 import { ModelRef as ModelRefSchema, PACKAGE_ROOT, SETTINGS, type Setting, type SettingKey } from './settings.js';
+import { InvalidStoreTarget, parseStoreTarget } from '../store/target.js';
 
 export { PACKAGE_ROOT };
 
@@ -163,6 +164,13 @@ export function resolveServeConfig(...layers: Partial<ServeConfig>[]): ServeConf
   }
   if (merged.requestTimeoutMs > 0 && merged.headersTimeoutMs > merged.requestTimeoutMs) {
     throw new ConfigError(`invalid setting: headersTimeoutMs (${merged.headersTimeoutMs}) must not exceed requestTimeoutMs (${merged.requestTimeoutMs}): the headers are part of the request`);
+  }
+  try {
+    // A typo (mysql://, postgres:/host) must stop the start, not become a SQLite file named after it.
+    parseStoreTarget(merged.predictionLog);
+  } catch (error) {
+    if (error instanceof InvalidStoreTarget) throw new ConfigError(`invalid setting: ${error.message}`);
+    throw error;
   }
   return merged;
 }

@@ -104,11 +104,11 @@ export async function startServer(config: ServeConfig, options: { logger?: Logge
   const security = securitySettings(config);
   const logger = options.logger ?? createLogger({ level: config.logLevel });
   const metrics = new Metrics();
-  // Prediction log (SQLite; in memory unless --prediction-log names a file), drift, feedback.
+  // Prediction log (SQLite in memory unless --prediction-log names a file or a postgres:// URL), drift, feedback.
   const monitor = new ModelMonitor({
     registry: metrics.registry,
     logger,
-    log: { path: config.predictionLog, maxRows: config.predictionLogMaxRows, maxAgeDays: config.predictionLogMaxDays },
+    log: { path: config.predictionLog, maxRows: config.predictionLogMaxRows, maxAgeDays: config.predictionLogMaxDays, bufferRows: config.predictionLogBufferRows },
     qualityWindow: config.qualityWindow,
     driftWindow: config.driftWindow,
     logInputs: config.logInputs,
@@ -146,7 +146,7 @@ export async function startServer(config: ServeConfig, options: { logger?: Logge
     security,
   };
   logger.info(
-    { prediction_log: monitor.log.path, max_rows: monitor.log.maxRows, max_age_days: monitor.log.maxAgeDays },
+    { prediction_log: monitor.log.location, backend: monitor.log.kind, max_rows: monitor.log.maxRows, max_age_days: monitor.log.maxAgeDays },
     monitor.log.inMemory ? 'prediction log in memory: pass --prediction-log PATH to keep it (and feedback joins) across restarts' : 'prediction log',
   );
   // Before the app is built: its request hooks are registered only when tracing is on.
@@ -176,7 +176,7 @@ export async function startServer(config: ServeConfig, options: { logger?: Logge
       context.shedLog.flush();
       await loaded.catch(() => undefined);
       await registry.unloadAll();
-      monitor.close(); // writes the prediction log rows still buffered
+      await monitor.close(); // writes the prediction log rows still buffered
       await tracing.shutdown().catch((error: unknown) => logger.warn({ err: error }, 'tracing: flushing spans failed'));
       logger.info('stopped');
     })();

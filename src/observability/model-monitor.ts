@@ -4,7 +4,8 @@ import { InvalidInput, VigilError } from '../errors.js';
 import { DriftMetrics, type DriftSpec } from './drift.js';
 import type { Logger } from './logger.js';
 import { scrubPII } from './pii.js';
-import { PredictionLog, type PredictionLogOptions, type StoredPrediction } from './prediction-log.js';
+import { openPredictionStore, type StoreOptions } from './open-prediction-store.js';
+import type { PredictionStore, StoredPrediction } from './prediction-store.js';
 import { outcomeOf, QualityMetrics, qualityKind, type Outcome, type QualitySpec } from './quality.js';
 
 /**
@@ -53,8 +54,8 @@ export interface PredictionObserver {
 export interface ModelMonitorOptions {
   registry: Registry;
   logger?: Logger;
-  /** Prediction log settings; path ':memory:' (default) or a file. */
-  log?: PredictionLogOptions;
+  /** Prediction log settings; path ':memory:' (default), a SQLite file or a postgres:// URL. */
+  log?: StoreOptions;
   qualityWindow?: number;
   qualityMinCount?: number;
   driftWindow?: number;
@@ -103,10 +104,13 @@ export interface ShadowScore {
 
 export class FeedbackError extends VigilError {}
 
+/** How long a label for an unknown request id waits for other replicas' write buffers (shared log). */
+const SHARED_LOG_GRACE_MS = 600;
+
 const key = (spec: { name: string; version: string }) => `${spec.name}\u0000${spec.version}`;
 
 export class ModelMonitor implements PredictionObserver {
-  readonly log: PredictionLog;
+  readonly log: PredictionStore;
   readonly drift: DriftMetrics;
   readonly quality: QualityMetrics;
   private readonly specs = new Map<string, { spec: MonitoredSpec; owner?: object }>();
@@ -124,16 +128,31 @@ export class ModelMonitor implements PredictionObserver {
       registers: [options.registry],
     });
     const dropped = this.logDropped;
-    this.log = new PredictionLog({
-      ...options.log,
-      now: this.now,
-      onDrop: (rows) => dropped.inc(rows),
-      onError: (error, rows) => {
-        if (rows > 0) dropped.inc(rows);
-        this.logger?.warn({ err: error, rows }, 'prediction log write failed');
+    this.log = openPredictionStore(
+      { ...options.log, now: this.now },
+      {
+        onDrop: (rows) => dropped.inc(rows),
+        onError: (error, rows) => {
+          if (rows > 0) dropped.inc(rows);
+          this.logger?.warn({ err: error, rows }, 'prediction log write failed');
+        },
+        onConnection: (up, error) => {
+          if (up) this.logger?.info({ prediction_log: this.log.location }, 'prediction log connected');
+          else this.logger?.warn({ prediction_log: this.log.location, error: error?.message }, 'prediction log unreachable: rows are buffered (bounded) and predictions go on');
+        },
+      },
+    );
+    // A remote store migrates and connects in the background; the server answers meanwhile.
+    this.log.start().catch((error: unknown) => this.logger?.error({ err: error }, 'prediction log could not start'));
+    const log = this.log;
+    new Gauge({
+      name: 'vigil_prediction_log_up',
+      help: 'Whether the prediction log takes writes: 1 (SQLite always; PostgreSQL connected and migrated) or 0 (rows are being buffered).',
+      registers: [options.registry],
+      collect() {
+        this.set(log.kind === 'postgres' ? Number((log as { up?: boolean }).up === true) : 1);
       },
     });
-    const log = this.log;
     new Gauge({
       name: 'vigil_prediction_log_pending_rows',
       help: 'Prediction log rows waiting to be written.',
@@ -182,13 +201,20 @@ export class ModelMonitor implements PredictionObserver {
     }
   }
 
-  /** A version is ready: fresh drift window, quality window restored from the log's last labels. */
-  loaded(spec: MonitoredSpec, owner: object): void {
+  /**
+   * A version is ready: fresh drift window, quality window restored from the log's last labels
+   * (in the background; the promise is for tests and says when the window is refilled).
+   */
+  loaded(spec: MonitoredSpec, owner: object): Promise<void> {
+    let restored: Promise<void> = Promise.resolve();
     try {
       this.specs.set(key(spec), { spec, owner });
       this.drift.forget(spec);
       this.drift.track(spec);
-      this.restore(spec);
+      restored = this.restore(spec).then(
+        () => undefined,
+        (error: unknown) => this.logger?.warn({ err: error, model: spec.name, version: spec.version }, 'online quality window not restored from the prediction log'),
+      );
       const evaluated = (spec.evaluation?.metrics ?? {}) as Record<string, unknown>;
       for (const metric of ['accuracy', 'precision', 'recall', 'f1', 'mae', 'rmse']) {
         const value = evaluated[metric];
@@ -197,6 +223,7 @@ export class ModelMonitor implements PredictionObserver {
     } catch (error) {
       this.logger?.warn({ err: error, model: spec.name, version: spec.version }, 'model monitoring could not start');
     }
+    return restored;
   }
 
   unloaded(spec: MonitoredSpec, owner: object): void {
@@ -207,11 +234,15 @@ export class ModelMonitor implements PredictionObserver {
     for (const metric of ['accuracy', 'precision', 'recall', 'f1', 'mae', 'rmse']) this.evaluation.remove({ model: spec.name, version: spec.version, metric });
   }
 
-  /** Refills a version's quality window from the labelled predictions in the log. */
-  restore(spec: MonitoredSpec): number {
+  /**
+   * Refills a version's quality window from the labelled predictions in the log: with a shared
+   * log, the fleet's last labels, so a new pod starts from the fleet's baseline.
+   */
+  async restore(spec: MonitoredSpec): Promise<number> {
     const window = this.quality.reset(spec);
     if (!window) return 0;
-    const rows = this.log.recentLabelled(spec.name, spec.version, window.size);
+    await this.log.start();
+    const rows = await this.log.recentLabelled(spec.name, spec.version, window.size);
     for (const row of rows) this.pushToWindow(spec, row, row.trueLabel, row.trueValue);
     if (rows.length > 0) this.logger?.info({ model: spec.name, version: spec.version, labelled: rows.length }, 'online quality window restored from the prediction log');
     return rows.length;
@@ -236,13 +267,19 @@ export class ModelMonitor implements PredictionObserver {
    * what shadow versions answered for the same input (when their copy is logged by then).
    * `source` (the client's address) feeds vigil_online_label_source_share.
    */
-  feedback(items: FeedbackItem[], source?: string): FeedbackResult[] {
+  async feedback(items: FeedbackItem[], source?: string): Promise<FeedbackResult[]> {
     const labelledAt = this.now();
     const planned: { item: FeedbackItem; row: StoredPrediction; spec?: MonitoredSpec; shadows: StoredPrediction[] }[] = [];
     const seen = new Set<number>();
     for (const item of items) {
       const where = item.field ? `${item.field.replace(/\.$/, '')}: ` : '';
-      const logged = this.log.find(item.requestId);
+      let logged = await this.log.find(item.requestId);
+      if (this.log.shared && !logged.some((r) => !r.shadow)) {
+        // Made by another replica a moment ago, its row may still wait in that replica's write
+        // buffer (flushed every 200 ms): one more look before saying it does not exist.
+        await new Promise((resolve) => setTimeout(resolve, SHARED_LOG_GRACE_MS));
+        logged = await this.log.find(item.requestId);
+      }
       // The caller's answer is what a label is about; shadow copies ride along.
       const rows = logged.filter((r) => !r.shadow);
       if (rows.length === 0) {
@@ -289,7 +326,7 @@ export class ModelMonitor implements PredictionObserver {
       planned.push({ item, row, spec, shadows });
     }
 
-    const written = this.log.label(
+    const written = await this.log.label(
       planned.flatMap(({ item, row, shadows }) => [
         { id: row.id, trueLabel: item.label, trueValue: item.value, labelledAt },
         ...shadows.map((shadow) => ({ id: shadow.id, trueLabel: item.label, trueValue: item.value, labelledAt, optional: true })),
@@ -332,7 +369,7 @@ export class ModelMonitor implements PredictionObserver {
     return scored;
   }
 
-  close(): void {
-    this.log.close();
+  close(): Promise<void> {
+    return this.log.close();
   }
 }

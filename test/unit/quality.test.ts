@@ -141,14 +141,14 @@ describe('ModelMonitor: prediction log + feedback + restore', () => {
     expect(monitor.log.pendingRows).toBe(4); // buffered, not yet written
     clock += 90_000;
 
-    const results = monitor.feedback([
+    const results = await monitor.feedback([
       { requestId: 'r1', index: 0, label: 'spam', field: 'feedback[0].' },
       { requestId: 'r1', index: 1, label: 'spam', field: 'feedback[1].' },
       { requestId: 'r2', label: 'ham', field: 'feedback[2].' },
     ]);
     expect(results.map((r) => r.outcome)).toEqual(['tp', 'fn', 'fp']);
     expect(results[0]).toMatchObject({ request_id: 'r1', index: 0, model: 'spam', version: '1', predicted: 'spam', label: 'spam', correct: true, delay_seconds: 90 });
-    const [air1] = monitor.feedback([{ requestId: 'r3', value: 2, field: '' }]);
+    const [air1] = await monitor.feedback([{ requestId: 'r3', value: 2, field: '' }]);
     expect(air1).toMatchObject({ outcome: 'received', predicted_value: 1.5, value: 2, absolute_error: 0.5 });
 
     const text = await registry.metrics();
@@ -161,41 +161,41 @@ describe('ModelMonitor: prediction log + feedback + restore', () => {
     expect(gauge(text, 'vigil_online_precision', 'spam')).toBeCloseTo(0.5, 9);
     expect(gauge(text, 'vigil_online_recall', 'spam')).toBeCloseTo(0.5, 9);
 
-    const status = (fn: () => unknown) => {
+    const status = async (fn: () => Promise<unknown>) => {
       try {
-        fn();
+        await fn();
       } catch (error) {
         return [(error as VigilError).status, (error as VigilError).code, (error as Error).message];
       }
       return undefined;
     };
-    expect(status(() => monitor.feedback([{ requestId: 'nope', label: 'spam', field: '' }]))?.slice(0, 2)).toEqual([404, 'prediction_not_found']);
-    expect(status(() => monitor.feedback([{ requestId: 'r1', index: 0, label: 'ham', field: '' }]))?.slice(0, 2)).toEqual([409, 'already_labelled']);
-    expect(status(() => monitor.feedback([{ requestId: 'r1', index: 5, label: 'ham', field: '' }]))?.slice(0, 2)).toEqual([404, 'prediction_not_found']);
-    const unknown = status(() => monitor.feedback([{ requestId: 'r3', label: 'spam', field: '' }]));
+    expect((await status(() => monitor.feedback([{ requestId: 'nope', label: 'spam', field: '' }])))?.slice(0, 2)).toEqual([404, 'prediction_not_found']);
+    expect((await status(() => monitor.feedback([{ requestId: 'r1', index: 0, label: 'ham', field: '' }])))?.slice(0, 2)).toEqual([409, 'already_labelled']);
+    expect((await status(() => monitor.feedback([{ requestId: 'r1', index: 5, label: 'ham', field: '' }])))?.slice(0, 2)).toEqual([404, 'prediction_not_found']);
+    const unknown = await status(() => monitor.feedback([{ requestId: 'r3', label: 'spam', field: '' }]));
     expect(unknown?.[0]).toBe(400);
     expect(unknown?.[2]).toContain('"value"');
 
     // All or none: the second item is bad, so the first (valid) one is not recorded either.
     predict(monitor, spam, 'r4', [{ label: 'ham', score: 0.6 }]);
-    const batch = status(() => monitor.feedback([{ requestId: 'r4', label: 'ham', field: 'feedback[0].' }, { requestId: 'r4', label: 'SPAM', field: 'feedback[1].' }]));
+    const batch = await status(() => monitor.feedback([{ requestId: 'r4', label: 'ham', field: 'feedback[0].' }, { requestId: 'r4', label: 'SPAM', field: 'feedback[1].' }]));
     expect(batch?.slice(0, 2)).toEqual([400, 'unknown_label']);
     expect(batch?.[2]).toContain('"feedback[1].label"');
-    expect(monitor.log.find('r4')[0]!.labelledAt).toBeUndefined();
+    expect((await monitor.log.find('r4'))[0]!.labelledAt).toBeUndefined();
     // The same prediction twice in one call is refused as a whole.
-    expect(status(() => monitor.feedback([{ requestId: 'r4', label: 'ham', field: '' }, { requestId: 'r4', label: 'ham', field: '' }]))?.slice(0, 2)).toEqual([409, 'already_labelled']);
+    expect((await status(() => monitor.feedback([{ requestId: 'r4', label: 'ham', field: '' }, { requestId: 'r4', label: 'ham', field: '' }])))?.slice(0, 2)).toEqual([409, 'already_labelled']);
     monitor.close();
 
     // "Restart": a new monitor on the same file refills the window from the labelled rows.
     const registry2 = new Registry();
     const again = new ModelMonitor({ registry: registry2, log: { path: file, pruneIntervalMs: 0 }, qualityMinCount: 3, now: () => clock });
-    again.loaded(spam, {});
+    await again.loaded(spam, {});
     const text2 = await registry2.metrics();
     expect(gauge(text2, 'vigil_online_window_size', 'spam')).toBe(3);
     expect(gauge(text2, 'vigil_online_accuracy', 'spam')).toBeCloseTo(1 / 3, 9);
     // Predictions made before the restart can still be labelled; labelled ones stay labelled.
-    expect(again.feedback([{ requestId: 'r4', label: 'ham', field: '' }])[0]!.outcome).toBe('tn');
-    expect(status(() => again.feedback([{ requestId: 'r2', label: 'spam', field: '' }]))?.[0]).toBe(409);
+    expect((await again.feedback([{ requestId: 'r4', label: 'ham', field: '' }]))[0]!.outcome).toBe('tn');
+    expect((await status(() => again.feedback([{ requestId: 'r2', label: 'spam', field: '' }])))?.[0]).toBe(409);
     again.close();
   });
 
@@ -210,10 +210,10 @@ describe('ModelMonitor: prediction log + feedback + restore', () => {
     monitor.observe(spam, { requestId: 'r1', items: [{ label: 'spam', score: 0.9 }] });
     monitor.observe(spam, { requestId: 'r2', items: [{ label: 'spam', score: 0.9 }] });
 
-    const [result] = monitor.feedback([{ requestId: 'r1', label: 'spam', field: '' }]);
+    const [result] = await monitor.feedback([{ requestId: 'r1', label: 'spam', field: '' }]);
     expect(result).toMatchObject({ version: '1', predicted: 'spam', outcome: 'tp', shadows: [{ version: '2', predicted: 'ham', correct: false, outcome: 'fn' }] });
     // A copy that was not logged (yet) is simply not scored.
-    expect(monitor.feedback([{ requestId: 'r2', label: 'spam', field: '' }])[0]!.shadows).toBeUndefined();
+    expect((await monitor.feedback([{ requestId: 'r2', label: 'spam', field: '' }]))[0]!.shadows).toBeUndefined();
 
     const text = await registry.metrics();
     expect(text).toContain('vigil_feedback_total{model="spam",version="1",outcome="tp"} 2');
@@ -226,7 +226,7 @@ describe('ModelMonitor: prediction log + feedback + restore', () => {
     monitor.close();
   });
 
-  it('opens a log written before shadow copies were logged, and keeps its rows as answers', () => {
+  it('opens a log written before shadow copies were logged, and keeps its rows as answers', async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'vigil-quality-'));
     const file = path.join(dir, 'old.sqlite');
     const old = new Database(file);
@@ -237,12 +237,12 @@ describe('ModelMonitor: prediction log + feedback + restore', () => {
     old.close();
     const monitor = new ModelMonitor({ registry: new Registry(), log: { path: file, pruneIntervalMs: 0 } });
     monitor.loaded(spam, {});
-    expect(monitor.feedback([{ requestId: 'before', label: 'spam', field: '' }])[0]).toMatchObject({ outcome: 'tp' });
+    expect((await monitor.feedback([{ requestId: 'before', label: 'spam', field: '' }]))[0]).toMatchObject({ outcome: 'tp' });
     // New rows, answers and shadow copies, go into the same table.
     monitor.observe(spam, { requestId: 'after', items: [{ label: 'ham' }] });
     monitor.observe({ ...spam, version: '2' }, { requestId: 'after', shadow: true, items: [{ label: 'spam' }] });
-    expect(monitor.feedback([{ requestId: 'after', label: 'ham', field: '' }])[0]).toMatchObject({ outcome: 'tn', shadows: [{ version: '2', outcome: 'fp' }] });
-    expect(monitor.log.find('before')[0]!.shadow).toBeUndefined();
+    expect((await monitor.feedback([{ requestId: 'after', label: 'ham', field: '' }]))[0]).toMatchObject({ outcome: 'tn', shadows: [{ version: '2', outcome: 'fp' }] });
+    expect((await monitor.log.find('before'))[0]!.shadow).toBeUndefined();
     monitor.close();
   });
 
@@ -286,14 +286,14 @@ describe('PredictionLog retention', () => {
     log.close();
   });
 
-  it('stores no input text unless asked, and a scrubbed copy when asked', () => {
+  it('stores no input text unless asked, and a scrubbed copy when asked', async () => {
     const plain = new ModelMonitor({ registry: new Registry() });
     plain.observe(spam, { requestId: 'a', items: [{ label: 'spam', input: 'mail bob@example.com now' }] });
-    expect(plain.log.find('a')[0]!.input).toBeUndefined();
+    expect((await plain.log.find('a'))[0]!.input).toBeUndefined();
     plain.close();
     const withInputs = new ModelMonitor({ registry: new Registry(), logInputs: true });
     withInputs.observe(spam, { requestId: 'a', items: [{ label: 'spam', input: 'mail bob@example.com now' }] });
-    expect(withInputs.log.find('a')[0]!.input).toBe('mail <EMAIL_ADDRESS> now');
+    expect((await withInputs.log.find('a'))[0]!.input).toBe('mail <EMAIL_ADDRESS> now');
     withInputs.close();
   });
 });

@@ -90,7 +90,7 @@ export async function feedbackRoutes(app: FastifyInstance, context: ServerContex
       }
       const { items, batch } = parsed;
       // The sender's address, for vigil_online_label_source_share (one client moving the gauges alone).
-      const results = monitor.feedback(items, request.ip);
+      const results = await monitor.feedback(items, request.ip);
       request.log.info({ feedback: results.length, request_id: request.id }, 'feedback recorded');
       return reply.send(batch ? { recorded: results } : results[0]);
     },
