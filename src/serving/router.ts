@@ -8,19 +8,9 @@ import type { ModelRegistry } from './registry.js';
 import { RoutingMetrics, type RouteKind, type RoutingSnapshot } from './routing-metrics.js';
 import { ShadowMirror } from './shadow.js';
 import { splitPoint } from './traffic-split.js';
+import type { FallbackNote, Routed } from './routed.js';
 
-/** Which model stood in for which, and why: part of the answer, so callers can tell. */
-export interface FallbackNote {
-  from: string;
-  reason: string;
-}
-
-export interface Routed<T> {
-  result: T;
-  /** The model version that answered (the fallback's when it stood in). */
-  model: ModelVersion;
-  fallback?: FallbackNote;
-}
+export type { FallbackNote, Routed };
 
 export interface RouteStreamOptions {
   signal?: AbortSignal;

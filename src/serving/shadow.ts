@@ -1,7 +1,7 @@
 import type { Logger } from '../observability/logger.js';
 import type { Prediction } from '../tasks/types.js';
 import type { ModelVersion, PredictOptions } from './model-version.js';
-import type { Routed } from './router.js';
+import type { Routed } from './routed.js';
 import type { RoutingMetrics } from './routing-metrics.js';
 
 /**

@@ -1,7 +1,7 @@
-import path from 'node:path';
 import { InvalidInput } from '../errors.js';
 import type { ModelSpec } from '../models/spec.js';
-import { OnnxSession, Tensor } from '../runtimes/onnx/session.js';
+import { type OnnxSession, Tensor } from '../runtimes/onnx/session.js';
+import { loadOnnxSession } from './onnx-session-loader.js';
 import { decodeBase64Image, pngToPixels, type FitOptions } from './image-preprocessing.js';
 import { softmax } from './math.js';
 import type { ParsedRequest, Pipeline, Prediction, RequestLimits, TaskDefinition } from './types.js';
@@ -199,6 +199,11 @@ class ImageClassificationPipeline implements Pipeline<ImageInput, Float32Array, 
     return this.session.describe();
   }
 
+  /** One batch at a time per session: --sessions N lets the batcher run N at once. */
+  get concurrency(): number {
+    return this.session.concurrency;
+  }
+
   async release(): Promise<void> {
     await this.session.release();
   }
@@ -211,10 +216,7 @@ export const imageClassification: TaskDefinition<ImageInput> = {
   parseRequest: parseImageRequest,
   async load(spec, options) {
     if (!spec.onnx) throw new Error(`model "${spec.name}": image-classification needs an onnx runtime section`);
-    const session = await OnnxSession.load(path.resolve(options.dir, spec.onnx.file), {
-      intraOpThreads: options.intraOpThreads ?? spec.onnx.intraOpThreads,
-      interOpThreads: options.interOpThreads ?? spec.onnx.interOpThreads,
-    });
+    const session = await loadOnnxSession(spec, options);
     return new ImageClassificationPipeline(spec, session, imageSettings(spec));
   },
 };

@@ -24,7 +24,7 @@ const REMOTE_TASKS: Partial<Record<TaskName, TaskDefinition>> = {
   'text-classification': remoteTextClassification as TaskDefinition,
 };
 
-/** Open Inference Protocol codecs for tasks whose definition does not carry its own `oip`. */
+/** How each task speaks the Open Inference Protocol (src/tasks/oip-*.ts). */
 const OIP_CODECS: Partial<Record<TaskName, OipCodec>> = {
   'text-classification': textClassificationOip as OipCodec,
   'image-classification': imageClassificationOip as OipCodec,
@@ -34,7 +34,7 @@ const OIP_CODECS: Partial<Record<TaskName, OipCodec>> = {
 
 /** How models of a task are served over /v2; undefined when the task has no tensor form. */
 export function oipCodecFor(name: TaskName): OipCodec | undefined {
-  return TASKS[name]?.oip ?? OIP_CODECS[name];
+  return OIP_CODECS[name];
 }
 
 export function taskFor(name: TaskName, runtime?: RuntimeName): TaskDefinition {

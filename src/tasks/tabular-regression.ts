@@ -1,7 +1,7 @@
-import path from 'node:path';
 import { InvalidInput } from '../errors.js';
 import type { ModelSpec } from '../models/spec.js';
-import { OnnxSession, Tensor } from '../runtimes/onnx/session.js';
+import { type OnnxSession, Tensor } from '../runtimes/onnx/session.js';
+import { loadOnnxSession } from './onnx-session-loader.js';
 import type { ParsedRequest, Pipeline, Prediction, RequestLimits, TaskDefinition } from './types.js';
 
 /**
@@ -202,6 +202,11 @@ class TabularRegressionPipeline implements Pipeline<TabularInput, Float32Array, 
     return this.session.describe();
   }
 
+  /** One batch at a time per session: --sessions N lets the batcher run N at once. */
+  get concurrency(): number {
+    return this.session.concurrency;
+  }
+
   async release(): Promise<void> {
     await this.session.release();
   }
@@ -215,10 +220,7 @@ export const tabularRegression: TaskDefinition<TabularInput> = {
   async load(spec, options) {
     if (!spec.onnx) throw new Error(`model "${spec.name}": tabular-regression needs an onnx runtime section`);
     const settings = tabularSettings(spec);
-    const session = await OnnxSession.load(path.resolve(options.dir, spec.onnx.file), {
-      intraOpThreads: options.intraOpThreads ?? spec.onnx.intraOpThreads,
-      interOpThreads: options.interOpThreads ?? spec.onnx.interOpThreads,
-    });
+    const session = await loadOnnxSession(spec, options);
     return new TabularRegressionPipeline(spec, session, settings);
   },
 };

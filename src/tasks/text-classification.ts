@@ -1,7 +1,8 @@
 import path from 'node:path';
 import { InvalidInput } from '../errors.js';
 import type { ModelSpec } from '../models/spec.js';
-import { OnnxSession, Tensor } from '../runtimes/onnx/session.js';
+import { type OnnxSession, Tensor } from '../runtimes/onnx/session.js';
+import { loadOnnxSession } from './onnx-session-loader.js';
 import { loadTokenizer, type SpecialTokenIds, type TextTokenizer } from './tokenizer.js';
 import { softmax } from './math.js';
 import type { ParsedRequest, Pipeline, Prediction, RequestLimits, TaskDefinition } from './types.js';
@@ -184,11 +185,7 @@ export const textClassification: TaskDefinition<string> = {
     const pre = (spec.preprocessing ?? {}) as { tokenizer?: string; maxLength?: number };
     // The worker starts first, so that the session loads on its thread while this one parses
     // the tokenizer.
-    const loadingSession = OnnxSession.load(path.resolve(options.dir, spec.onnx.file), {
-      intraOpThreads: options.intraOpThreads ?? spec.onnx.intraOpThreads,
-      interOpThreads: options.interOpThreads ?? spec.onnx.interOpThreads,
-      sessions: options.sessions ?? spec.onnx.sessions,
-    });
+    const loadingSession = loadOnnxSession(spec, options);
     let tokenizer: TextTokenizer;
     try {
       tokenizer = await loadTokenizer(path.resolve(options.dir, pre.tokenizer ?? '.'));

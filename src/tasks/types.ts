@@ -1,7 +1,6 @@
 import type { ModelSpec, TaskName, TensorSpec } from '../models/spec.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import type { OipCodec } from './oip-tensors.js';
 
 /**
  * What every prediction can say about itself, whatever the task. Classification fills
@@ -100,6 +99,4 @@ export interface TaskDefinition<Input = unknown> {
   load(spec: ModelSpec, options: LoadOptions): Promise<Pipeline<Input>>;
   /** True when its pipelines can stream (`"stream": true` answers server-sent events). */
   readonly streams?: boolean;
-  /** How the task speaks the Open Inference Protocol (src/tasks/oip-*.ts); see also oipCodecFor. */
-  readonly oip?: OipCodec<Input>;
 }
