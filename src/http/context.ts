@@ -4,6 +4,8 @@ import type { ModelMonitor } from '../observability/model-monitor.js';
 import type { ShedLog } from '../observability/shed-log.js';
 import type { Admission } from '../serving/admission.js';
 import type { ModelRegistry } from '../serving/registry.js';
+import type { Dataplane } from '../serving/dataplane.js';
+import type { OipDataplane } from '../serving/oip/oip-dataplane.js';
 import type { PredictionRouter } from '../serving/router.js';
 import type { SecuritySettings } from './security/index.js';
 
@@ -22,6 +24,10 @@ export interface HttpLimits {
 
 /** What every route plugin may use; built once by the server. */
 export interface ServerContext {
+  /** The inference core every protocol adapter calls (predict, stream, readiness, health, lifecycle). */
+  dataplane: Dataplane;
+  /** The Open Inference Protocol over the dataplane (tensors, codecs, classification, repository). */
+  oip: OipDataplane;
   registry: ModelRegistry;
   /** Picks the version per request (champion, canary, shadow) and falls back; one per server, so its metrics are declared once. */
   router: PredictionRouter;

@@ -12,6 +12,8 @@ import { startTracing } from '../observability/tracing.js';
 import { ShedLog } from '../observability/shed-log.js';
 import { Admission } from '../serving/admission.js';
 import { ModelRegistry } from '../serving/registry.js';
+import { Dataplane } from '../serving/dataplane.js';
+import { OipDataplane } from '../serving/oip/oip-dataplane.js';
 import { PredictionRouter } from '../serving/router.js';
 import { parseRoutingChange } from '../serving/routing-policy.js';
 import { buildApp } from './app.js';
@@ -50,7 +52,7 @@ function fetchHubModels(config: ServeConfig, registry: ModelRegistry): Promise<v
       registry.addWhenFetched(ref.name ?? ref.path, async () => {
         const folder = await fetchHubModel(ref.path, hubOptionsFromEnvironment(process.env));
         const repoName = parseHubReference(ref.path).repo.split('/')[1]!;
-        return readModelFolder(folder, ref.name ?? toModelName(repoName));
+        return readModelFolder(folder, ref.name ?? toModelName(repoName)).map((source) => ({ ...source, hub: ref.path }));
       }),
     );
 }
@@ -125,9 +127,14 @@ export async function startServer(config: ServeConfig, options: { logger?: Logge
   if (registry.all().length === 0) logger.warn('no models configured: pass --model PATH or put model folders in the models directory');
   applyStartupRouting(config, registry, logger);
 
+  const router = new PredictionRouter(registry, metrics, logger);
+  const lifecycle = { draining: false, startedAt: Date.now() };
+  const dataplane = new Dataplane(registry, router, { maxBatchInputs: config.maxBatchInputs, lifecycle });
   const context: ServerContext = {
+    dataplane,
+    oip: new OipDataplane(dataplane),
     registry,
-    router: new PredictionRouter(registry, metrics, logger),
+    router,
     metrics,
     logger,
     limits: {
@@ -137,7 +144,7 @@ export async function startServer(config: ServeConfig, options: { logger?: Logge
       headersTimeoutMs: config.headersTimeoutMs,
       keepAliveTimeoutMs: config.keepAliveTimeoutMs,
     },
-    lifecycle: { draining: false, startedAt: Date.now() },
+    lifecycle,
     admission: new Admission({ maxInFlight: config.maxInFlight, maxInFlightPerModel: config.maxInFlightPerModel }),
     shedLog: new ShedLog(logger),
     uiDir: config.uiDir,

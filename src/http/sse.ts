@@ -1,7 +1,8 @@
 import { PassThrough } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { InvalidInput, VigilError } from '../errors.js';
-import type { PredictionRouter, RouteDecision } from '../serving/router.js';
+import { VigilError } from '../errors.js';
+import type { PreparedStream } from '../serving/dataplane.js';
+import { disconnectSignal } from './call.js';
 
 /**
  * `"stream": true` on a predict request: the answer is server-sent events.
@@ -20,53 +21,12 @@ export function wantsStream(body: unknown): boolean {
   return typeof body === 'object' && body !== null && (body as { stream?: unknown }).stream === true;
 }
 
-/** Aborted when the client closes the connection before its answer was sent (at once if it already has). */
-export function disconnectSignal(reply: FastifyReply): AbortSignal {
-  const controller = new AbortController();
-  const abort = () => {
-    if (!reply.raw.writableFinished) controller.abort(new Error('the client closed the connection'));
-  };
-  if (reply.raw.closed) abort();
-  else reply.raw.once('close', abort);
-  return controller.signal;
-}
-
-/**
- * PredictOptions for one request, with the disconnect signal made only when read: only remote
- * calls read it, and an AbortController plus a close listener for every request to a local
- * model was a few percent of the server thread serving a small model. An own getter, so the
- * router's `{ ...options }` copies it along to a fallback.
- */
-export function predictOptions(reply: FastifyReply, options: { timeoutMs?: number; requestId?: string }): { readonly signal: AbortSignal; timeoutMs?: number; requestId?: string } {
-  let signal: AbortSignal | undefined;
-  return {
-    timeoutMs: options.timeoutMs,
-    requestId: options.requestId,
-    get signal() {
-      return (signal ??= disconnectSignal(reply));
-    },
-  };
-}
-
 function sseEvent(event: string, data: unknown): string {
   return `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
 }
 
-export interface StreamRequest {
-  request: FastifyRequest;
-  reply: FastifyReply;
-  router: PredictionRouter;
-  decision: RouteDecision;
-  inputs: unknown[];
-  batch: boolean;
-}
-
-export async function streamPrediction({ request, reply, router, decision, inputs, batch }: StreamRequest): Promise<FastifyReply> {
-  const { model } = decision;
-  if (batch || inputs.length !== 1) throw new InvalidInput('"stream": true takes one input, not a batch', 'streaming_needs_one_input');
-  if (!model.canStream) {
-    throw new InvalidInput(`model "${model.name}" (task ${model.spec.task}) cannot stream; leave out "stream"`, 'streaming_not_supported');
-  }
+/** Streams a prepared call (Dataplane.prepareStream: already checked and routed) as server-sent events. */
+export async function streamPrediction(request: FastifyRequest, reply: FastifyReply, prepared: PreparedStream): Promise<FastifyReply> {
   const signal = disconnectSignal(reply);
   const body = new PassThrough();
   // Fastify destroys the body when the client goes away; later events have nowhere to go.
@@ -76,14 +36,11 @@ export async function streamPrediction({ request, reply, router, decision, input
   let open!: (head: { status: number; retryAfter?: number }) => void;
   const opened = new Promise<{ status: number; retryAfter?: number }>((resolve) => (open = resolve));
 
-  void router
-    .stream(decision, inputs[0], {
-      signal,
-      onToken: (text) => {
-        open({ status: 200 });
-        emit('token', { text });
-      },
-    })
+  void prepared
+    .run((text) => {
+      open({ status: 200 });
+      emit('token', { text });
+    }, signal)
     .then(
       (routed) => {
         open({ status: 200 });

@@ -2,10 +2,18 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parseSpec, SPEC_FILE, SpecError, type ModelSpec } from './spec.js';
 
-/** One model version found on disk: its spec and the folder its artifact paths are relative to. */
+/**
+ * One model version found on disk: its spec, the folder its artifact paths are relative to, the
+ * folder the model was read from (where a reload reads it again), and the hub id it was fetched
+ * as, if it came from the hub.
+ */
 export interface ModelSource {
   spec: ModelSpec;
   dir: string;
+  /** The folder given to readModelFolder: the version's own, or the parent of numbered versions. */
+  folder: string;
+  /** `hf:owner/name[@revision]` when the folder is the hub cache's copy of that model. */
+  hub?: string;
 }
 
 const HF_ONNX_FILES = ['onnx/model_quantized.onnx', 'onnx/model.onnx', 'model_quantized.onnx', 'model.onnx'];
@@ -78,9 +86,9 @@ function specFromFolder(dir: string, name?: string): ModelSpec {
 export function readModelFolder(dir: string, name?: string): ModelSource[] {
   const absolute = path.resolve(dir);
   if (!existsSync(absolute) || !statSync(absolute).isDirectory()) throw new SpecError(`${dir}: no such model folder`);
-  if (existsSync(path.join(absolute, SPEC_FILE))) return [{ spec: specFromFolder(absolute, name), dir: absolute }];
+  if (existsSync(path.join(absolute, SPEC_FILE))) return [{ spec: specFromFolder(absolute, name), dir: absolute, folder: absolute }];
   if (isHuggingFaceFolder(absolute)) {
-    return [{ spec: specFromHuggingFaceFolder(absolute, name ?? toModelName(path.basename(absolute))), dir: absolute }];
+    return [{ spec: specFromHuggingFaceFolder(absolute, name ?? toModelName(path.basename(absolute))), dir: absolute, folder: absolute }];
   }
   const versions = readdirSync(absolute, { withFileTypes: true })
     .filter((entry) => entry.isDirectory() && existsSync(path.join(absolute, entry.name, SPEC_FILE)))
@@ -88,7 +96,7 @@ export function readModelFolder(dir: string, name?: string): ModelSource[] {
   if (versions.length === 0) throw new SpecError(`${dir}: no ${SPEC_FILE}, no version folders and not a Hugging Face folder`);
   return versions.map((versionDir) => {
     const spec = specFromFolder(versionDir, name);
-    return { spec: { ...spec, version: path.basename(versionDir) }, dir: versionDir };
+    return { spec: { ...spec, version: path.basename(versionDir) }, dir: versionDir, folder: absolute };
   });
 }
 
@@ -107,4 +115,25 @@ export function compareVersions(a: string, b: string): number {
   const nb = Number(b);
   if (Number.isFinite(na) && Number.isFinite(nb)) return na - nb;
   return a.localeCompare(b);
+}
+
+/**
+ * A version folder's identity: every file's path, size and modification time (three levels
+ * deep). A reload of a version whose fingerprint and spec did not change keeps the running one.
+ */
+export function folderFingerprint(dir: string): string {
+  const entries: string[] = [];
+  const walk = (folder: string, depth: number) => {
+    if (depth > 3) return;
+    for (const entry of readdirSync(folder, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      const full = path.join(folder, entry.name);
+      if (entry.isDirectory()) walk(full, depth + 1);
+      else if (entry.isFile()) {
+        const stat = statSync(full);
+        entries.push(`${path.relative(dir, full)}:${stat.size}:${stat.mtimeMs}`);
+      }
+    }
+  };
+  if (existsSync(dir)) walk(dir, 0);
+  return entries.join('|');
 }

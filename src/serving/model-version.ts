@@ -1,4 +1,5 @@
 import { InvalidInput, ModelNotReady, NotConfigured, VigilError } from '../errors.js';
+import { folderFingerprint, type ModelSource } from '../models/repository.js';
 import type { ModelSpec } from '../models/spec.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -11,8 +12,23 @@ import { Batcher, DEFAULT_BATCHING, type BatcherOptions } from './batcher.js';
 
 export type ModelState = 'loading' | 'ready' | 'failed' | 'unavailable' | 'unloaded';
 
-export interface ModelVersionOptions {
+/**
+ * Where a loaded version came from, remembered from when it was registered (Triton's model
+ * lifecycle: each version knows its origin): a repository reload compares the folder's
+ * fingerprint now with this one to tell a changed version from an unchanged one.
+ */
+export interface VersionSource {
+  /** The folder its artifact paths are relative to. */
   dir: string;
+  /** The folder the model was read from; a reload reads it again. */
+  folder: string;
+  /** folderFingerprint(dir) when the version was registered. */
+  fingerprint: string;
+  /** The hub id it was fetched as (`hf:owner/name`), when it came from the hub. */
+  hub?: string;
+}
+
+export interface ModelVersionOptions {
   intraOpThreads?: number;
   interOpThreads?: number;
   sessions?: number;
@@ -48,6 +64,7 @@ export class ModelVersion {
   /** Why the model is not ready, in words a user can act on. */
   reason: string | undefined = 'loading';
   loadSeconds: number | undefined;
+  readonly spec: ModelSpec;
   readonly task: TaskDefinition;
   private pipeline: Pipeline | undefined;
   private batcher: Batcher<unknown, unknown> | undefined;
@@ -56,11 +73,16 @@ export class ModelVersion {
   private readonly series: ModelSeries;
   private untrackOccupancy: (() => void) | undefined;
 
+  readonly source: VersionSource;
+
   constructor(
-    readonly spec: ModelSpec,
+    source: ModelSource,
     private readonly options: ModelVersionOptions,
     private readonly metrics: Metrics,
   ) {
+    this.spec = source.spec;
+    this.source = { dir: source.dir, folder: source.folder, fingerprint: folderFingerprint(source.dir), ...(source.hub ? { hub: source.hub } : {}) };
+    const { spec } = this;
     this.task = taskFor(spec.task, spec.runtime);
     this.series = new ModelSeries(metrics, spec.name, spec.version);
   }
@@ -78,7 +100,7 @@ export class ModelVersion {
   }
 
   get dir(): string {
-    return this.options.dir;
+    return this.source.dir;
   }
 
   /** Queue and engine occupancy, for saturation gauges. */
@@ -86,7 +108,15 @@ export class ModelVersion {
     return { queued: this.batcher?.queued ?? 0, inFlight: this.batcher?.inFlight ?? 0 };
   }
 
+  /**
+   * Batching as it runs once loaded (engine calls at once = the pipeline's sessions), else as
+   * configured: server defaults, then the spec's own section.
+   */
   get batching(): BatcherOptions {
+    return this.batcher?.options ?? this.configuredBatching();
+  }
+
+  private configuredBatching(): BatcherOptions {
     return { ...DEFAULT_BATCHING, ...stripUndefined(this.options.batching ?? {}), ...stripUndefined(this.spec.batching ?? {}) };
   }
 
@@ -101,7 +131,7 @@ export class ModelVersion {
     this.metrics.modelReady.set(labels, 0);
     try {
       this.pipeline = await this.task.load(this.spec, {
-        dir: this.options.dir,
+        dir: this.source.dir,
         intraOpThreads: this.options.intraOpThreads,
         interOpThreads: this.options.interOpThreads,
         sessions: this.options.sessions,
@@ -109,7 +139,8 @@ export class ModelVersion {
         logger: this.options.logger,
       });
       const pipeline = this.pipeline;
-      const batching = { ...this.batching, maxConcurrentBatches: pipeline.concurrency ?? this.batching.maxConcurrentBatches };
+      const configured = this.configuredBatching();
+      const batching = { ...configured, maxConcurrentBatches: pipeline.concurrency ?? configured.maxConcurrentBatches };
       const batcher = new Batcher((items) => pipeline.runBatch(markBatchStart(items)), batching, {
         queueWait: stage.queue,
         batch: (size, s) => {

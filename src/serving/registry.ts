@@ -16,7 +16,7 @@ export interface ModelStatus {
   required: boolean;
 }
 
-export interface RegistryOptions extends Omit<ModelVersionOptions, 'dir'> {
+export interface RegistryOptions extends ModelVersionOptions {
   /** The model `POST /predict` serves; defaults to `sentiment`, else the first model. */
   defaultModel?: string;
 }
@@ -45,7 +45,7 @@ export class ModelRegistry {
     const { name, version } = source.spec;
     const versions = this.models.get(name) ?? new Map<string, ModelVersion>();
     if (versions.has(version)) throw new Error(`model "${name}" version "${version}" is defined twice (${source.dir})`);
-    const model = new ModelVersion(source.spec, { ...this.options, dir: source.dir, logger: this.logger }, this.metrics);
+    const model = new ModelVersion(source, { ...this.options, logger: this.logger }, this.metrics);
     versions.set(version, model);
     this.models.set(name, versions);
     return model;
@@ -186,7 +186,7 @@ export class ModelRegistry {
         loaded.push(existing);
         continue;
       }
-      const fresh = new ModelVersion({ ...source.spec, name }, { ...this.options, dir: source.dir, logger: this.logger }, this.metrics);
+      const fresh = new ModelVersion({ ...source, spec: { ...source.spec, name } }, { ...this.options, logger: this.logger }, this.metrics);
       try {
         await fresh.load();
       } catch (error) {

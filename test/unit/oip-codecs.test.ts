@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { applyClassification } from '../../src/http/oip/classification.js';
+import { applyClassification } from '../../src/serving/oip/classification.js';
 import type { ModelSpec } from '../../src/models/spec.js';
 import { imageClassificationOip } from '../../src/tasks/oip-image-classification.js';
 import { tabularRegressionOip } from '../../src/tasks/oip-tabular-regression.js';

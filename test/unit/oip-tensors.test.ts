@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkRequestedOutputs, matchInputs, parseInferRequest, parseParameters, selectOutputs } from '../../src/http/oip/infer-request.js';
+import { checkRequestedOutputs, matchInputs, parseInferRequest, parseParameters, selectOutputs } from '../../src/serving/oip/infer-request.js';
 import { batchRows, checkElements, flattenTensorData, shapeMatches, type OipInput, type OipModelMetadata } from '../../src/tasks/oip-tensors.js';
 
 const metadata: OipModelMetadata = {

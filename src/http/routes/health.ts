@@ -9,7 +9,7 @@ const uptimeSeconds = (context: ServerContext) => Number(((Date.now() - context.
  * really answer (`/health?deep=1`, one cheap real prediction per model).
  */
 export async function healthRoutes(app: FastifyInstance, context: ServerContext): Promise<void> {
-  const { registry, lifecycle } = context;
+  const { dataplane } = context;
 
   app.get('/alive', { schema: { tags: ['health'], summary: 'Liveness: the process answers.' } }, async () => ({
     status: 'alive',
@@ -17,11 +17,11 @@ export async function healthRoutes(app: FastifyInstance, context: ServerContext)
   }));
 
   app.get('/ready', { schema: { tags: ['health'], summary: 'Readiness: 200 when every local model is loaded and warmed up, else 503.' } }, async (_request, reply) => {
-    const ready = registry.ready && !lifecycle.draining;
+    const { ready } = dataplane;
     return reply.code(ready ? 200 : 503).send({
       ready,
-      ...(lifecycle.draining ? { reason: 'shutting down' } : {}),
-      models: registry.status(),
+      ...(dataplane.draining ? { reason: 'shutting down' } : {}),
+      models: dataplane.status(),
     });
   });
 
@@ -39,23 +39,12 @@ export async function healthRoutes(app: FastifyInstance, context: ServerContext)
         status: 'ok',
         version: context.version,
         uptime_seconds: uptimeSeconds(context),
-        ready: registry.ready && !lifecycle.draining,
-        models: registry.status(),
+        ready: dataplane.ready,
+        models: dataplane.status(),
       };
       const deep = request.query.deep === '1' || request.query.deep === 'true';
       if (!deep) return base;
-      const checks = await Promise.all(
-        registry.all().map(async (model) => {
-          const started = performance.now();
-          try {
-            const prediction = await model.probe();
-            return { name: model.name, version: model.version, required: model.isLocal, ok: true, latency_ms: performance.now() - started, prediction };
-          } catch (error) {
-            return { name: model.name, version: model.version, required: model.isLocal, ok: false, error: (error as Error).message };
-          }
-        }),
-      );
-      const healthy = checks.every((c) => c.ok || !c.required);
+      const { healthy, checks } = await dataplane.deepHealth();
       return reply.code(healthy ? 200 : 503).send({ ...base, status: healthy ? 'ok' : 'failing', checks });
     },
   );

@@ -1,70 +1,22 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { InvalidInput, VigilError } from '../../errors.js';
-import type { ModelVersion } from '../../serving/model-version.js';
-import { oipCodecFor } from '../../tasks/index.js';
-import type { OipCodec, OipModelMetadata, OipTensorMetadata } from '../../tasks/oip-tensors.js';
+import { InvalidInput } from '../../errors.js';
 import { acceptEmptyJsonBodies, adminGuard, adminTokenFromEnv, warnIfUnprotected } from '../admin-auth.js';
+import { httpCall } from '../call.js';
 import type { ServerContext } from '../context.js';
-import { applyClassification, classificationCount } from '../oip/classification.js';
-import { checkRequestedOutputs, matchInputs, parseInferRequest, selectOutputs } from '../oip/infer-request.js';
-import { ModelRepository } from '../oip/model-repository.js';
-import { requestRouteKey, ROUTE_HEADER } from '../route-key.js';
-import { predictOptions } from '../sse.js';
-import { requestTimeoutMs } from './models.js';
+import { ROUTE_HEADER } from '../route-key.js';
 
 /**
- * The Open Inference Protocol (KServe V2) over REST: health, server and model metadata,
- * inference, and Triton's model repository extension. Routes are generic; each task's codec
- * (src/tasks/oip-*.ts) says which tensors its models take and give. Inference goes through the
- * same ModelVersion.predict as the JSON API: same batcher, metrics and logs.
- *
- * Choices the protocol leaves open (docs/oip.md has the full list):
- * - not ready answers 503 with `{"ready": false}` (readiness probes read the status code);
- * - unknown model or version: 404; bad request: 400; model not ready: 503;
- * - platform: `onnx_onnxv1` for onnxruntime models, `remote` for remote ones;
- * - `parameters` values must be string, number or boolean (else 400); the only one read is the
- *   output parameter `classification` (Triton's extension); other keys are ignored.
+ * The Open Inference Protocol (KServe V2) over REST: an adapter over the OIP dataplane
+ * (src/serving/oip/oip-dataplane.ts), which holds the tensor checks, codecs, requested outputs
+ * and the classification extension for every OIP transport. This file maps routes and status
+ * codes: not ready answers 503 with `{"ready": false}` (readiness probes read the status code);
+ * the rest of the choices the protocol leaves open are listed in docs/oip.md.
  */
 
 type ModelParams = { name: string; version?: string };
 
-export const OIP_EXTENSIONS = ['model_repository', 'classification'];
-const SERVER_NAME = 'vigil';
-
-/** Remote models only forward requests; everything else runs in onnxruntime here. */
-function platformOf(model: ModelVersion): string {
-  return model.spec.runtime === 'remote' ? 'remote' : 'onnx_onnxv1';
-}
-
-class NotServableOverOip extends VigilError {
-  constructor(model: ModelVersion) {
-    super(400, 'not_supported', `model "${model.name}" (task ${model.spec.task}) has no tensor interface over /v2; use POST /v1/models/${model.name}/predict`);
-  }
-}
-
-/** The codec's metadata, computed once per loaded version (specs do not change under a version). */
-const metadataCache = new WeakMap<ModelVersion, OipModelMetadata>();
-function metadataOf(model: ModelVersion, codec: OipCodec | undefined): OipModelMetadata {
-  let metadata = metadataCache.get(model);
-  if (metadata) return metadata;
-  const signature = model.signature();
-  if (!codec) return { inputs: signature.inputs as OipTensorMetadata[], outputs: signature.outputs as OipTensorMetadata[] };
-  try {
-    metadata = codec.metadata(model.spec, signature);
-  } catch (error) {
-    // A spec the codec cannot read also failed to load; the message is in the model's reason.
-    throw new VigilError(503, 'model_not_ready', `model "${model.name}" cannot describe its tensors: ${(error as Error).message}`);
-  }
-  // The signature is the graph's once loaded; cache only then, so the classes count is right.
-  if (model.state === 'ready') metadataCache.set(model, metadata);
-  return metadata;
-}
-
-const publicTensor = ({ name, datatype, shape }: OipTensorMetadata) => ({ name, datatype, shape });
-
 export async function oipRoutes(app: FastifyInstance, context: ServerContext): Promise<void> {
-  const { registry, lifecycle, limits, logger, router } = context;
-  const repository = new ModelRepository(registry);
+  const { oip, logger } = context;
   const token = adminTokenFromEnv();
   warnIfUnprotected(token, logger, 'the model repository API (POST /v2/repository/...: load and unload models)');
   const admin = adminGuard(token);
@@ -73,71 +25,42 @@ export async function oipRoutes(app: FastifyInstance, context: ServerContext): P
   acceptEmptyJsonBodies(app);
 
   const tags = ['oip'];
-  const serverReady = () => registry.ready && !lifecycle.draining;
 
-  app.get('/v2/health/live', { schema: { tags, summary: 'Server live: the process answers (never touches models).' } }, async () => ({ live: true }));
+  app.get('/v2/health/live', { schema: { tags, summary: 'Server live: the process answers (never touches models).' } }, async () => ({ live: oip.serverLive() }));
 
   app.get('/v2/health/ready', { schema: { tags, summary: 'Server ready: 200 {"ready":true}, else 503 {"ready":false} (loading, draining).' } }, async (_request, reply) => {
-    const ready = serverReady();
+    const ready = oip.serverReady();
     return reply.code(ready ? 200 : 503).send({ ready });
   });
 
-  app.get('/v2', { schema: { tags, summary: 'Server metadata: name, version, extensions.' } }, async () => ({
-    name: SERVER_NAME,
-    version: context.version,
-    extensions: OIP_EXTENSIONS,
-  }));
+  app.get('/v2', { schema: { tags, summary: 'Server metadata: name, version, extensions.' } }, async () => oip.serverMetadata(context.version));
 
-  const modelOf = (request: FastifyRequest<{ Params: ModelParams }>) => registry.get(request.params.name, request.params.version);
-
-  const metadata = async (request: FastifyRequest<{ Params: ModelParams }>) => {
-    const model = modelOf(request);
-    const described = metadataOf(model, oipCodecFor(model.spec.task));
-    return {
-      name: model.name,
-      versions: registry.versions(model.name).map((v) => v.version),
-      platform: platformOf(model),
-      inputs: described.inputs.map(publicTensor),
-      outputs: described.outputs.map(publicTensor),
-      ...(described.properties ? { properties: { version: model.version, ...described.properties } } : {}),
-    };
-  };
+  const metadata = async (request: FastifyRequest<{ Params: ModelParams }>) => oip.modelMetadata(request.params.name, request.params.version);
   app.get('/v2/models/:name', { schema: { tags, summary: 'Model metadata (its newest ready version).' } }, metadata);
   app.get('/v2/models/:name/versions/:version', { schema: { tags, summary: 'Model metadata of one version.' } }, metadata);
 
   const modelReady = async (request: FastifyRequest<{ Params: ModelParams }>, reply: FastifyReply) => {
-    const model = modelOf(request);
-    const ready = model.state === 'ready' && !lifecycle.draining;
-    return reply.code(ready ? 200 : 503).send({ name: model.name, ready });
+    const answer = oip.modelReady(request.params.name, request.params.version);
+    return reply.code(answer.ready ? 200 : 503).send(answer);
   };
   app.get('/v2/models/:name/ready', { schema: { tags, summary: 'Model ready: 200 or 503, {"name","ready"}.' } }, modelReady);
   app.get('/v2/models/:name/versions/:version/ready', { schema: { tags, summary: 'Model version ready: 200 or 503.' } }, modelReady);
 
   const infer = async (request: FastifyRequest<{ Params: ModelParams }>, reply: FastifyReply) => {
-    // The same version choice as the JSON API (champion, canary, sticky key from the header, shadow).
-    const decision = router.choose(request.params.name, { version: request.params.version, routeKey: requestRouteKey(request), requestId: request.id });
-    const { model } = decision;
-    const codec = oipCodecFor(model.spec.task);
-    if (!codec) throw new NotServableOverOip(model);
-    const body = parseInferRequest(request.body);
-    const described = metadataOf(model, codec);
-    checkRequestedOutputs(body, described);
-    for (const requested of body.outputs ?? []) classificationCount(requested);
-    const inputs = codec.decode(matchInputs(body, described), model.spec);
-    if (inputs.length === 0) throw new InvalidInput('the batch is empty: the first dimension of the inputs is 0');
-    if (inputs.length > limits.maxBatchInputs) {
-      throw new InvalidInput(`the batch has ${inputs.length} rows; at most ${limits.maxBatchInputs} are allowed per request`, 'too_many_inputs');
-    }
-    // Same deadline header as the JSON API; no fallback model here: a stand-in could speak other tensors.
-    const timeoutMs = requestTimeoutMs(request);
-    void reply.header(ROUTE_HEADER, decision.route);
-    const { result: predictions } = await router.predict(decision, inputs, predictOptions(reply, { timeoutMs, requestId: request.id }), { useFallback: false });
-    return {
-      model_name: model.name,
-      model_version: model.version,
-      ...(body.id !== undefined ? { id: body.id } : {}),
-      outputs: applyClassification(selectOutputs(codec.encode(predictions, model.spec, described), body.outputs), body.outputs, model.spec.labels ?? []),
-    };
+    // Same route key header and deadline header as the JSON API; the body is the $inference_request.
+    const call = httpCall(request, reply, request.params.name, request.params.version, request.body);
+    return oip.infer({
+      model: call.model,
+      version: call.version,
+      routeKey: call.routeKey,
+      requestId: call.requestId,
+      timeoutMs: call.timeoutMs,
+      get signal() {
+        return call.signal;
+      },
+      request: call.payload,
+      onRoute: (route) => void reply.header(ROUTE_HEADER, route),
+    });
   };
   const inferSchema = (summary: string) => ({
     tags,
@@ -167,14 +90,14 @@ export async function oipRoutes(app: FastifyInstance, context: ServerContext): P
       const body = request.body ?? {};
       if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new InvalidInput('the body must be a JSON object, e.g. {"ready": true}');
       if (body.ready !== undefined && typeof body.ready !== 'boolean') throw new InvalidInput('"ready" must be true or false');
-      return repository.index(body.ready === true);
+      return oip.repositoryIndex(body.ready === true);
     },
   );
   app.post<{ Params: { name: string } }>(
     '/v2/repository/models/:name/load',
     { schema: { tags, summary: 'Re-read the model folder and load what changed (idempotent).' }, ...repositoryRoute },
     async (request) => {
-      const versions = await repository.load(request.params.name);
+      const versions = await oip.repositoryLoad(request.params.name);
       request.log.info({ model: request.params.name, versions: versions.map((v) => v.version) }, 'repository: model loaded');
       return {};
     },
@@ -183,7 +106,7 @@ export async function oipRoutes(app: FastifyInstance, context: ServerContext): P
     '/v2/repository/models/:name/unload',
     { schema: { tags, summary: 'Drain queued requests, then release the model (idempotent).' }, ...repositoryRoute },
     async (request) => {
-      await repository.unload(request.params.name);
+      await oip.repositoryUnload(request.params.name);
       request.log.info({ model: request.params.name }, 'repository: model unloaded');
       return {};
     },
