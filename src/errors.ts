@@ -23,6 +23,13 @@ export class InvalidInput extends VigilError {
   }
 }
 
+/** The caller sent something larger than a limit allows; the message names the limit. */
+export class PayloadTooLarge extends VigilError {
+  constructor(message: string) {
+    super(413, 'payload_too_large', message);
+  }
+}
+
 export class ModelNotFound extends VigilError {
   constructor(name: string, version?: string) {
     super(

@@ -121,6 +121,7 @@ export async function startServer(config: ServeConfig, options: { logger?: Logge
     interOpThreads: config.interOpThreads,
     sessions: config.sessions,
     monitor,
+    imageLimits: { maxPixels: config.maxImagePixels, maxBytes: config.maxImageBytes },
     batching: { maxBatchSize: config.maxBatchSize, maxDelayMs: config.maxDelayMs, maxQueue: config.maxQueue, bucketing: config.bucketing },
   });
   for (const source of modelSources(config)) registry.add(source);

@@ -36,6 +36,8 @@ export interface ModelVersionOptions {
   batching?: Partial<BatcherOptions>;
   /** For runtimes that log on their own (remote: retries, circuit changes). */
   logger?: Logger;
+  /** Largest image an image task decodes (--max-image-pixels, --max-image-bytes). */
+  imageLimits?: { maxPixels: number; maxBytes: number };
   /** Model monitoring (prediction log, drift, feedback): sees every recorded prediction. */
   monitor?: PredictionObserver;
 }
@@ -135,6 +137,7 @@ export class ModelVersion {
         intraOpThreads: this.options.intraOpThreads,
         interOpThreads: this.options.interOpThreads,
         sessions: this.options.sessions,
+        imageLimits: this.options.imageLimits,
         metrics: this.metrics,
         logger: this.options.logger,
       });

@@ -2,7 +2,8 @@ import { InvalidInput } from '../errors.js';
 import type { ModelSpec } from '../models/spec.js';
 import { type OnnxSession, Tensor } from '../runtimes/onnx/session.js';
 import { loadOnnxSession } from './onnx-session-loader.js';
-import { decodeBase64Image, pngToPixels, type FitOptions } from './image-preprocessing.js';
+import { imageDecoder } from './image-decoder.js';
+import { DEFAULT_IMAGE_LIMITS, decodeBase64Image, type FitOptions, type ImageLimits } from './image-preprocessing.js';
 import { softmax } from './math.js';
 import type { ParsedRequest, Pipeline, Prediction, RequestLimits, TaskDefinition } from './types.js';
 
@@ -134,6 +135,7 @@ class ImageClassificationPipeline implements Pipeline<ImageInput, Float32Array, 
     private readonly spec: ModelSpec,
     private readonly session: OnnxSession,
     private readonly settings: ImageSettings,
+    private readonly limits: ImageLimits = DEFAULT_IMAGE_LIMITS,
   ) {
     const { inputs, outputs } = session.describe();
     const input = inputs.find((i) => i.name === spec.inputs?.[0]?.name) ?? inputs[0];
@@ -151,9 +153,11 @@ class ImageClassificationPipeline implements Pipeline<ImageInput, Float32Array, 
     this.outputsProbabilities = /prob|softmax/i.test(output.name);
   }
 
-  encode(input: ImageInput): Float32Array {
+  encode(input: ImageInput): Float32Array | Promise<Float32Array> {
     if ('pixels' in input) return checkPixels(input.pixels, input.field, this.settings);
-    return pngToPixels(input.png, input.field, this.settings);
+    // Off the server thread (image-decoder.ts); the limits are checked here first, from the header.
+    const { mean: _mean, std: _std, ...fit } = this.settings;
+    return imageDecoder.decode(input.png, input.field, fit, this.limits);
   }
 
   /** Drift features as the digits training records them (src/training/digits.ts): mean pixel value, share of pixels > 0.5. */
@@ -217,6 +221,6 @@ export const imageClassification: TaskDefinition<ImageInput> = {
   async load(spec, options) {
     if (!spec.onnx) throw new Error(`model "${spec.name}": image-classification needs an onnx runtime section`);
     const session = await loadOnnxSession(spec, options);
-    return new ImageClassificationPipeline(spec, session, imageSettings(spec));
+    return new ImageClassificationPipeline(spec, session, imageSettings(spec), options.imageLimits);
   },
 };

@@ -1,5 +1,5 @@
 import { PNG } from 'pngjs';
-import { InvalidInput } from '../errors.js';
+import { InvalidInput, PayloadTooLarge } from '../errors.js';
 
 /**
  * PNG bytes -> the grey "ink" image a digit classifier was trained on (MNIST convention: light
@@ -28,11 +28,39 @@ export interface FitOptions {
 }
 
 /**
- * Refuse images whose pixel buffer would be huge before decoding them: a PNG of a few kilobytes
- * (well under the body limit) can claim 60000x60000 pixels. 2048x2048 is 16 MB of RGBA and a
- * fraction of a second of decoding on the event loop; a digit needs far less.
+ * Refuse images whose pixel buffer would be large before decoding them: a PNG of a few
+ * kilobytes (well under the body limit) can claim 60000x60000 pixels, and decoding a
+ * 2048x2048 one took ~250 ms of CPU. A digit needs 28x28; a drawing or a phone crop fits in
+ * 1024x1024. Both bounds are settings (--max-image-pixels, --max-image-bytes).
  */
-export const MAX_PNG_PIXELS = 2048 * 2048;
+export interface ImageLimits {
+  /** Most pixels (width x height) a PNG may declare. */
+  maxPixels: number;
+  /** Most bytes of one PNG (after base64 decoding). */
+  maxBytes: number;
+}
+
+export const DEFAULT_IMAGE_LIMITS: ImageLimits = { maxPixels: 1024 * 1024, maxBytes: 512 * 1024 };
+
+/** Kept for callers that name the old bound; the limit in force is ImageLimits.maxPixels. */
+export const MAX_PNG_PIXELS = DEFAULT_IMAGE_LIMITS.maxPixels;
+
+/** Throws 413 naming the limit when a PNG is larger than the limits allow; reads only its header. */
+export function checkPngSize(bytes: Uint8Array, field: string, limits: ImageLimits): void {
+  if (bytes.length > limits.maxBytes) {
+    throw new PayloadTooLarge(`"${field}" is a PNG of ${bytes.length} bytes; at most ${limits.maxBytes} bytes are accepted (--max-image-bytes)`);
+  }
+  // IHDR is always first: width and height are the big-endian words at bytes 16 and 20.
+  if (bytes.length >= 24) {
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const width = view.getUint32(16);
+    const height = view.getUint32(20);
+    if (width * height > limits.maxPixels) {
+      throw new PayloadTooLarge(`"${field}" is ${width}x${height} pixels; at most ${limits.maxPixels} pixels are accepted (--max-image-pixels)`);
+    }
+  }
+}
+
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
 /** Base64 (standard or URL-safe) or a `data:image/png;base64,` URL, to bytes. */
@@ -51,15 +79,8 @@ export function decodeBase64Image(value: string, field: string): Buffer {
 }
 
 /** Decodes a PNG into straight RGBA8 (pngjs rescales 16-bit and expands palettes). */
-export function decodePng(bytes: Buffer, field: string): PNG {
-  // IHDR is always first: width and height are the big-endian words at bytes 16 and 20.
-  if (bytes.length >= 24) {
-    const width = bytes.readUInt32BE(16);
-    const height = bytes.readUInt32BE(20);
-    if (width * height > MAX_PNG_PIXELS) {
-      throw new InvalidInput(`"${field}" is ${width}x${height} pixels; at most ${MAX_PNG_PIXELS} pixels are accepted`);
-    }
-  }
+export function decodePng(bytes: Buffer, field: string, limits: ImageLimits = DEFAULT_IMAGE_LIMITS): PNG {
+  checkPngSize(bytes, field, limits);
   try {
     return PNG.sync.read(bytes);
   } catch (error) {
@@ -217,8 +238,8 @@ export function stretchContrast(image: GreyImage): GreyImage {
 }
 
 /** PNG bytes -> width*height values in [0,1], bright ink on black, ready for the model. */
-export function pngToPixels(bytes: Buffer, field: string, options: FitOptions): Float32Array {
-  const png = decodePng(bytes, field);
+export function pngToPixels(bytes: Buffer, field: string, options: FitOptions, limits: ImageLimits = DEFAULT_IMAGE_LIMITS): Float32Array {
+  const png = decodePng(bytes, field, limits);
   const ink = stretchContrast(inkFromRgba(png.data, png.width, png.height, options.invert));
   const fitted = options.fit === 'mnist' ? fitLikeMnist(ink, options.width, options.height, options.box) : resizeArea(ink, options.width, options.height);
   // Area averaging can overshoot 1 by a rounding error; the model was trained on [0,1].

@@ -70,6 +70,8 @@ export interface LoadOptions {
   interOpThreads?: number;
   /** Engine sessions (worker threads) per model version. */
   sessions?: number;
+  /** Largest image (pixels, bytes) an image task decodes; DEFAULT_IMAGE_LIMITS when absent. */
+  imageLimits?: { maxPixels: number; maxBytes: number };
   /** The server's metrics, for runtimes that declare their own (remote). */
   metrics?: Metrics;
   logger?: Logger;
