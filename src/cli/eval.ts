@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { readSpec, repoRoot } from '../training/artifacts.js';
@@ -11,11 +11,18 @@ held-out split recomputed from the data with the spec's seed, prints the metrics
 numbers recorded in vigil.model.json, and exits 1 when any differs by more than the tolerance.
 
   <model-dir-or-name>  a model folder (holding vigil.model.json) or an embedded model name
-                       (${Object.keys(TRAINERS).join(', ')}) meaning models/<name>/1
+                       (${Object.keys(TRAINERS).join(', ')}) meaning its newest version
+                       folder, models/<name>/<N>
   [data]               data path (default: the shared data set beside the checkout)
   --json               print one JSON object instead of a table
   --tolerance X        override the spec's tolerance (absolute difference per metric)
   -h, --help           this help`;
+
+/** The highest numbered version folder of a model (models/<name>/<N>), or <name>/1 when there is none. */
+function newestVersion(modelDir: string): string {
+  const versions = existsSync(modelDir) ? readdirSync(modelDir).filter((d) => /^\d+$/.test(d)).map(Number) : [];
+  return resolve(modelDir, String(versions.length ? Math.max(...versions) : 1));
+}
 
 export async function run(args: string[]): Promise<number> {
   let parsed;
@@ -39,7 +46,7 @@ export async function run(args: string[]): Promise<number> {
     console.error(HELP);
     return 2;
   }
-  const dir = existsSync(resolve(target, 'vigil.model.json')) ? resolve(target) : resolve(repoRoot, 'models', target, '1');
+  const dir = existsSync(resolve(target, 'vigil.model.json')) ? resolve(target) : newestVersion(resolve(repoRoot, 'models', target));
   if (!existsSync(resolve(dir, 'vigil.model.json'))) {
     console.error(`vigil eval: no vigil.model.json in ${target} nor in ${dir}`);
     return 2;
@@ -63,9 +70,10 @@ export async function run(args: string[]): Promise<number> {
     console.log(JSON.stringify({ model: result.model, dir, n: result.n, tolerance, ok, metrics: rows }, null, 2));
   } else {
     console.log(`${result.model} (${dir}), ${result.n} held-out examples, tolerance ${tolerance}`);
-    console.log(`  ${'metric'.padEnd(10)} ${'now'.padStart(10)} ${'recorded'.padStart(10)}  status`);
+    const w = Math.max(10, ...rows.map((r) => r.metric.length));
+    console.log(`  ${'metric'.padEnd(w)} ${'now'.padStart(10)} ${'recorded'.padStart(10)}  status`);
     for (const r of rows) {
-      console.log(`  ${r.metric.padEnd(10)} ${r.value.toFixed(4).padStart(10)} ${(r.recorded === null ? '-' : r.recorded.toFixed(4)).padStart(10)}  ${r.ok ? 'ok' : 'DIFFERS'}`);
+      console.log(`  ${r.metric.padEnd(w)} ${r.value.toFixed(4).padStart(10)} ${(r.recorded === null ? '-' : r.recorded.toFixed(4)).padStart(10)}  ${r.ok ? 'ok' : 'DIFFERS'}`);
     }
     console.log(ok ? 'ok' : 'FAILED: metrics differ from the spec beyond the tolerance');
   }

@@ -6,7 +6,7 @@ import { TRAINERS } from '../training/index.js';
 const HELP = `usage: vigil train <model> [--data PATH] [--out DIR] [--seed N] [--quick] [--epochs N]
 
 Trains one of the embedded models and exports it (model.onnx, vigil.model.json, MODEL_CARD.md,
-and for text models tokenizer.json + tokenizer_config.json) into models/<model>/1.
+and for text models tokenizer.json + tokenizer_config.json) into models/<model>/<version> (1; spam: 2).
 
 models:
 ${Object.entries(TRAINERS)
@@ -15,8 +15,8 @@ ${Object.entries(TRAINERS)
 
 options:
   --data PATH   training data (default: the shared data set beside the checkout, ../shared/...)
-  --out DIR     output folder (default: models/<model>/1 in the repository; with --quick,
-                .vigil/quick-models/<model>/1 so that a CI-sized run never replaces a committed model)
+  --out DIR     output folder (default: models/<model>/<version> in the repository; with --quick,
+                .vigil/quick-models/<model>/<version> so that a CI-sized run never replaces a committed model)
   --seed N      random seed for the split, initialisation and data order (default 42)
   --quick       small fast run for CI (fewer rows and epochs, no hyper-parameter sweep)
   --epochs N    override the number of training epochs
@@ -63,7 +63,8 @@ export async function run(args: string[]): Promise<number> {
     return 2;
   }
   const trainer = await entry.load();
-  const defaultOut = values.quick ? resolve(repoRoot, '.vigil', 'quick-models', name, '1') : resolve(repoRoot, 'models', name, '1');
+  const version = trainer.version ?? '1';
+  const defaultOut = values.quick ? resolve(repoRoot, '.vigil', 'quick-models', name, version) : resolve(repoRoot, 'models', name, version);
   const out = resolve(values.out ?? defaultOut);
   const result = await trainer.train({
     data: values.data ? resolve(values.data) : undefined,

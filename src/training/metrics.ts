@@ -180,3 +180,29 @@ export function predictionReference(probs: number[][], labels: string[]): { labe
     confidence: histogram(conf, confidenceEdges(labels.length)),
   };
 }
+
+/**
+ * How far predicted probabilities are from observed frequencies, for a binary classifier:
+ * expected calibration error over `bins` equal-width bins of p(positive) (the bins' |mean p -
+ * observed rate|, weighted by their share of the examples) and the Brier score (mean squared
+ * error of p against the 0/1 label).
+ */
+export function calibrationMetrics(pPositive: ArrayLike<number>, yTrue: ArrayLike<number>, bins = 10): { ece: number; brier: number } {
+  const n = yTrue.length;
+  const sumP = new Float64Array(bins);
+  const sumY = new Float64Array(bins);
+  const count = new Float64Array(bins);
+  let brier = 0;
+  for (let i = 0; i < n; i++) {
+    const p = pPositive[i]!;
+    const y = yTrue[i]!;
+    const b = Math.min(bins - 1, Math.floor(p * bins));
+    sumP[b]! += p;
+    sumY[b]! += y;
+    count[b]!++;
+    brier += (p - y) ** 2;
+  }
+  let ece = 0;
+  for (let b = 0; b < bins; b++) if (count[b]) ece += Math.abs(sumP[b]! - sumY[b]!) / (n || 1);
+  return { ece: round(ece, 4), brier: round(brier / (n || 1), 4) };
+}

@@ -37,6 +37,8 @@ export interface EvalResult {
 
 export interface Trainer {
   name: string;
+  /** The version folder `vigil train` writes by default (models/<name>/<version>); '1' when absent. */
+  version?: string;
   train(ctx: TrainContext): Promise<TrainResult>;
   evaluate(dir: string, ctx: EvalContext): Promise<EvalResult>;
 }

@@ -83,6 +83,14 @@ describe.skipIf(!canRun)('web playground (embedded models)', () => {
     expect(await prediction.getAttribute('data-label')).toBe(api.body.label);
     const shown = await page.$$eval('#spam-result .bar', (rows) => rows.map((r) => [r.getAttribute('data-label'), Number(r.getAttribute('data-score'))] as [string, number]));
     expect(Object.fromEntries(shown)).toEqual(api.body.scores);
+    // A short chat message among the examples (issue 15): read as ham, in the page as in the API.
+    const short = 'Thanks, see you tomorrow';
+    await page.getByRole('button', { name: short }).click();
+    await page.locator('#spam-result .prediction[data-label="ham"]').waitFor();
+    expect((await postJson(`${server.url}/v1/models/spam/predict`, { text: short })).body.label).toBe('ham');
+    await page.getByLabel('Message or e-mail to check').fill(text);
+    await page.getByRole('button', { name: 'Check for spam' }).click();
+    await page.locator('#spam-result .prediction[data-label="spam"]').waitFor();
     await screenshot(page, 'ui-spam.png');
     expect(errors).toEqual([]);
     await page.close();

@@ -64,7 +64,8 @@ function sample(text: string, name: string, labels: string): number | undefined 
   return match ? Number(match[1]) : undefined;
 }
 
-const SPAM = 'model="spam",version="1"';
+// models/spam holds versions 1 and 2; the champion (the newest) answers.
+const SPAM = 'model="spam",version="2"';
 
 /** The label each prediction gets: the truth for the first 18, then the opposite (7 mistakes). */
 const flip = (label: string) => (label === 'spam' ? 'ham' : 'spam');
@@ -104,7 +105,7 @@ describe('POST /v1/feedback', () => {
     const first = spamRequest.predictions[0]!.label;
     const one = await postJson(`${server!.url}/v1/feedback`, { request_id: spamRequest.request_id, index: 0, label: truth(first, 0) });
     expect(one.status).toBe(200);
-    expect(one.body).toMatchObject({ request_id: spamRequest.request_id, index: 0, model: 'spam', version: '1', predicted: first, label: first, correct: true });
+    expect(one.body).toMatchObject({ request_id: spamRequest.request_id, index: 0, model: 'spam', version: '2', predicted: first, label: first, correct: true });
     expect(one.body.outcome).toBe(first === 'spam' ? 'tp' : 'tn');
     expect(one.body.delay_seconds).toBeGreaterThanOrEqual(0);
 
@@ -255,7 +256,7 @@ describe('POST /v1/feedback', () => {
     const rows = db.prepare('SELECT * FROM predictions WHERE request_id = ?').all(answer.body.request_id) as Record<string, unknown>[];
     db.close();
     expect(rows).toHaveLength(1);
-    expect(rows[0]).toMatchObject({ model: 'spam', version: '1', idx: 0, input: null, true_label: 'ham' });
+    expect(rows[0]).toMatchObject({ model: 'spam', version: '2', idx: 0, input: null, true_label: 'ham' });
     expect(JSON.stringify(rows)).not.toContain('Zanzibar');
     expect(server!.logs.join('\n')).not.toContain('Zanzibar');
     expect(server!.logs.join('\n')).not.toContain('carol.secret');

@@ -13,25 +13,26 @@ import { hasShared, sharedDir } from '../helpers/shared.js';
  * spec declares, and still scoring what their spec recorded (recomputed on the held-out split).
  */
 
-const MODELS: Array<{ name: string; needsShared: boolean; files: string[] }> = [
-  { name: 'sentiment', needsShared: true, files: ['model.onnx', 'tokenizer.json', 'tokenizer_config.json', SPEC_FILE, 'MODEL_CARD.md'] },
-  { name: 'spam', needsShared: false, files: ['model.onnx', 'tokenizer.json', 'tokenizer_config.json', SPEC_FILE, 'MODEL_CARD.md'] },
-  { name: 'digits', needsShared: false, files: ['model.onnx', SPEC_FILE, 'MODEL_CARD.md'] },
-  { name: 'air-quality', needsShared: true, files: ['model.onnx', SPEC_FILE, 'MODEL_CARD.md'] },
+const TEXT_FILES = ['model.onnx', 'tokenizer.json', 'tokenizer_config.json', SPEC_FILE, 'MODEL_CARD.md'];
+const MODELS: Array<{ name: string; version: string; needsShared: boolean; files: string[] }> = [
+  { name: 'sentiment', version: '1', needsShared: true, files: TEXT_FILES },
+  { name: 'spam', version: '1', needsShared: false, files: TEXT_FILES },
+  { name: 'spam', version: '2', needsShared: false, files: TEXT_FILES },
+  { name: 'digits', version: '1', needsShared: false, files: ['model.onnx', SPEC_FILE, 'MODEL_CARD.md'] },
+  { name: 'air-quality', version: '1', needsShared: true, files: ['model.onnx', SPEC_FILE, 'MODEL_CARD.md'] },
 ];
 
-const dirOf = (name: string) => path.join(REPO_ROOT, 'models', name, '1');
-const specOf = (name: string) => parseSpec(JSON.parse(readFileSync(path.join(dirOf(name), SPEC_FILE), 'utf8')), name);
-
 for (const m of MODELS) {
-  describe(`models/${m.name}/1`, () => {
+  const dirOf = (_name: string) => path.join(REPO_ROOT, 'models', m.name, m.version);
+  const specOf = (name: string) => parseSpec(JSON.parse(readFileSync(path.join(dirOf(name), SPEC_FILE), 'utf8')), name);
+  describe(`models/${m.name}/${m.version}`, () => {
     it('holds its files, stays well under 10 MB, and declares the graph it ships', async () => {
       const dir = dirOf(m.name);
       expect(readdirSync(dir).sort()).toEqual([...m.files].sort());
       const bytes = m.files.reduce((s, f) => s + statSync(path.join(dir, f)).size, 0);
       expect(bytes).toBeLessThan(5 * 2 ** 20);
       const spec = specOf(m.name);
-      expect(spec).toMatchObject({ name: m.name, version: '1', runtime: 'onnx', onnx: { file: 'model.onnx' } });
+      expect(spec).toMatchObject({ name: m.name, version: m.version, runtime: 'onnx', onnx: { file: 'model.onnx' } });
       for (const key of ['inputs', 'outputs', 'quality', 'evaluation', 'reference', 'provenance', 'training'] as const) expect(spec[key], key).toBeDefined();
       const session = await ort.InferenceSession.create(path.join(dir, 'model.onnx'));
       expect(session.inputNames).toEqual(spec.inputs!.map((i) => i.name));
