@@ -30,9 +30,9 @@ describe('deploy/compose/docker-compose.yml', () => {
     const dockerfile = readFileSync(path.join(REPO_ROOT, 'deploy', 'docker', 'Dockerfile'), 'utf8');
     expect(dockerfile).toContain('deploy/docker/healthcheck.mjs');
     expect(dockerfile).toMatch(/EXPOSE 8000/);
-    // Two replicas, two host ports, one container port.
-    expect(services.vigil.ports).toEqual(['8000:8000']);
-    expect(services['vigil-2'].ports).toEqual(['8001:8000']);
+    // Two replicas, two host ports (loopback unless PUBLISH_ADDRESS says otherwise), one container port.
+    expect(services.vigil.ports).toEqual(['${PUBLISH_ADDRESS:-127.0.0.1}:8000:8000']);
+    expect(services['vigil-2'].ports).toEqual(['${PUBLISH_ADDRESS:-127.0.0.1}:8001:8000']);
   });
 
   it('pins every image to a version', () => {
