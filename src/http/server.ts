@@ -16,6 +16,8 @@ import { Dataplane } from '../serving/dataplane.js';
 import { OipDataplane } from '../serving/oip/oip-dataplane.js';
 import { PredictionRouter } from '../serving/router.js';
 import { parseRoutingChange } from '../serving/routing-policy.js';
+import { registerRoutingFingerprint, RoutingSync } from '../serving/routing-sync.js';
+import { parseStoreTarget } from '../store/target.js';
 import { buildApp } from './app.js';
 import { ConnectionDrain } from './drain.js';
 import type { ServerContext } from './context.js';
@@ -127,6 +129,11 @@ export async function startServer(config: ServeConfig, options: { logger?: Logge
   for (const source of modelSources(config)) registry.add(source);
   if (registry.all().length === 0) logger.warn('no models configured: pass --model PATH or put model folders in the models directory');
   applyStartupRouting(config, registry, logger);
+  registerRoutingFingerprint(metrics.registry, registry);
+  // With a PostgreSQL prediction log, routing changes are shared through the same database.
+  const storeTarget = parseStoreTarget(config.predictionLog);
+  const routingSync = storeTarget.kind === 'postgres' ? new RoutingSync({ url: storeTarget.url, host: registry, registry: metrics.registry, logger }) : undefined;
+  routingSync?.start().catch((error: unknown) => logger.error({ err: error }, 'shared routing state could not start'));
 
   const router = new PredictionRouter(registry, metrics, logger);
   const lifecycle = { draining: false, startedAt: Date.now() };
@@ -183,6 +190,7 @@ export async function startServer(config: ServeConfig, options: { logger?: Logge
       await app.close(); // closes what is still idle, waits for in-flight requests
       context.shedLog.flush();
       await loaded.catch(() => undefined);
+      await routingSync?.close();
       await registry.unloadAll();
       await monitor.close(); // writes the prediction log rows still buffered
       await tracing.shutdown().catch((error: unknown) => logger.warn({ err: error }, 'tracing: flushing spans failed'));

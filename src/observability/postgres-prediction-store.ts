@@ -31,7 +31,10 @@ export interface PostgresStoreOptions extends StoreEvents {
   /** Rows kept while the database is away; past it they are dropped and counted. */
   bufferRows?: number;
   pruneIntervalMs?: number;
-  /** Written with each row: which replica answered (default: the host name, a pod's name). */
+  /**
+   * Written with each row: which process answered (default: host name, a pod's name, with the
+   * process id and start time, so two processes never share it).
+   */
   replica?: string;
   now?: () => number;
   env?: NodeJS.ProcessEnv;
@@ -105,7 +108,9 @@ export class PostgresPredictionStore implements PredictionStore {
   private readonly replica: string;
   private readonly now: () => number;
   private readonly bufferRows: number;
-  private pending: PredictionRecord[] = [];
+  private pending: (PredictionRecord & { seq?: number })[] = [];
+  /** Numbers this process's rows: with `replica`, the key that makes a retried batch idempotent. */
+  private seq = 0;
   private timer: NodeJS.Timeout | undefined;
   private pruneTimer: NodeJS.Timeout | undefined;
   /** The batch being sent, if any (its rows are out of `pending` meanwhile). */
@@ -122,7 +127,7 @@ export class PostgresPredictionStore implements PredictionStore {
     this.maxRows = options.maxRows ?? DEFAULT_POSTGRES_MAX_ROWS;
     this.maxAgeDays = options.maxAgeDays ?? 30;
     this.bufferRows = options.bufferRows ?? DEFAULT_BUFFER_ROWS;
-    this.replica = options.replica ?? hostname();
+    this.replica = options.replica ?? `${hostname()}:${process.pid}:${Date.now().toString(36)}`;
     this.now = options.now ?? Date.now;
     this.pool = createPool({ url: options.url, env: options.env, applicationName: 'vigil prediction log' });
   }
@@ -176,7 +181,7 @@ export class PostgresPredictionStore implements PredictionStore {
       if (room <= 0) return;
       records = records.slice(0, room);
     }
-    for (const r of records) this.pending.push(r);
+    for (const r of records) this.pending.push({ ...r, seq: ++this.seq });
     if (this.pending.length >= (this.options.flushSize ?? 256)) this.schedule(0);
     else this.schedule(this.options.flushIntervalMs ?? 200);
   }
@@ -227,8 +232,8 @@ export class PostgresPredictionStore implements PredictionStore {
     return this.inFlight;
   }
 
-  private async insert(rows: PredictionRecord[]): Promise<void> {
-    const cols: unknown[][] = Array.from({ length: 13 }, () => new Array(rows.length));
+  private async insert(rows: (PredictionRecord & { seq?: number })[]): Promise<void> {
+    const cols: unknown[][] = Array.from({ length: 14 }, () => new Array(rows.length));
     rows.forEach((r, i) => {
       cols[0]![i] = r.requestId;
       cols[1]![i] = r.index;
@@ -243,10 +248,13 @@ export class PostgresPredictionStore implements PredictionStore {
       cols[10]![i] = r.input ?? null;
       cols[11]![i] = r.shadow === true;
       cols[12]![i] = this.replica;
+      cols[13]![i] = r.seq;
     });
+    // A batch whose commit was lost with the connection is sent again: the rows it already wrote are skipped.
     await this.pool.query(
-      `INSERT INTO vigil_predictions (request_id, idx, model, version, created_at, label, score, value, fallback_from, fallback_reason, input, shadow, replica)
-       SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::float8[], $8::float8[], $9::text[], $10::text[], $11::text[], $12::bool[], $13::text[])`,
+      `INSERT INTO vigil_predictions (request_id, idx, model, version, created_at, label, score, value, fallback_from, fallback_reason, input, shadow, replica, replica_seq)
+       SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::float8[], $8::float8[], $9::text[], $10::text[], $11::text[], $12::bool[], $13::text[], $14::bigint[])
+       ON CONFLICT (replica, replica_seq) DO NOTHING`,
       cols,
     );
   }

@@ -64,8 +64,12 @@ export interface ChangeOptions {
   atStartup?: boolean;
 }
 
+/** Told of a change made on this replica at runtime (API), so it can be shared (routing-sync.ts). */
+export type RoutingListener = (model: string, entry: RoutingEntry) => void;
+
 export class RoutingTable {
   private readonly entries = new Map<string, RoutingEntry>();
+  private readonly listeners = new Set<RoutingListener>();
 
   constructor(private readonly now: () => number = Date.now) {}
 
@@ -84,6 +88,30 @@ export class RoutingTable {
     return version === undefined ? undefined : versions.find((v) => v.version === version);
   }
 
+  /** Calls `listener` after each runtime change, promotion and rollback (not the configuration's, not adopted ones). */
+  onChange(listener: RoutingListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private changed(model: string, entry: RoutingEntry): RoutingEntry {
+    for (const listener of this.listeners) listener(model, entry);
+    return entry;
+  }
+
+  /**
+   * Installs an entry another replica made (shared routing state, routing-sync.ts): checked
+   * against this replica's versions, which need not be ready (they may still be loading here).
+   * Throws like `change` when a version it names is not served here.
+   */
+  adopt(model: string, versions: RoutableVersion[], entry: RoutingEntry): RoutingEntry {
+    this.check(model, versions, entry.policy);
+    const adopted: RoutingEntry = { policy: entry.policy, updatedAt: entry.updatedAt ?? this.now() };
+    if (entry.previousChampion !== undefined && versions.some((v) => v.version === entry.previousChampion)) adopted.previousChampion = entry.previousChampion;
+    this.entries.set(model, adopted);
+    return adopted;
+  }
+
   change(model: string, versions: RoutableVersion[], change: RoutingChange, options: ChangeOptions = {}): RoutingEntry {
     const current = this.entry(model);
     const policy = applyRoutingChange(options.replace ? DEFAULT_POLICY : current.policy, change);
@@ -93,10 +121,11 @@ export class RoutingTable {
     // moving because a challenger was named is not.
     const championChanged = change.champion !== undefined && after.version !== before.version && !options.atStartup;
     if (championChanged) this.mustBeReady(model, 'champion', after);
-    return this.install(model, {
+    const installed = this.install(model, {
       policy,
       previousChampion: championChanged ? before.version : current.previousChampion,
     });
+    return options.atStartup ? installed : this.changed(model, installed);
   }
 
   /** The challenger becomes the pinned champion; the old champion is kept for a rollback. */
@@ -111,7 +140,7 @@ export class RoutingTable {
     const promoted: RoutingPolicy = { ...policy, champion: challenger.version, challenger: undefined, canaryWeight: 0 };
     if (promoted.shadow === challenger.version) delete promoted.shadow;
     this.check(model, versions, promoted);
-    return this.install(model, { policy: promoted, previousChampion: before.version });
+    return this.changed(model, this.install(model, { policy: promoted, previousChampion: before.version }));
   }
 
   /**
@@ -123,7 +152,7 @@ export class RoutingTable {
     const current = this.entry(model);
     const { policy } = current;
     if (policy.canaryWeight > 0) {
-      return { entry: this.install(model, { ...current, policy: { ...policy, canaryWeight: 0 } }), undid: 'canary' };
+      return { entry: this.changed(model, this.install(model, { ...current, policy: { ...policy, canaryWeight: 0 } })), undid: 'canary' };
     }
     if (current.previousChampion === undefined) {
       throw new RoutingConflict('nothing_to_roll_back', `model "${model}" has no canary running and no earlier champion to return to`);
@@ -134,7 +163,7 @@ export class RoutingTable {
     const restored: RoutingPolicy = { ...policy, champion: previous.version, challenger: demoted.version, canaryWeight: 0 };
     if (restored.shadow === previous.version) delete restored.shadow;
     this.check(model, versions, restored);
-    return { entry: this.install(model, { policy: restored }), undid: 'promotion' };
+    return { entry: this.changed(model, this.install(model, { policy: restored })), undid: 'promotion' };
   }
 
   /**

@@ -116,8 +116,11 @@ CREATE TABLE vigil_predictions (
   true_value double precision,
   labelled_at bigint,
   shadow boolean NOT NULL DEFAULT false,
-  replica text
+  replica text NOT NULL,
+  replica_seq bigint NOT NULL
 );
+-- A batch retried after a connection dropped mid-commit must not land twice.
+CREATE UNIQUE INDEX vigil_predictions_writer ON vigil_predictions (replica, replica_seq);
 CREATE INDEX vigil_predictions_request ON vigil_predictions (request_id, idx);
 CREATE INDEX vigil_predictions_created ON vigil_predictions (created_at);
 CREATE INDEX vigil_predictions_labelled ON vigil_predictions (model, version, labelled_at) WHERE labelled_at IS NOT NULL;`,
