@@ -40,6 +40,8 @@ export interface PredictionEvent {
    * so a delayed label joins the answer given and also scores this one.
    */
   shadow?: boolean;
+  /** Wall-clock ms when the version received the call (its timeline's first mark); now when absent. */
+  receivedAt?: number;
   items: ObservedItem[];
 }
 
@@ -176,7 +178,7 @@ export class ModelMonitor implements PredictionObserver {
       if (!this.specs.has(key(spec))) this.specs.set(key(spec), { spec });
       const drift = this.drift.track(spec);
       const requestId = event.requestId ?? randomUUID();
-      const createdAt = this.now();
+      const createdAt = event.receivedAt ?? this.now();
       this.log.append(
         event.items.map((item, index) => {
           drift?.add(item);

@@ -112,74 +112,65 @@ export function traceRequests(app: FastifyInstance, unmatchedRoute: string): voi
   });
 }
 
-/** performance.now() when each batched input's engine call started (see markBatchStart). */
-const batchStarts = new WeakMap<object, number>();
-
-/**
- * Called by the batcher's engine callback with the inputs of one batch: remembers when their
- * engine call began, which splits each request's wait into queue time and inference time.
- * Returns the inputs unchanged; does nothing when tracing is off.
- */
-export function markBatchStart<T>(items: T[]): T[] {
-  if (!active) return items;
-  const started = performance.now();
-  for (const item of items) if (typeof item === 'object' && item !== null) batchStarts.set(item, started);
-  return items;
-}
-
 export interface InferenceSpanLabels {
   model: string;
   version: string;
 }
 
-/**
- * Runs the part of a prediction that waits for the model: `batched` through the batcher
- * (recorded afterwards as a `vigil.queue` span then a `vigil.infer` span, split where the
- * batch's engine call began), or `remote` (a `vigil.remote_call` span, active during the
- * call). Children of the active request span. Calls `run` directly when tracing is off.
- */
-export function traceInference<T>(labels: InferenceSpanLabels, kind: 'batched' | 'remote', inputs: unknown[], run: () => Promise<T>): Promise<T> {
-  // Not an async function: with tracing off, no extra promise per request.
-  return active ? traceActiveInference(labels, kind, inputs, run) : run();
+/** The moments of one call the spans are drawn from (a CallTimeline, src/serving/timeline.ts). */
+export interface InferenceMarks {
+  queued: number | undefined;
+  batchStart: number | undefined;
+  batchEnd: number | undefined;
+  failed: number | undefined;
 }
 
-async function traceActiveInference<T>(labels: InferenceSpanLabels, kind: 'batched' | 'remote', inputs: unknown[], run: () => Promise<T>): Promise<T> {
-  const attributes = { 'vigil.model': labels.model, 'vigil.model_version': labels.version, 'vigil.inputs': inputs.length };
-  if (kind === 'remote') {
-    return tracer().startActiveSpan('vigil.remote_call', { kind: SpanKind.CLIENT, attributes }, async (span) => {
-      try {
-        return await run();
-      } catch (error) {
-        span.recordException(error as Error);
-        span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
-        throw error;
-      } finally {
-        span.end();
-      }
-    });
-  }
-  const submitted = performance.now();
-  let failure: unknown;
-  try {
-    return await run();
-  } catch (error) {
-    failure = error;
-    throw error;
-  } finally {
-    const finished = performance.now();
-    const starts = inputs.map((i) => (typeof i === 'object' && i !== null ? batchStarts.get(i) : undefined)).filter((t): t is number => t !== undefined);
-    // Inputs refused at admission never reached the engine: the whole wait was queueing.
-    const engineStarted = starts.length > 0 ? Math.min(...starts) : finished;
-    // Absolute epoch times: OTel re-bases relative performance.now() values per span, which
-    // would leave a gap between the queue span's end and the infer span's start.
-    const epoch = (t: number) => performance.timeOrigin + t;
-    const queue = tracer().startSpan('vigil.queue', { attributes, startTime: epoch(submitted) });
-    if (failure && starts.length === 0) queue.setStatus({ code: SpanStatusCode.ERROR, message: (failure as Error).message });
-    queue.end(epoch(engineStarted));
-    if (starts.length > 0) {
-      const infer = tracer().startSpan('vigil.infer', { attributes, startTime: epoch(engineStarted) });
-      if (failure) infer.setStatus({ code: SpanStatusCode.ERROR, message: (failure as Error).message });
-      infer.end(epoch(finished));
+/**
+ * Runs a remote model's call inside a `vigil.remote_call` span (CLIENT, active during the call so
+ * the upstream request joins the trace), a child of the active request span. Calls `run`
+ * directly when tracing is off.
+ */
+export function traceRemoteCall<T>(labels: InferenceSpanLabels, inputs: number, run: () => Promise<T>): Promise<T> {
+  // Not an async function: with tracing off, no extra promise per request.
+  return active ? traceActiveRemoteCall(labels, inputs, run) : run();
+}
+
+async function traceActiveRemoteCall<T>(labels: InferenceSpanLabels, inputs: number, run: () => Promise<T>): Promise<T> {
+  const attributes = { 'vigil.model': labels.model, 'vigil.model_version': labels.version, 'vigil.inputs': inputs };
+  return tracer().startActiveSpan('vigil.remote_call', { kind: SpanKind.CLIENT, attributes }, async (span) => {
+    try {
+      return await run();
+    } catch (error) {
+      span.recordException(error as Error);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
+      throw error;
+    } finally {
+      span.end();
     }
+  });
+}
+
+/**
+ * Records a batched call's spans after the fact, from its timeline: `vigil.queue` from entering
+ * the queue to the first engine call holding one of its inputs, then `vigil.infer` to the end of
+ * the last. Inputs refused at admission or dropped at their deadline never reached the engine:
+ * the whole wait was queueing, and the queue span carries the error. Nothing when tracing is off.
+ */
+export function recordBatchedSpans(labels: InferenceSpanLabels, inputs: number, marks: InferenceMarks, failure?: unknown): void {
+  if (!active || marks.queued === undefined) return;
+  const attributes = { 'vigil.model': labels.model, 'vigil.model_version': labels.version, 'vigil.inputs': inputs };
+  const finished = marks.batchEnd ?? marks.failed ?? performance.now();
+  const engineStarted = marks.batchStart ?? finished;
+  // Absolute epoch times: OTel re-bases relative performance.now() values per span, which
+  // would leave a gap between the queue span's end and the infer span's start.
+  const epoch = (t: number) => performance.timeOrigin + t;
+  const message = failure === undefined ? undefined : (failure as Error).message;
+  const queue = tracer().startSpan('vigil.queue', { attributes, startTime: epoch(marks.queued) });
+  if (failure !== undefined && marks.batchStart === undefined) queue.setStatus({ code: SpanStatusCode.ERROR, message });
+  queue.end(epoch(engineStarted));
+  if (marks.batchStart !== undefined) {
+    const infer = tracer().startSpan('vigil.infer', { attributes, startTime: epoch(engineStarted) });
+    if (failure !== undefined) infer.setStatus({ code: SpanStatusCode.ERROR, message });
+    infer.end(epoch(finished));
   }
 }

@@ -33,8 +33,19 @@ export interface BatchObserver {
   occupancy?(queued: number, running: number): void;
 }
 
+/**
+ * Where the batcher writes when a request's inputs ran: the start of the first engine call
+ * holding one of them and the end of the last (a CallTimeline, src/serving/timeline.ts).
+ * The same clock reads time the batch itself, so nothing is read twice.
+ */
+export interface BatchMarks {
+  batchStart: number | undefined;
+  batchEnd: number | undefined;
+}
+
 /** One submit/submitAll call: its inputs share a deadline and are admitted or shed together. */
 interface Request {
+  marks: BatchMarks | undefined;
   enqueuedAt: number;
   /** now() after which the caller no longer wants the answer; Infinity without a deadline. */
   deadline: number;
@@ -129,7 +140,7 @@ export class Batcher<In, Out> {
    * not all fit, and with DeadlineExceeded if `timeoutMs` passes while any of them is still
    * queued (those are then never run). Resolves with one result per input, in input order.
    */
-  submitAll(items: readonly In[], timeoutMs?: number): Promise<Out[]> {
+  submitAll(items: readonly In[], timeoutMs?: number, marks?: BatchMarks): Promise<Out[]> {
     if (items.length === 0) return Promise.resolve([]);
     if (this.queue.length + items.length > this.options.maxQueue) {
       this.observer.shed?.('queue_full');
@@ -145,6 +156,7 @@ export class Batcher<In, Out> {
       const results = new Array<Out>(items.length);
       let remaining = items.length;
       const request: Request = {
+        marks,
         enqueuedAt,
         deadline: timeoutMs === undefined ? Infinity : enqueuedAt + Math.max(0, timeoutMs),
         unstarted: items.length,
@@ -281,6 +293,7 @@ export class Batcher<In, Out> {
     const batch = this.take();
     for (const w of batch) {
       this.observer.queueWait?.((started - w.request.enqueuedAt) / 1000);
+      if (w.request.marks && w.request.marks.batchStart === undefined) w.request.marks.batchStart = started;
       if (--w.request.unstarted === 0 && w.request.timer !== undefined) {
         // Everything of this request is running: its deadline no longer applies.
         this.clearTimer(w.request.timer);
@@ -297,7 +310,7 @@ export class Batcher<In, Out> {
     call
       .then(
         (results) => {
-          this.recordBatch(batch.length, started);
+          this.recordBatch(batch, started);
           if (!Array.isArray(results) || results.length !== batch.length) {
             const error = new Error(`the model returned ${Array.isArray(results) ? results.length : 'no'} results for a batch of ${batch.length}`);
             batch.forEach((w) => this.abandon(w.request, error));
@@ -306,7 +319,7 @@ export class Batcher<In, Out> {
           }
         },
         (error: unknown) => {
-          this.recordBatch(batch.length, started);
+          this.recordBatch(batch, started);
           batch.forEach((w) => this.abandon(w.request, error));
         },
       )
@@ -316,10 +329,12 @@ export class Batcher<In, Out> {
       });
   }
 
-  private recordBatch(size: number, started: number): void {
-    const seconds = Math.max(0, (this.now() - started) / 1000);
+  private recordBatch(batch: readonly Waiting<In, Out>[], started: number): void {
+    const ended = this.now();
+    for (const w of batch) if (w.request.marks) w.request.marks.batchEnd = ended;
+    const seconds = Math.max(0, (ended - started) / 1000);
     this.batchSeconds = this.batchSeconds === undefined ? seconds : 0.8 * this.batchSeconds + 0.2 * seconds;
-    this.observer.batch?.(size, seconds);
+    this.observer.batch?.(batch.length, seconds);
   }
 
   private notifyIdle(): void {

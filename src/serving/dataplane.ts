@@ -1,11 +1,12 @@
 import { InvalidInput, ModelNotFound } from '../errors.js';
 import type { Prediction } from '../tasks/types.js';
 import { ModelLifecycle } from './lifecycle.js';
-import type { ModelVersion } from './model-version.js';
+import type { ModelVersion, PredictOptions } from './model-version.js';
 import type { ModelRegistry, ModelStatus } from './registry.js';
 import type { PredictionRouter } from './router.js';
 import type { FallbackNote } from './routed.js';
 import type { RouteKind } from './routing-metrics.js';
+import { CallTimeline } from './timeline.js';
 
 /**
  * The inference core every protocol calls (MLServer's and KServe's "dataplane"): one call names
@@ -49,6 +50,8 @@ export interface Answer<T> {
   model: ModelVersion;
   route: RouteKind;
   fallback?: FallbackNote;
+  /** The answering version's moments (received, encoded, queued, batch start/end, decoded); absent for streams. */
+  timeline?: CallTimeline;
 }
 
 /** A JSON API prediction: one per input, and whether the request was a batch. */
@@ -144,8 +147,9 @@ export class Dataplane {
     const inputs = decode(decision.model, call.payload);
     this.checkCount(inputs.length);
     call.onRoute?.(decision.route);
-    const routed = await this.router.predict(decision, inputs, predictOptions(call), { useFallback });
-    return { ...routed, route: decision.route };
+    const timeline = new CallTimeline(performance.now());
+    const routed = await this.router.predict(decision, inputs, predictOptions(call, timeline), { useFallback });
+    return { ...routed, route: decision.route, timeline };
   }
 
   /** A JSON API prediction: the payload is the request body, read by the chosen model's task. */
@@ -248,8 +252,9 @@ export class Dataplane {
 }
 
 /** The router's options for one call; the signal is read only if a runtime asks for it. */
-function predictOptions(call: CallTarget & CallControl): { readonly signal?: AbortSignal; timeoutMs?: number; requestId: string } {
+function predictOptions(call: CallTarget & CallControl, timeline: CallTimeline): PredictOptions {
   return {
+    timeline,
     timeoutMs: call.timeoutMs,
     requestId: call.requestId,
     get signal() {

@@ -5,10 +5,11 @@ import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { ModelSeries } from '../observability/model-series.js';
 import type { PredictionObserver } from '../observability/model-monitor.js';
-import { markBatchStart, traceInference } from '../observability/tracing.js';
+import { recordBatchedSpans, traceRemoteCall } from '../observability/tracing.js';
 import { taskFor } from '../tasks/index.js';
 import type { Pipeline, Prediction, StreamRunOptions, TaskDefinition } from '../tasks/types.js';
 import { Batcher, DEFAULT_BATCHING, type BatcherOptions } from './batcher.js';
+import { CallTimeline } from './timeline.js';
 
 export type ModelState = 'loading' | 'ready' | 'failed' | 'unavailable' | 'unloaded';
 
@@ -53,6 +54,11 @@ export interface PredictOptions {
   fallback?: { from: string; reason: string };
   /** A copy of a request for a shadow version: measured and logged per version, but not a request served. */
   shadow?: boolean;
+  /**
+   * Where the answering version marks the call's moments (received, encoded, queued, batch
+   * start and end, decoded); the caller reads it afterwards. A fallback restarts it.
+   */
+  timeline?: CallTimeline;
 }
 
 const now = () => performance.now();
@@ -144,8 +150,8 @@ export class ModelVersion {
       const pipeline = this.pipeline;
       const configured = this.configuredBatching();
       const batching = { ...configured, maxConcurrentBatches: pipeline.concurrency ?? configured.maxConcurrentBatches };
-      const batcher = new Batcher((items) => pipeline.runBatch(markBatchStart(items)), batching, {
-        queueWait: stage.queue,
+      // Queue waits are read from each call's timeline (CallTimeline); the engine time is per batch.
+      const batcher = new Batcher((items) => pipeline.runBatch(items), batching, {
         batch: (size, s) => {
           stage.infer(s);
           this.series.batchSize(size);
@@ -183,13 +189,14 @@ export class ModelVersion {
   /** Predicts every input of one request; each input is batched with other requests' inputs. */
   async predict(inputs: unknown[], options: PredictOptions = {}): Promise<Prediction[]> {
     if (this.state !== 'ready' || !this.pipeline) throw this.unavailable ?? new ModelNotReady(this.name, this.reason ?? this.state);
-    const started = now();
+    // The caller's timeline when it passed one (the dataplane does), restarted for this version.
+    const timeline = options.timeline ? options.timeline.restart(now()) : new CallTimeline(now());
     // The mood app's request counters count requests served; a shadow copy serves no one.
     const served = this.isLocal && !options.shadow;
     if (served) this.metrics.countLocalRequest();
     try {
-      const predictions = await this.run(inputs, options, true);
-      if (served) this.metrics.observeLocalLatency((now() - started) / 1000);
+      const predictions = await this.run(inputs, options, true, timeline);
+      if (served) this.metrics.observeLocalLatency((timeline.decoded! - timeline.received) / 1000);
       return predictions;
     } catch (error) {
       const reason = error instanceof VigilError ? error.code : 'runtime_error';
@@ -201,27 +208,50 @@ export class ModelVersion {
     }
   }
 
-  private async run(inputs: unknown[], options: PredictOptions, record: boolean): Promise<Prediction[]> {
+  /**
+   * encode -> batcher (or the remote call) -> decode, marking each moment on the timeline once;
+   * the stage metrics and the trace spans are read from those marks.
+   */
+  private async run(inputs: unknown[], options: PredictOptions, record: boolean, timeline = new CallTimeline(now())): Promise<Prediction[]> {
     const pipeline = this.pipeline!;
     const batcher = this.batcher!;
     const { labels, stage } = this.series;
 
-    let mark = now();
     const encoding = encodeAll(pipeline, inputs);
     // Only asynchronous encoders (images) are awaited: an await costs a turn of the microtask queue.
     const encoded = encoding instanceof Promise ? await encoding : encoding;
-    stage.preprocess((now() - mark) / 1000);
+    timeline.encoded = timeline.queued = now();
+    stage.preprocess((timeline.encoded - timeline.received) / 1000);
 
-    // Pipelines with their own `run` (remote APIs: one input per call, own concurrency cap) skip the batcher.
-    // A request's inputs are admitted (or shed, or timed out) together: one request, one 503/504.
-    // traceInference adds queue/infer (or remote call) spans when tracing is on; else it just runs.
-    const raws = pipeline.run
-      ? await traceInference(labels, 'remote', encoded, () => Promise.all(encoded.map((e) => pipeline.run!(e, { signal: options.signal }))))
-      : await traceInference(labels, 'batched', encoded, () => batcher.submitAll(encoded, options.timeoutMs));
+    let raws: unknown[];
+    if (pipeline.run) {
+      // Pipelines with their own `run` (remote APIs: one input per call, own concurrency cap) skip the batcher.
+      timeline.batchStart = timeline.queued;
+      try {
+        raws = await traceRemoteCall(labels, encoded.length, () => Promise.all(encoded.map((e) => pipeline.run!(e, { signal: options.signal }))));
+      } catch (error) {
+        timeline.failed = now();
+        throw error;
+      }
+      timeline.batchEnd = now();
+    } else {
+      // A request's inputs are admitted (or shed, or timed out) together: one request, one 503/504.
+      // The batcher marks batchStart and batchEnd on the timeline with the clock reads that time the batch.
+      try {
+        raws = await batcher.submitAll(encoded, options.timeoutMs, timeline);
+      } catch (error) {
+        timeline.failed = now();
+        if (timeline.batchStart !== undefined) stage.queue((timeline.batchStart - timeline.queued) / 1000);
+        recordBatchedSpans(labels, encoded.length, timeline, error);
+        throw error;
+      }
+      stage.queue((timeline.batchStart! - timeline.queued) / 1000);
+      recordBatchedSpans(labels, encoded.length, timeline);
+    }
 
-    mark = now();
     const predictions = raws.map((raw, i) => pipeline.decode(raw, encoded[i]));
-    stage.postprocess((now() - mark) / 1000);
+    timeline.decoded = now();
+    stage.postprocess((timeline.decoded - timeline.batchEnd!) / 1000);
 
     if (record) {
       for (const p of predictions) {
@@ -230,13 +260,13 @@ export class ModelVersion {
         if (p.truncated) this.series.truncated();
         if (typeof p.value === 'number' && Number.isFinite(p.value)) this.series.value(p.value);
       }
-      if (this.options.monitor) this.monitorPredictions(inputs, encoded, predictions, options);
+      if (this.options.monitor) this.monitorPredictions(inputs, encoded, predictions, options, timeline);
     }
     return predictions;
   }
 
   /** Hands the predictions and their drift features to the monitor; monitoring never fails a request. */
-  private monitorPredictions(inputs: unknown[], encoded: unknown[], predictions: Prediction[], options: PredictOptions): void {
+  private monitorPredictions(inputs: unknown[], encoded: unknown[], predictions: Prediction[], options: PredictOptions, timeline: CallTimeline): void {
     const pipeline = this.pipeline;
     try {
       const items = predictions.map((p, i) => {
@@ -248,7 +278,9 @@ export class ModelVersion {
         }
         return { label: p.label, score: p.score, value: typeof p.value === 'number' ? p.value : undefined, features, input: inputs[i] };
       });
-      this.options.monitor!.observe(this.spec, { requestId: options.requestId, fallback: options.fallback, shadow: options.shadow, items });
+      // Logged at the moment the version received the call, on the wall clock.
+      const receivedAt = Math.round(performance.timeOrigin + timeline.received);
+      this.options.monitor!.observe(this.spec, { requestId: options.requestId, fallback: options.fallback, shadow: options.shadow, receivedAt, items });
     } catch (error) {
       this.options.logger?.warn({ err: error, model: this.name, version: this.version }, 'prediction monitoring failed');
     }
@@ -266,7 +298,7 @@ export class ModelVersion {
     if (!pipeline.stream) throw new InvalidInput(`model "${this.name}" cannot stream; leave out "stream"`, 'streaming_not_supported');
     try {
       const encoded = await pipeline.encode(input);
-      const streamed = await traceInference({ model: this.name, version: this.version }, 'remote', [encoded], () => pipeline.stream!(encoded, options));
+      const streamed = await traceRemoteCall(this.series.labels, 1, () => pipeline.stream!(encoded, options));
       return pipeline.decode(streamed, encoded);
     } catch (error) {
       const reason = error instanceof VigilError ? error.code : 'runtime_error';

@@ -464,3 +464,39 @@ describe('idle and observation', () => {
     expect(() => new Batcher(engine.runBatch, options({ maxConcurrentBatches: 0 }))).toThrow(RangeError);
   });
 });
+
+describe('batch marks on a call timeline', () => {
+  it('writes the first batch start and the last batch end of a request split over batches, with the clock that times the batch', async () => {
+    let clock = 100;
+    const engine = fakeEngine();
+    const batcher = new Batcher(engine.runBatch, options({ maxBatchSize: 2, maxDelayMs: 0 }), {}, { now: () => clock });
+    const marks = { batchStart: undefined as number | undefined, batchEnd: undefined as number | undefined };
+    const other = { batchStart: undefined as number | undefined, batchEnd: undefined as number | undefined };
+    const a = track(batcher.submitAll([1, 2, 3], undefined, marks));
+    expect(engine.calls).toHaveLength(1);
+    expect(marks).toEqual({ batchStart: 100, batchEnd: undefined });
+    clock = 110;
+    engine.calls[0]!.resolve(label([1, 2]));
+    await flush();
+    expect(marks.batchEnd).toBe(110);
+    // The second batch (input 3 alone) started at 110; a later request waits for the engine.
+    expect(engine.calls[1]!.items).toEqual([3]);
+    const b = track(batcher.submitAll([4], undefined, other));
+    clock = 130;
+    engine.calls[1]!.resolve(label([3]));
+    await flush();
+    expect(marks).toEqual({ batchStart: 100, batchEnd: 130 });
+    expect(a.status).toBe('resolved');
+    // Its own batch started when the engine came free.
+    expect(other).toEqual({ batchStart: 130, batchEnd: undefined });
+    expect(b.status).toBe('pending');
+  });
+
+  it('leaves the marks empty for a request refused at admission', async () => {
+    const engine = fakeEngine();
+    const batcher = new Batcher(engine.runBatch, options({ maxQueue: 1, maxDelayMs: 50 }), {});
+    const marks = { batchStart: undefined as number | undefined, batchEnd: undefined as number | undefined };
+    await expect(batcher.submitAll([1, 2], undefined, marks)).rejects.toBeInstanceOf(Overloaded);
+    expect(marks).toEqual({ batchStart: undefined, batchEnd: undefined });
+  });
+});

@@ -33,7 +33,7 @@ function build(options: { sessions?: number; folders?: string[] } = {}) {
   for (const folder of folders) for (const source of readModelFolder(folder)) registry.add(source);
   const lifecycle = { draining: false };
   const dataplane = new Dataplane(registry, new PredictionRouter(registry, metrics, silent), { maxBatchInputs: 4, lifecycle });
-  return { registry, dataplane, oip: new OipDataplane(dataplane), lifecycle };
+  return { registry, dataplane, oip: new OipDataplane(dataplane), lifecycle, metrics };
 }
 
 let n = 0;
@@ -51,7 +51,14 @@ async function failure(promise: Promise<unknown> | (() => unknown)): Promise<Vig
 }
 
 describe('dataplane (no HTTP)', () => {
-  const { registry, dataplane, oip, lifecycle } = build();
+  const { registry, dataplane, oip, lifecycle, metrics } = build();
+
+  /** The count of one stage's histogram for air-quality version 1. */
+  async function stageCount(stage: string): Promise<number> {
+    const text = await metrics.registry.metrics();
+    const line = text.split('\n').find((l) => l.startsWith(`vigil_inference_stage_duration_seconds_count{model="air-quality",version="1",stage="${stage}"}`));
+    return line ? Number(line.split(' ').pop()) : 0;
+  }
 
   beforeAll(async () => {
     expect(dataplane.ready).toBe(false);
@@ -99,6 +106,22 @@ describe('dataplane (no HTTP)', () => {
     expect(badRow.message).toContain(air.preprocessing.features[0]!.name);
     const tooMany = await failure(dataplane.predict(call('air-quality', { rows: Array.from({ length: 5 }, () => meanRow) })));
     expect([tooMany.status, tooMany.code]).toEqual([400, 'too_many_inputs']);
+  });
+
+  it('records one timeline per call, in order, and feeds the stage metrics from it', async () => {
+    const before = await Promise.all(['preprocess', 'queue', 'postprocess'].map(stageCount));
+    const answer = await dataplane.predict(call('air-quality', { rows: [meanRow, meanRow, meanRow] }));
+    const t = answer.timeline!;
+    const marks = [t.received, t.encoded, t.queued, t.batchStart, t.batchEnd, t.decoded];
+    for (const mark of marks) expect(typeof mark).toBe('number');
+    const ordered = [...(marks as number[])].sort((a, b) => a - b);
+    expect(marks).toEqual(ordered);
+    expect(t.failed).toBeUndefined();
+    expect(t.totalMs).toBeCloseTo(t.decoded! - t.received, 9);
+    expect(Object.keys(t.toJSON())).toEqual(['encoded_ms', 'queued_ms', 'batchStart_ms', 'batchEnd_ms', 'decoded_ms']);
+    // One observation per call and stage (three inputs, one call), read from those marks.
+    const after = await Promise.all(['preprocess', 'queue', 'postprocess'].map(stageCount));
+    expect(after.map((count, i) => count - before[i]!)).toEqual([1, 1, 1]);
   });
 
   it('refuses to stream from a model that cannot, before anything runs', async () => {
