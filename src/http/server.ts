@@ -122,6 +122,7 @@ export async function startServer(config: ServeConfig, options: { logger?: Logge
     intraOpThreads: config.intraOpThreads,
     interOpThreads: config.interOpThreads,
     sessions: config.sessions,
+    engine: { placement: config.enginePlacement, inlineMaxMs: config.inlineMaxMs },
     monitor,
     imageLimits: { maxPixels: config.maxImagePixels, maxBytes: config.maxImageBytes },
     batching: { maxBatchSize: config.maxBatchSize, maxDelayMs: config.maxDelayMs, maxQueue: config.maxQueue, bucketing: config.bucketing },

@@ -47,6 +47,8 @@ export const OnnxSettings = Type.Object({
   interOpThreads: Type.Optional(Type.Integer({ minimum: 0 })),
   /** Sessions on their own worker threads, each running one batch at a time. */
   sessions: Type.Optional(Type.Integer({ minimum: 1 })),
+  /** Where the engine runs; over the server's --engine-placement (src/runtimes/onnx/engine-choice.ts). */
+  placement: Type.Optional(Type.Union([Type.Literal('auto'), Type.Literal('worker'), Type.Literal('inline')])),
 });
 
 export const RemoteSettings = Type.Object({

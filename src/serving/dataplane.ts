@@ -1,4 +1,6 @@
 import { InvalidInput, ModelNotFound } from '../errors.js';
+import type { CallCost } from '../runtimes/onnx/engine-choice.js';
+import type { EngineReport } from '../runtimes/onnx/session.js';
 import type { Prediction } from '../tasks/types.js';
 import { ModelLifecycle } from './lifecycle.js';
 import type { ModelVersion, PredictOptions } from './model-version.js';
@@ -104,6 +106,20 @@ export function describeModel(model: ModelVersion, allVersions: string[]) {
     evaluation: spec.evaluation,
     fallback: spec.fallback,
     load_seconds: model.loadSeconds,
+    // Where onnxruntime runs (server thread or workers), its threads, and the calls it was decided from.
+    ...(model.engine ? { engine: engineDescription(model.engine) } : {}),
+  };
+}
+
+function engineDescription(engine: EngineReport) {
+  const { placement, intraOpThreads, sessions, reason, calibration } = engine;
+  const cost = (c: CallCost | undefined) => c && { batch1_ms: c.batch1Ms, ...(c.batchMaxMs !== undefined ? { batch_max_ms: c.batchMaxMs } : {}) };
+  return {
+    placement,
+    intra_op_threads: intraOpThreads,
+    sessions,
+    reason,
+    ...(calibration ? { calibration: { max_batch: calibration.maxBatch, pooled: cost(calibration.pooled), ...(calibration.single ? { single_thread: cost(calibration.single) } : {}) } } : {}),
   };
 }
 

@@ -7,6 +7,8 @@ import { ModelSeries } from '../observability/model-series.js';
 import type { PredictionObserver } from '../observability/model-monitor.js';
 import { recordBatchedSpans, traceRemoteCall } from '../observability/tracing.js';
 import { taskFor } from '../tasks/index.js';
+import type { PlacementSetting } from '../runtimes/onnx/engine-choice.js';
+import type { EngineReport } from '../runtimes/onnx/session.js';
 import type { Pipeline, Prediction, StreamRunOptions, TaskDefinition } from '../tasks/types.js';
 import { Batcher, DEFAULT_BATCHING, type BatcherOptions } from './batcher.js';
 import { CallTimeline } from './timeline.js';
@@ -33,6 +35,8 @@ export interface ModelVersionOptions {
   intraOpThreads?: number;
   interOpThreads?: number;
   sessions?: number;
+  /** Engine placement (--engine-placement, --inline-max-ms); absent: worker threads as configured. */
+  engine?: { placement: PlacementSetting; inlineMaxMs: number };
   /** Server-wide batching defaults; the spec's own `batching` section wins. */
   batching?: Partial<BatcherOptions>;
   /** For runtimes that log on their own (remote: retries, circuit changes). */
@@ -128,6 +132,11 @@ export class ModelVersion {
     return { ...DEFAULT_BATCHING, ...stripUndefined(this.options.batching ?? {}), ...stripUndefined(this.spec.batching ?? {}) };
   }
 
+  /** Where the engine runs and why, once loaded (local ONNX models). */
+  get engine(): EngineReport | undefined {
+    return this.pipeline?.engine;
+  }
+
   signature(): ReturnType<Pipeline['signature']> {
     return this.pipeline?.signature() ?? { inputs: this.spec.inputs ?? [], outputs: this.spec.outputs ?? [] };
   }
@@ -144,6 +153,8 @@ export class ModelVersion {
         interOpThreads: this.options.interOpThreads,
         sessions: this.options.sessions,
         imageLimits: this.options.imageLimits,
+        // Measured at the largest batch the batcher will form for this version.
+        ...(this.options.engine ? { engine: { ...this.options.engine, maxBatch: this.configuredBatching().maxBatchSize } } : {}),
         metrics: this.metrics,
         logger: this.options.logger,
       });

@@ -69,7 +69,7 @@ export class ModelRegistry {
   private async loadOne(model: ModelVersion): Promise<void> {
     try {
       await model.load();
-      this.logger.info({ model: model.name, version: model.version, load_seconds: model.loadSeconds }, 'model ready');
+      this.logger.info({ model: model.name, version: model.version, load_seconds: model.loadSeconds, ...(model.engine ? { engine: model.engine.reason } : {}) }, 'model ready');
     } catch (error) {
       // A remote model without a token is reported, not an error: the rest of the server serves on.
       if (error instanceof NotConfigured) this.logger.warn({ model: model.name, version: model.version, reason: model.reason }, 'model unavailable');
@@ -198,7 +198,7 @@ export class ModelRegistry {
       }
       versions.set(version, fresh);
       loaded.push(fresh);
-      this.logger.info({ model: name, version, load_seconds: fresh.loadSeconds }, existing ? 'model reloaded' : 'model ready');
+      this.logger.info({ model: name, version, load_seconds: fresh.loadSeconds, ...(fresh.engine ? { engine: fresh.engine.reason } : {}) }, existing ? 'model reloaded' : 'model ready');
       if (existing) {
         await existing.unload();
         // unload() cleared the gauges of this name and version, which now belong to `fresh`.

@@ -208,6 +208,10 @@ class ImageClassificationPipeline implements Pipeline<ImageInput, Float32Array, 
     return this.session.concurrency;
   }
 
+  get engine() {
+    return this.session.engine;
+  }
+
   async release(): Promise<void> {
     await this.session.release();
   }

@@ -8,6 +8,7 @@ import type { LoadOptions } from './types.js';
  * server's thread and session settings (`--threads`, `--inter-op-threads`, `--sessions`) over
  * the spec's own. Every onnx task calls this, so a setting added here reaches text, image and
  * tabular models alike (it once reached text only: `--sessions` gave images one session).
+ * Placement (server thread or workers) is the spec's `onnx.placement` over the server's.
  */
 export function loadOnnxSession(spec: ModelSpec, options: LoadOptions): Promise<OnnxSession> {
   if (!spec.onnx) return Promise.reject(new Error(`model "${spec.name}": task ${spec.task} needs an onnx runtime section`));
@@ -15,5 +16,5 @@ export function loadOnnxSession(spec: ModelSpec, options: LoadOptions): Promise<
     intraOpThreads: options.intraOpThreads ?? spec.onnx.intraOpThreads,
     interOpThreads: options.interOpThreads ?? spec.onnx.interOpThreads,
     sessions: options.sessions ?? spec.onnx.sessions,
-  });
+  }, options.engine && { ...options.engine, placement: spec.onnx.placement ?? options.engine.placement });
 }

@@ -207,6 +207,10 @@ class TabularRegressionPipeline implements Pipeline<TabularInput, Float32Array, 
     return this.session.concurrency;
   }
 
+  get engine() {
+    return this.session.engine;
+  }
+
   async release(): Promise<void> {
     await this.session.release();
   }

@@ -171,6 +171,10 @@ class TextClassificationPipeline implements Pipeline<string, EncodedText, Float3
     return this.session.concurrency;
   }
 
+  get engine() {
+    return this.session.engine;
+  }
+
   async release(): Promise<void> {
     await this.session.release();
   }

@@ -1,6 +1,7 @@
 import type { ModelSpec, TaskName, TensorSpec } from '../models/spec.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
+import type { EngineReport, EngineSettings } from '../runtimes/onnx/session.js';
 
 /**
  * What every prediction can say about itself, whatever the task. Classification fills
@@ -35,6 +36,8 @@ export interface Pipeline<Input = unknown, Encoded = unknown, Raw = unknown> {
   release(): Promise<void>;
   /** Batches the pipeline can run at the same time (one per engine session); 1 if absent. */
   readonly concurrency?: number;
+  /** Where its engine runs and why (local ONNX pipelines). */
+  readonly engine?: EngineReport;
   /**
    * Runs one encoded input without the batcher. Remote APIs take one input per call and cap
    * their own concurrency; the signal aborts the call when the client goes away.
@@ -72,6 +75,8 @@ export interface LoadOptions {
   sessions?: number;
   /** Largest image (pixels, bytes) an image task decodes; DEFAULT_IMAGE_LIMITS when absent. */
   imageLimits?: { maxPixels: number; maxBytes: number };
+  /** Where the engine may run, decided at load from its measured calls (runtimes/onnx/engine-choice.ts); absent: workers. */
+  engine?: EngineSettings;
   /** The server's metrics, for runtimes that declare their own (remote). */
   metrics?: Metrics;
   logger?: Logger;
