@@ -3,6 +3,8 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { ServerContext } from './context.js';
+import { AllowedMethods } from './allowed-methods.js';
+import { registerBodyPolicy } from './content-type.js';
 import { registerErrorHandlers } from './errors.js';
 import { registerObservation, requestIdFrom } from './observe.js';
 import { registerAdmission } from './admission-hook.js';
@@ -42,7 +44,10 @@ export async function buildApp(context: ServerContext): Promise<FastifyInstance>
     ajv: { customOptions: { allErrors: false, coerceTypes: false } },
   });
 
-  registerErrorHandlers(app, context.limits.bodyLimit, context.shedLog);
+  const allowed = new AllowedMethods();
+  allowed.register(app);
+  registerErrorHandlers(app, context.limits.bodyLimit, context.shedLog, allowed);
+  registerBodyPolicy(app);
   registerObservation(app, context);
   // First: refusing an overload must cost as little as possible.
   registerAdmission(app, context);

@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Overloaded, VigilError } from '../errors.js';
 import type { ShedLog } from '../observability/shed-log.js';
+import type { AllowedMethods } from './allowed-methods.js';
 
 /** Fastify's own client-error codes, mapped to Vigil's stable codes. */
 const FASTIFY_CODES: Record<string, string> = {
@@ -61,7 +62,7 @@ function isRefusal(error: unknown): boolean {
 }
 
 /** One place where every failure becomes a JSON answer that says whose fault it was. */
-export function registerErrorHandlers(app: FastifyInstance, bodyLimit: number, shedLog?: ShedLog): void {
+export function registerErrorHandlers(app: FastifyInstance, bodyLimit: number, shedLog?: ShedLog, allowed?: AllowedMethods): void {
   app.setErrorHandler((error: FastifyError | VigilError | Error, request, reply) => {
     const { status, code, message, retryAfter } = describe(error, request, bodyLimit);
     if (isRefusal(error)) {
@@ -78,7 +79,13 @@ export function registerErrorHandlers(app: FastifyInstance, bodyLimit: number, s
     if (retryAfter !== undefined) void reply.header('retry-after', String(retryAfter));
     return sendError(request, reply, status, code, message);
   });
-  app.setNotFoundHandler((request, reply) =>
-    sendError(request, reply, 404, 'not_found', `no route ${request.method} ${request.url.split('?')[0]}`),
-  );
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0]!;
+    const methods = allowed?.of(path) ?? [];
+    if (methods.length > 0) {
+      void reply.header('allow', methods.join(', '));
+      return sendError(request, reply, 405, 'method_not_allowed', `${path} does not answer ${request.method}: use ${methods.join(', ')}`);
+    }
+    return sendError(request, reply, 404, 'not_found', `no route ${request.method} ${path}`);
+  });
 }

@@ -196,6 +196,10 @@ describe('configured: admin and feedback tokens, an allowed host, a CORS origin,
     for (const route of STATE_CHANGING) {
       const auth = route.path === '/v1/feedback' ? { authorization: `Bearer ${FEEDBACK}` } : admin;
       for (const { type, body } of SIMPLE_BODIES) {
+        // The repository reads a body without a type as JSON: tritonclient.http's load_model and
+        // unload_model post theirs so, and the Authorization header these routes require already
+        // makes a cross-site request preflighted (test/integration/oip-clients.test.ts).
+        if (type === undefined && route.path.startsWith('/v2/repository/')) continue;
         const response = await raw(server.url, route.method, route.path, { ...auth, ...(type ? { 'content-type': type } : {}) }, body);
         expect(response.status, `${route.method} ${route.path} ${type}: ${response.text}`).toBe(415);
       }
@@ -211,6 +215,8 @@ describe('configured: admin and feedback tokens, an allowed host, a CORS origin,
     const none = await raw(server.url, 'POST', '/v2/repository/index', admin);
     expect(none.status, none.text).toBe(200);
     expect(none.body).toEqual([expect.objectContaining({ name: MODEL, state: 'READY' })]);
+    const untyped = await raw(server.url, 'POST', '/v2/repository/index', admin, '{}');
+    expect(untyped.status, untyped.text).toBe(200);
     const json = await postJson(`${server.url}/v2/repository/index`, { ready: true }, admin);
     expect(json.status).toBe(200);
     const routing = await raw(server.url, 'PATCH', `/v1/models/${MODEL}/routing`, { ...admin, 'content-type': 'application/json' }, '{"shadow": null}');

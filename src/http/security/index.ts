@@ -4,7 +4,7 @@ import { registerCors } from './cors.js';
 import { feedbackGuard, FEEDBACK_TOKEN_ENV } from './feedback-guard.js';
 import { registerSecurityHeaders } from './headers.js';
 import { hostAllowlist, registerHostAllowlist } from './host-allowlist.js';
-import { isStateChanging, requireJsonBody } from './state-changing.js';
+import { isStateChanging } from './state-changing.js';
 
 /**
  * The server's browser-facing and abuse controls, as hooks on the root instance, so route
@@ -43,13 +43,12 @@ export function registerSecurity(app: FastifyInstance, settings: SecuritySetting
   const feedback = feedbackGuard({ token: settings.feedbackToken, perMinute: settings.feedbackRateLimit, rejected: hooks.feedbackRejected });
   app.addHook('onRoute', (route: RouteOptions) => {
     if (!isStateChanging(route)) return;
-    // Appended: a route's own guard (the admin token) answers first.
-    const onRequest = [...asList(route.onRequest), requireJsonBody] as onRequestHookHandler[];
+    // JSON-only bodies: registerBodyPolicy (content-type.ts) puts these routes under its strict rule.
     if (route.url === '/v1/feedback') {
-      onRequest.push(feedback.authenticate as onRequestHookHandler);
+      // Appended: a route's own guard answers first.
+      route.onRequest = [...asList(route.onRequest), feedback.authenticate] as onRequestHookHandler[];
       route.preHandler = [feedback.limit as preHandlerHookHandler, ...asList(route.preHandler)];
     }
-    route.onRequest = onRequest;
   });
 
   logger.info(
