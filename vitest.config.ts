@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // The reliability suite has its own command (npm run test:reliability) and config.
+    exclude: ['test/reliability/**', '**/node_modules/**'],
     // Integration tests start real servers and real models on a 2-core machine.
     testTimeout: 120_000,
     hookTimeout: 120_000,

@@ -278,11 +278,11 @@ export const SETTINGS = {
   maxInFlightPerModel: declare({
     schema: Type.Integer({ minimum: 1 }),
     kind: 'integer',
-    default: 128,
+    default: 64,
     flag: 'max-in-flight-per-model',
     value: 'N',
     env: 'VIGIL_MAX_IN_FLIGHT_PER_MODEL',
-    help: 'inference requests (predict, OIP infer) in flight per model; past it 503 + Retry-After at once',
+    help: 'inference requests (predict, OIP infer) in flight per model, counted once the body is in; past it 503 + Retry-After at once',
   }),
   requestTimeoutMs: declare({
     schema: Type.Integer({ minimum: 0 }),

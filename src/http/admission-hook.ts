@@ -1,4 +1,5 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Refusal } from '../serving/admission.js';
 import type { ServerContext } from './context.js';
 import { sendError } from './errors.js';
 
@@ -26,8 +27,9 @@ function isInference(request: FastifyRequest, route: string): boolean {
 }
 
 /**
- * The HTTP side of admission (src/serving/admission.ts), in the earliest hook there is: the
- * route is known, the body not yet read. Also where draining shows: while the server drains
+ * The HTTP side of admission (src/serving/admission.ts): the process bound in the earliest
+ * hook there is (the route is known, the body not yet read), a model's bound as soon as the
+ * body is in. Also where draining shows: while the server drains
  * every answer says `Connection: close`, and once the listener has closed, requests still
  * arriving on open connections get a 503 with Retry-After instead of fastify's bare one.
  */
@@ -53,23 +55,43 @@ export function registerAdmission(app: FastifyInstance, context: ServerContext):
       sendError(request, reply, 503, 'shutting_down', `the server is shutting down; retry after ${SHUTDOWN_RETRY_AFTER_S} s (another replica will answer)`);
       return;
     }
-    let model: string | undefined;
-    if (route !== undefined && isInference(request, route)) {
-      model = (request.params as { name?: string } | undefined)?.name ?? registry.defaultModelName;
-    }
-    const refusal = admission.admit(model);
+    const refusal = admission.admitServer();
     if (refusal) {
-      request[SHED] = true;
-      // Only served models become label values: the name comes from the request's path.
-      const known = model !== undefined && registry.has(model) ? model : undefined;
-      metrics.shed.inc({ model: known ?? '', version: '', reason: refusal.reason });
-      shedLog.record(refusal.reason, known);
-      void reply.header('retry-after', String(refusal.retryAfterSeconds));
-      sendError(request, reply, 503, 'overloaded', refusal.message);
+      refuse(request, reply, refusal, inferenceModel(request, route));
       return;
     }
     // 'close' follows the end of the response, and also comes alone when the client leaves first.
-    reply.raw.once('close', () => admission.release(model));
+    reply.raw.once('close', () => admission.releaseServer());
     done();
   });
+  // A model's bound once the body is in (a withheld body must not hold a model's slot).
+  app.addHook('preValidation', (request, reply, done) => {
+    const model = inferenceModel(request, request.routeOptions.url);
+    if (model === undefined) {
+      done();
+      return;
+    }
+    const refusal = admission.admitModel(model);
+    if (refusal) {
+      refuse(request, reply, refusal, model);
+      return;
+    }
+    reply.raw.once('close', () => admission.releaseModel(model));
+    done();
+  });
+
+  function inferenceModel(request: FastifyRequest, route: string | undefined): string | undefined {
+    if (route === undefined || !isInference(request, route)) return undefined;
+    return (request.params as { name?: string } | undefined)?.name ?? registry.defaultModelName;
+  }
+
+  function refuse(request: FastifyRequest, reply: FastifyReply, refusal: Refusal, model: string | undefined): void {
+    request[SHED] = true;
+    // Only served models become label values: the name comes from the request's path.
+    const known = model !== undefined && registry.has(model) ? model : undefined;
+    metrics.shed.inc({ model: known ?? '', version: '', reason: refusal.reason });
+    shedLog.record(refusal.reason, known);
+    void reply.header('retry-after', String(refusal.retryAfterSeconds));
+    sendError(request, reply, 503, 'overloaded', refusal.message);
+  }
 }

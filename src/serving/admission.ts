@@ -59,8 +59,25 @@ export class Admission {
     return this.perModel.get(model) ?? 0;
   }
 
-  /** Undefined: admitted (call release once when done). Otherwise why not. */
+  /**
+   * Both bounds at once (gRPC, where the whole message has arrived). Undefined: admitted (call
+   * release with the same model once when done). Otherwise why not.
+   */
   admit(model?: string): Refusal | undefined {
+    const refusal = this.admitServer();
+    if (refusal || model === undefined) return refusal;
+    const modelRefusal = this.admitModel(model);
+    if (modelRefusal) this.inFlightTotal--; // undone, not finished: no completion counted
+    return modelRefusal;
+  }
+
+  release(model?: string): void {
+    if (model !== undefined) this.releaseModel(model);
+    this.releaseServer();
+  }
+
+  /** The process bound alone: HTTP takes it from the headers, before the body is read. */
+  admitServer(): Refusal | undefined {
     if (this.inFlightTotal >= this.limits.maxInFlight) {
       const retryAfterSeconds = this.retryAfterSeconds(this.inFlightTotal);
       return {
@@ -70,31 +87,38 @@ export class Admission {
         message: `the server is at its bound of ${this.limits.maxInFlight} requests in flight; retry after ${retryAfterSeconds} s`,
       };
     }
-    if (model !== undefined) {
-      const current = this.perModel.get(model) ?? 0;
-      if (current >= this.limits.maxInFlightPerModel) {
-        const retryAfterSeconds = this.retryAfterSeconds(current);
-        return {
-          reason: 'model_in_flight',
-          limit: this.limits.maxInFlightPerModel,
-          retryAfterSeconds,
-          message: `model "${model}" is at its bound of ${this.limits.maxInFlightPerModel} requests in flight; retry after ${retryAfterSeconds} s`,
-        };
-      }
-      this.perModel.set(model, current + 1);
-    }
     this.inFlightTotal++;
     return undefined;
   }
 
-  release(model?: string): void {
-    this.inFlightTotal--;
-    if (model !== undefined) {
-      const current = this.perModel.get(model) ?? 0;
-      // Deleted at zero: model names come from request paths, so the map must not keep them.
-      if (current <= 1) this.perModel.delete(model);
-      else this.perModel.set(model, current - 1);
+  /**
+   * A model's bound alone: HTTP takes it once the body has arrived, so a client that withholds
+   * its body holds a process slot until the request timeout, never one of a model's.
+   */
+  admitModel(model: string): Refusal | undefined {
+    const current = this.perModel.get(model) ?? 0;
+    if (current >= this.limits.maxInFlightPerModel) {
+      const retryAfterSeconds = this.retryAfterSeconds(current);
+      return {
+        reason: 'model_in_flight',
+        limit: this.limits.maxInFlightPerModel,
+        retryAfterSeconds,
+        message: `model "${model}" is at its bound of ${this.limits.maxInFlightPerModel} requests in flight; retry after ${retryAfterSeconds} s`,
+      };
     }
+    this.perModel.set(model, current + 1);
+    return undefined;
+  }
+
+  releaseModel(model: string): void {
+    const current = this.perModel.get(model) ?? 0;
+    // Deleted at zero: model names come from request paths, so the map must not keep them.
+    if (current <= 1) this.perModel.delete(model);
+    else this.perModel.set(model, current - 1);
+  }
+
+  releaseServer(): void {
+    this.inFlightTotal--;
     this.completed++;
     this.windowCompleted++;
     const now = this.now();

@@ -1,0 +1,228 @@
+import { appendFileSync, readFileSync } from 'node:fs';
+import { Agent, request } from 'node:http';
+import path from 'node:path';
+import { REPO_ROOT } from '../helpers/server.js';
+
+/**
+ * The reliability suite's load and measurement tools. Load goes to 127.0.0.1 only, over real
+ * keep-alive HTTP connections (node:http, which honours `Connection: close`). Every target is
+ * judged against the capacity measured in the same run, on the same machine, because the
+ * absolute numbers move with whatever else the cores are doing.
+ *
+ * Durations: RELIABILITY_SCALE multiplies every phase (1 in CI; docs/reliability.md gives the
+ * full-length command); RELIABILITY_SOAK_SECONDS sets the soak (60 in CI, 600 documented).
+ */
+
+export const SCALE = Number(process.env.RELIABILITY_SCALE ?? 1);
+export const seconds = (base: number) => Math.max(1, base * SCALE);
+
+/** Where each scenario appends its figures (one JSON line each), besides printing them. */
+export const RESULTS_FILE = process.env.RELIABILITY_RESULTS ?? path.join(REPO_ROOT, 'test', 'reliability', 'last-run.jsonl');
+
+export function report(scenario: string, figures: Record<string, unknown>): void {
+  const line = JSON.stringify({ scenario, at: new Date().toISOString(), scale: SCALE, ...figures });
+  console.log(`[reliability] ${line}`);
+  appendFileSync(RESULTS_FILE, `${line}\n`);
+}
+
+export function percentile(values: number[], q: number): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+}
+
+export const round = (value: number, digits = 2) => Number(value.toFixed(digits));
+
+/** Every answer of a load run, by kind. */
+export interface LoadOutcome {
+  /** Seconds the run lasted (first send to last answer). */
+  seconds: number;
+  sent: number;
+  /** Milliseconds from send to the end of the answer, per status. */
+  latencies: Map<number, number[]>;
+  /** Connection-level failures by code (ECONNRESET, ECONNREFUSED, timeout...). */
+  errors: Map<string, number>;
+  /** 503s that carried no Retry-After. */
+  refusalsWithoutRetryAfter: number;
+  /** Answers that said Connection: close. */
+  closeAnswers: number;
+}
+
+function emptyOutcome(): LoadOutcome {
+  return { seconds: 0, sent: 0, latencies: new Map(), errors: new Map(), refusalsWithoutRetryAfter: 0, closeAnswers: 0 };
+}
+
+export const count = (outcome: LoadOutcome, status: number) => outcome.latencies.get(status)?.length ?? 0;
+export const errorCount = (outcome: LoadOutcome) => [...outcome.errors.values()].reduce((a, b) => a + b, 0);
+export const statusCounts = (outcome: LoadOutcome) => Object.fromEntries([...outcome.latencies].map(([s, l]) => [s, l.length]));
+
+export interface Target {
+  url: string;
+  path: string;
+  method?: 'GET' | 'POST';
+  /** Bodies sent in turn. */
+  bodies?: string[];
+  /** Per-request client timeout (default 30 s). */
+  timeoutMs?: number;
+}
+
+/** One request; resolves with its status (or an error code) and latency. */
+function send(agent: Agent, target: Target, body: string | undefined, outcome: LoadOutcome): Promise<{ status?: number; error?: string }> {
+  const started = performance.now();
+  outcome.sent++;
+  return new Promise((resolve) => {
+    const req = request(
+      new URL(target.path, target.url),
+      {
+        method: target.method ?? 'POST',
+        agent,
+        timeout: target.timeoutMs ?? 30_000,
+        headers: body === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      },
+      (res) => {
+        res.resume();
+        res.once('end', () => {
+          const status = res.statusCode ?? 0;
+          let list = outcome.latencies.get(status);
+          if (!list) outcome.latencies.set(status, (list = []));
+          list.push(performance.now() - started);
+          if (status === 503 && res.headers['retry-after'] === undefined) outcome.refusalsWithoutRetryAfter++;
+          if (res.headers.connection === 'close') outcome.closeAnswers++;
+          resolve({ status });
+        });
+        res.once('error', (error: NodeJS.ErrnoException) => {
+          const code = error.code ?? error.message;
+          outcome.errors.set(code, (outcome.errors.get(code) ?? 0) + 1);
+          resolve({ error: code });
+        });
+      },
+    );
+    req.once('timeout', () => req.destroy(Object.assign(new Error('client timeout'), { code: 'CLIENT_TIMEOUT' })));
+    req.once('error', (error: NodeJS.ErrnoException) => {
+      const code = error.code ?? error.message;
+      outcome.errors.set(code, (outcome.errors.get(code) ?? 0) + 1);
+      resolve({ error: code });
+    });
+    req.end(body);
+  });
+}
+
+/**
+ * N connections, each with one request outstanding, flat out for `durationS` (closed loop).
+ * `stopOn` ends a connection's loop at the first error with one of those codes (a client that
+ * gives up on a server that refuses connections).
+ */
+export async function closedLoop(target: Target, connections: number, durationS: number, options: { stopOn?: string[]; until?: () => boolean } = {}): Promise<LoadOutcome> {
+  const agent = new Agent({ keepAlive: true, maxSockets: connections });
+  const outcome = emptyOutcome();
+  const bodies = target.bodies ?? [undefined as unknown as string];
+  const started = performance.now();
+  const deadline = started + durationS * 1000;
+  let next = 0;
+  const loop = async () => {
+    while (performance.now() < deadline && !options.until?.()) {
+      const answer = await send(agent, target, bodies[next++ % bodies.length], outcome);
+      if (answer.error && options.stopOn?.includes(answer.error)) return;
+    }
+  };
+  await Promise.all(Array.from({ length: connections }, loop));
+  outcome.seconds = (performance.now() - started) / 1000;
+  agent.destroy();
+  return outcome;
+}
+
+/**
+ * Open loop: request i leaves at start + i/rate whatever happened to the earlier ones (evenly
+ * spaced arrivals), on pooled keep-alive connections. With N connections flat out, mean latency
+ * is N / throughput whatever the server does (Little's law); an open loop is how refusal
+ * latency can be judged at all.
+ */
+export async function openLoop(target: Target, rate: number, durationS: number, maxSockets = 512): Promise<LoadOutcome> {
+  const agent = new Agent({ keepAlive: true, maxSockets });
+  const outcome = emptyOutcome();
+  const bodies = target.bodies ?? [undefined as unknown as string];
+  const pending = new Set<Promise<unknown>>();
+  const total = Math.floor(rate * durationS);
+  const interval = 1000 / rate;
+  const started = performance.now();
+  let sent = 0;
+  await new Promise<void>((resolve) => {
+    const tick = () => {
+      const due = Math.min(total, Math.floor((performance.now() - started) / interval) + 1);
+      while (sent < due) {
+        const answer = send(agent, target, bodies[sent++ % bodies.length], outcome);
+        pending.add(answer);
+        void answer.then(() => pending.delete(answer));
+      }
+      if (sent >= total) return resolve();
+      setTimeout(tick, Math.max(0, started + sent * interval - performance.now()));
+    };
+    tick();
+  });
+  await Promise.all([...pending]);
+  outcome.seconds = (performance.now() - started) / 1000;
+  agent.destroy();
+  return outcome;
+}
+
+/** Latency of GET `path` asked one at a time while something else runs, until `stop()`. */
+export function probe(url: string, path: string, everyMs = 20): { stop(): Promise<{ latencies: number[]; failures: number }> } {
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const latencies: number[] = [];
+  let failures = 0;
+  let running = true;
+  const outcome = emptyOutcome();
+  const done = (async () => {
+    while (running) {
+      const started = performance.now();
+      const answer = await send(agent, { url, path, method: 'GET', timeoutMs: 10_000 }, undefined, outcome);
+      if (answer.status === 200) latencies.push(performance.now() - started);
+      else failures++;
+      await new Promise((r) => setTimeout(r, everyMs));
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await done;
+      agent.destroy();
+      return { latencies, failures };
+    },
+  };
+}
+
+/** CPU seconds of one thread of a process (the server thread is the task whose id is the pid). */
+export function threadCpuSeconds(pid: number, tid = pid): number {
+  const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+export function rssMiB(pid: number): number {
+  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return match ? Number(match[1]) / 1024 : 0;
+}
+
+/** Log lines of the server that are about shedding, within a slice of its log. */
+export const shedLines = (lines: string[]) => lines.filter((l) => l.includes('requests refused'));
+
+export const SENTIMENT_BODIES = [
+  'a gorgeous , witty , seductive movie .',
+  'the worst film of the year , a dull and lifeless mess',
+  'it is a charming and often affecting journey .',
+  'unfunny and tedious , it drags on forever',
+].map((text) => JSON.stringify({ text }));
+
+/**
+ * The capacity of `target` in this run: the best goodput (200s per second) of closed loops at
+ * a few concurrencies, with admission far enough away not to refuse any of them.
+ */
+export async function measureCapacity(target: Target, durationS: number): Promise<{ rps: number; connections: number }> {
+  let best = { rps: 0, connections: 0 };
+  for (const connections of [16, 64]) {
+    const outcome = await closedLoop(target, connections, durationS);
+    const rps = count(outcome, 200) / outcome.seconds;
+    if (rps > best.rps) best = { rps, connections };
+  }
+  return best;
+}

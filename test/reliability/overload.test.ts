@@ -1,0 +1,95 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startVigil, type VigilProcess } from '../helpers/server.js';
+import { closedLoop, count, errorCount, measureCapacity, openLoop, percentile, probe, report, round, seconds, SENTIMENT_BODIES, shedLines, statusCounts, type Target } from './harness.js';
+
+/**
+ * Overload, against the capacity measured in this run with the server's default settings:
+ * an open-loop arrival rate of 3x capacity (goodput, admitted latency against half load,
+ * refusal latency, log volume), then 1,000 closed-loop connections flat out (goodput, the
+ * excess answered 503 rather than left waiting, no client timeouts, /alive latency).
+ */
+
+let server: VigilProcess;
+let target: Target;
+let capacity = 0;
+let halfLoadP99 = 0;
+
+beforeAll(async () => {
+  server = await startVigil([]);
+  await server.waitUntilReady();
+  target = { url: server.url, path: '/predict', bodies: SENTIMENT_BODIES };
+  await closedLoop(target, 16, seconds(2)); // warm-up: JIT, buffers, tokenizer caches
+  capacity = (await measureCapacity(target, seconds(4))).rps;
+  const half = await openLoop(target, capacity * 0.5, seconds(5));
+  halfLoadP99 = percentile(half.latencies.get(200) ?? [], 0.99);
+  report('capacity', { capacity_rps: round(capacity), half_load_rps: round(count(half, 200) / half.seconds), half_load_p99_ms: round(halfLoadP99), half_load_errors: errorCount(half), half_load_statuses: statusCounts(half) });
+});
+
+afterAll(async () => {
+  await server?.stop();
+});
+
+describe('overload', () => {
+  it('open loop at 3x capacity: goodput >= 80% of capacity, admitted p99 <= 2x half-load p99, refusals p99 <= 20 ms, <= 1 shed log line per second', async () => {
+    const linesBefore = server.logs.length;
+    const outcome = await openLoop(target, capacity * 3, seconds(5), 2048);
+    await new Promise((r) => setTimeout(r, 1500)); // the last summary line
+    const goodput = count(outcome, 200) / outcome.seconds;
+    const admittedP99 = percentile(outcome.latencies.get(200) ?? [], 0.99);
+    const refusalP99 = percentile(outcome.latencies.get(503) ?? [], 0.99);
+    const lines = server.logs.slice(linesBefore);
+    const shed = shedLines(lines).length;
+    const logBytes = lines.reduce((sum, l) => sum + l.length + 1, 0);
+    report('overload-open-loop-3x', {
+      capacity_rps: round(capacity),
+      offered_rps: round(capacity * 3),
+      goodput_rps: round(goodput),
+      goodput_share: round(goodput / capacity),
+      admitted_p99_ms: round(admittedP99),
+      half_load_p99_ms: round(halfLoadP99),
+      refusal_p50_ms: round(percentile(outcome.latencies.get(503) ?? [], 0.5)),
+      refusal_p99_ms: round(refusalP99),
+      statuses: statusCounts(outcome),
+      client_errors: Object.fromEntries(outcome.errors),
+      shed_log_lines: shed,
+      log_bytes: logBytes,
+      seconds: round(outcome.seconds),
+    });
+    expect(errorCount(outcome)).toBe(0);
+    expect(Object.keys(statusCounts(outcome)).every((s) => s === '200' || s === '503')).toBe(true);
+    expect(outcome.refusalsWithoutRetryAfter).toBe(0);
+    expect(goodput).toBeGreaterThanOrEqual(0.8 * capacity);
+    expect(admittedP99).toBeLessThanOrEqual(2 * halfLoadP99);
+    if (count(outcome, 503) > 0) expect(refusalP99).toBeLessThanOrEqual(20);
+    expect(shed).toBeLessThanOrEqual(Math.ceil(outcome.seconds) + 2);
+  });
+
+  it('1,000 closed-loop connections: goodput >= 80% of capacity, the excess answered 503, no client timeouts, /alive p99 <= 100 ms', async () => {
+    const alive = probe(server.url, '/alive');
+    const outcome = await closedLoop({ ...target, timeoutMs: 30_000 }, 1000, seconds(6));
+    const health = await alive.stop();
+    const goodput = count(outcome, 200) / outcome.seconds;
+    const aliveP99 = percentile(health.latencies, 0.99);
+    report('overload-closed-loop-1000', {
+      capacity_rps: round(capacity),
+      goodput_rps: round(goodput),
+      goodput_share: round(goodput / capacity),
+      refused: count(outcome, 503),
+      statuses: statusCounts(outcome),
+      client_errors: Object.fromEntries(outcome.errors),
+      admitted_p99_ms: round(percentile(outcome.latencies.get(200) ?? [], 0.99)),
+      refusal_p99_ms: round(percentile(outcome.latencies.get(503) ?? [], 0.99)),
+      alive_p50_ms: round(percentile(health.latencies, 0.5)),
+      alive_p99_ms: round(aliveP99),
+      alive_probes: health.latencies.length,
+      alive_failures: health.failures,
+      seconds: round(outcome.seconds),
+    });
+    expect(outcome.errors.get('CLIENT_TIMEOUT') ?? 0).toBe(0);
+    expect(errorCount(outcome)).toBe(0);
+    expect(count(outcome, 503)).toBeGreaterThan(0);
+    expect(goodput).toBeGreaterThanOrEqual(0.8 * capacity);
+    expect(health.failures).toBe(0);
+    expect(aliveP99).toBeLessThanOrEqual(100);
+  });
+});
