@@ -418,6 +418,16 @@ export const SETTINGS = {
     env: 'VIGIL_FEEDBACK_RATE_LIMIT',
     help: 'labels a minute each client may send to POST /v1/feedback (429 past it; 0: no limit)',
   }),
+  observability: declare({
+    schema: Type.Boolean(),
+    kind: 'on-off',
+    default: true,
+    defaultText: 'on',
+    flag: 'observability',
+    value: 'on|off',
+    env: 'VIGIL_OBSERVABILITY',
+    help: 'off stops request metrics, request log lines, the prediction log, drift and online quality: for measuring what they cost (npm run bench), not for production',
+  }),
   logLevel: declare({
     schema: Type.Union([Type.Literal('trace'), Type.Literal('debug'), Type.Literal('info'), Type.Literal('warn'), Type.Literal('error'), Type.Literal('fatal'), Type.Literal('silent')]),
     kind: 'string',

@@ -48,7 +48,7 @@ export async function buildApp(context: ServerContext): Promise<FastifyInstance>
   allowed.register(app);
   registerErrorHandlers(app, context.limits.bodyLimit, context.shedLog, allowed);
   registerBodyPolicy(app);
-  registerObservation(app, context);
+  if (context.observe !== false) registerObservation(app, context);
   // First: refusing an overload must cost as little as possible.
   registerAdmission(app, context);
   // Before any route: its onRoute hook puts the state-changing routes under their rules.

@@ -46,8 +46,10 @@ export interface ServerContext {
   /** Folder of the built web UI, when there is one. */
   uiDir?: string;
   version: string;
-  /** Prediction log, drift and delayed-label feedback (POST /v1/feedback). */
+  /** Prediction log, drift and delayed-label feedback (POST /v1/feedback); absent with --observability off. */
   monitor?: ModelMonitor;
+  /** False with --observability off: no per-request metrics or log lines (absent: on). */
+  observe?: boolean;
   /** Host allowlist, CORS, feedback token and rate limit (docs/security.md). */
   security: SecuritySettings;
 }

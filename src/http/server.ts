@@ -109,7 +109,8 @@ export async function startServer(config: ServeConfig, options: { logger?: Logge
   const logger = options.logger ?? createLogger({ level: config.logLevel });
   const metrics = new Metrics();
   // Prediction log (SQLite in memory unless --prediction-log names a file or a postgres:// URL), drift, feedback.
-  const monitor = new ModelMonitor({
+  // `--observability off` (bench only): no monitor at all, so nothing per prediction reaches it.
+  const monitor = !config.observability ? undefined : new ModelMonitor({
     registry: metrics.registry,
     logger,
     log: { path: config.predictionLog, maxRows: config.predictionLogMaxRows, maxAgeDays: config.predictionLogMaxDays, bufferRows: config.predictionLogBufferRows },
@@ -123,6 +124,7 @@ export async function startServer(config: ServeConfig, options: { logger?: Logge
     interOpThreads: config.interOpThreads,
     sessions: config.sessions,
     engine: { placement: config.enginePlacement, inlineMaxMs: config.inlineMaxMs },
+    observe: config.observability,
     monitor,
     imageLimits: { maxPixels: config.maxImagePixels, maxBytes: config.maxImageBytes },
     batching: { maxBatchSize: config.maxBatchSize, maxDelayMs: config.maxDelayMs, maxQueue: config.maxQueue, bucketing: config.bucketing },
@@ -159,12 +161,17 @@ export async function startServer(config: ServeConfig, options: { logger?: Logge
     uiDir: config.uiDir,
     version: VIGIL_VERSION,
     monitor,
+    observe: config.observability,
     security,
   };
-  logger.info(
-    { prediction_log: monitor.log.location, backend: monitor.log.kind, max_rows: monitor.log.maxRows, max_age_days: monitor.log.maxAgeDays },
-    monitor.log.inMemory ? 'prediction log in memory: pass --prediction-log PATH to keep it (and feedback joins) across restarts' : 'prediction log',
-  );
+  if (monitor) {
+    logger.info(
+      { prediction_log: monitor.log.location, backend: monitor.log.kind, max_rows: monitor.log.maxRows, max_age_days: monitor.log.maxAgeDays },
+      monitor.log.inMemory ? 'prediction log in memory: pass --prediction-log PATH to keep it (and feedback joins) across restarts' : 'prediction log',
+    );
+  } else {
+    logger.warn('observability is off (--observability off): no request metrics, request logs, prediction log, drift or online quality');
+  }
   // Before the app is built: its request hooks are registered only when tracing is on.
   const tracing = await startTracing({ serviceVersion: VIGIL_VERSION });
   if (tracing.enabled) logger.info({ endpoint: process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? process.env.OTEL_EXPORTER_OTLP_ENDPOINT }, 'tracing: exporting spans over OTLP/HTTP');
@@ -193,7 +200,7 @@ export async function startServer(config: ServeConfig, options: { logger?: Logge
       await loaded.catch(() => undefined);
       await routingSync?.close();
       await registry.unloadAll();
-      await monitor.close(); // writes the prediction log rows still buffered
+      await monitor?.close(); // writes the prediction log rows still buffered
       await tracing.shutdown().catch((error: unknown) => logger.warn({ err: error }, 'tracing: flushing spans failed'));
       logger.info('stopped');
     })();

@@ -16,12 +16,23 @@ export class ModelSeries {
   readonly truncated: () => void;
   private readonly predicted = new Map<string, () => void>();
 
+  /**
+   * @param observed false: every update is a no-op (`--observability off`, for measuring what
+   * the updates cost); the series are still declared, so /metrics keeps its shape.
+   */
   constructor(
     private readonly metrics: Metrics,
     model: string,
     version: string,
+    private readonly observed = true,
   ) {
     this.labels = Object.freeze({ model, version });
+    if (!observed) {
+      const none = () => undefined;
+      this.stage = { preprocess: none, queue: none, infer: none, postprocess: none };
+      this.batchSize = this.confidence = this.value = this.truncated = none;
+      return;
+    }
     const stage = (name: InferenceStage) => boundHistogram(metrics.stageDuration, { model, version, stage: name });
     this.stage = { preprocess: stage('preprocess'), queue: stage('queue'), infer: stage('infer'), postprocess: stage('postprocess') };
     this.batchSize = boundHistogram(metrics.batchSize, this.labels);
@@ -33,6 +44,7 @@ export class ModelSeries {
 
   /** Counts one prediction of `label` in vigil_predictions_total (a model's labels are few). */
   prediction(label: string): void {
+    if (!this.observed) return;
     let count = this.predicted.get(label);
     if (!count) {
       const inc = boundCounter(this.metrics.predictions, { ...this.labels, label });

@@ -43,6 +43,8 @@ export interface ModelVersionOptions {
   logger?: Logger;
   /** Largest image an image task decodes (--max-image-pixels, --max-image-bytes). */
   imageLimits?: { maxPixels: number; maxBytes: number };
+  /** False with `--observability off`: no metric updates per prediction (the monitor is absent too). */
+  observe?: boolean;
   /** Model monitoring (prediction log, drift, feedback): sees every recorded prediction. */
   monitor?: PredictionObserver;
 }
@@ -96,7 +98,7 @@ export class ModelVersion {
     this.source = { dir: source.dir, folder: source.folder, fingerprint: folderFingerprint(source.dir), ...(source.hub ? { hub: source.hub } : {}) };
     const { spec } = this;
     this.task = taskFor(spec.task, spec.runtime);
-    this.series = new ModelSeries(metrics, spec.name, spec.version);
+    this.series = new ModelSeries(metrics, spec.name, spec.version, options.observe !== false);
   }
 
   get name(): string {
@@ -207,7 +209,7 @@ export class ModelVersion {
     if (served) this.metrics.countLocalRequest();
     try {
       const predictions = await this.run(inputs, options, true, timeline);
-      if (served) this.metrics.observeLocalLatency((timeline.decoded! - timeline.received) / 1000);
+      if (served && this.options.observe !== false) this.metrics.observeLocalLatency((timeline.decoded! - timeline.received) / 1000);
       return predictions;
     } catch (error) {
       const reason = error instanceof VigilError ? error.code : 'runtime_error';
