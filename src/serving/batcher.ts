@@ -331,7 +331,8 @@ export class Batcher<In, Out> {
 
   private recordBatch(batch: readonly Waiting<In, Out>[], started: number): void {
     const ended = this.now();
-    for (const w of batch) if (w.request.marks) w.request.marks.batchEnd = ended;
+    // Not after the request failed: its caller may have handed the same timeline to a fallback.
+    for (const w of batch) if (w.request.marks && !w.request.settled) w.request.marks.batchEnd = ended;
     const seconds = Math.max(0, (ended - started) / 1000);
     this.batchSeconds = this.batchSeconds === undefined ? seconds : 0.8 * this.batchSeconds + 0.2 * seconds;
     this.observer.batch?.(batch.length, seconds);

@@ -492,6 +492,24 @@ describe('batch marks on a call timeline', () => {
     expect(b.status).toBe('pending');
   });
 
+  it('stops writing marks once the request failed (its timeline may have moved on to a fallback)', async () => {
+    let clock = 0;
+    const engine = fakeEngine();
+    const batcher = new Batcher(engine.runBatch, options({ maxBatchSize: 2, maxDelayMs: 0, maxConcurrentBatches: 2 }), {}, { now: () => clock });
+    const marks = { batchStart: undefined as number | undefined, batchEnd: undefined as number | undefined };
+    const request = track(batcher.submitAll([1, 2, 3], undefined, marks));
+    expect(engine.calls.map((c) => c.items)).toEqual([[1, 2], [3]]);
+    clock = 20;
+    engine.calls[1]!.reject(new Error('engine failed'));
+    await flush();
+    expect(request.status).toBe('rejected');
+    expect(marks).toEqual({ batchStart: 0, batchEnd: 20 });
+    clock = 50;
+    engine.calls[0]!.resolve(label([1, 2]));
+    await flush();
+    expect(marks).toEqual({ batchStart: 0, batchEnd: 20 });
+  });
+
   it('leaves the marks empty for a request refused at admission', async () => {
     const engine = fakeEngine();
     const batcher = new Batcher(engine.runBatch, options({ maxQueue: 1, maxDelayMs: 50 }), {});
