@@ -213,6 +213,7 @@ export class ModelMonitor implements PredictionObserver {
       this.specs.set(key(spec), { spec, owner });
       this.drift.forget(spec);
       this.drift.track(spec);
+      this.quality.initialise(spec);
       restored = this.restore(spec).then(
         () => undefined,
         (error: unknown) => this.logger?.warn({ err: error, model: spec.name, version: spec.version }, 'online quality window not restored from the prediction log'),
@@ -366,6 +367,10 @@ export class ModelMonitor implements PredictionObserver {
     }
     if (spec) {
       this.quality.feedback.inc({ ...labels, outcome: scored.outcome! });
+      if (scored.absolute_error !== undefined && Number.isFinite(scored.absolute_error)) {
+        this.quality.absoluteError.inc(labels, scored.absolute_error);
+        this.quality.squaredError.inc(labels, scored.absolute_error ** 2);
+      }
       this.pushToWindow(spec, row, item.label, item.value, source);
     }
     return scored;

@@ -200,6 +200,13 @@ export class QualityMetrics {
   readonly feedback: Counter<'model' | 'version' | 'outcome'>;
   readonly labelDelay: Histogram<'model' | 'version'>;
   readonly rejected: Counter<'reason'>;
+  /**
+   * Sums of |error| and error² of labelled regression predictions: with vigil_feedback_total
+   * {outcome="received"} as the count, Prometheus sums them over every replica into the fleet's
+   * MAE and RMSE (recording rules), which per-replica windows cannot give.
+   */
+  readonly absoluteError: Counter<'model' | 'version'>;
+  readonly squaredError: Counter<'model' | 'version'>;
   private readonly windows = new Map<string, { spec: QualitySpec; metrics: QualityMetricName[]; window: QualityWindow }>();
 
   constructor(
@@ -217,6 +224,18 @@ export class QualityMetrics {
       help: 'Time from a prediction to its label arriving through POST /v1/feedback.',
       labelNames: ['model', 'version'] as const,
       buckets: LABEL_DELAY_BUCKETS,
+      registers: [registry],
+    });
+    this.absoluteError = new Counter({
+      name: 'vigil_feedback_absolute_error_total',
+      help: 'Sum of the absolute errors of labelled regression predictions, in the unit of the target (divide by vigil_feedback_total{outcome="received"} for the MAE).',
+      labelNames: ['model', 'version'] as const,
+      registers: [registry],
+    });
+    this.squaredError = new Counter({
+      name: 'vigil_feedback_squared_error_total',
+      help: 'Sum of the squared errors of labelled regression predictions (divide by vigil_feedback_total{outcome="received"} and take the root for the RMSE).',
+      labelNames: ['model', 'version'] as const,
       registers: [registry],
     });
     this.rejected = new Counter({
@@ -263,6 +282,25 @@ export class QualityMetrics {
         for (const { spec, window } of windows.values()) this.set({ model: spec.name, version: spec.version }, window.count);
       },
     });
+  }
+
+  /**
+   * Exports a version's feedback counters at 0 as soon as it loads: Prometheus's increase() takes
+   * a series' first sample as its start, so labels counted before the first scrape of a counter
+   * that did not exist yet would never reach the fleet's figures.
+   */
+  initialise(spec: QualitySpec): void {
+    const kind = qualityKind(spec);
+    if (!kind) return;
+    const labels = { model: spec.name, version: spec.version };
+    if (kind === 'regression') {
+      this.feedback.inc({ ...labels, outcome: 'received' }, 0);
+      this.absoluteError.inc(labels, 0);
+      this.squaredError.inc(labels, 0);
+      return;
+    }
+    const outcomes: Outcome[] = spec.quality?.positiveLabel !== undefined ? ['tp', 'fp', 'fn', 'tn'] : ['correct', 'incorrect'];
+    for (const outcome of outcomes) this.feedback.inc({ ...labels, outcome }, 0);
   }
 
   get minCount(): number {

@@ -291,7 +291,7 @@ export function selectorsOf(expr: string): string[] {
   const withoutGrouping = withoutComments.replace(/\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, ' ');
   const selectors = new Set<string>();
   const pattern = /([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(\{[^}]*\})?(\s*\()?/g;
-  const stripped = withoutGrouping.replace(/"(?:[^"\\]|\\.)*"/g, (s) => s.replace(/[a-zA-Z_:]/g, '_'));
+  const stripped = withoutGrouping.replace(/"(?:[^"\\]|\\.)*"/g, (s) => s.replace(/[a-zA-Z_:]/g, '0'));
   for (const match of stripped.matchAll(pattern)) {
     const [, name, , call] = match;
     if (!name || call || PROMQL_WORDS.has(name.toLowerCase())) continue;

@@ -19,9 +19,10 @@ const DATASOURCE_UID = 'vigil-prometheus';
 
 describe('deploy/compose/docker-compose.yml', () => {
   it('runs Vigil, Prometheus, Alertmanager, Grafana and node_exporter, plus a second replica in the cluster profile', () => {
-    expect(Object.keys(services).sort()).toEqual(['alertmanager', 'grafana', 'node-exporter', 'prometheus', 'vigil', 'vigil-2']);
+    expect(Object.keys(services).sort()).toEqual(['alertmanager', 'grafana', 'node-exporter', 'postgres', 'prometheus', 'vigil', 'vigil-2']);
     expect(services.vigil.profiles).toBeUndefined();
     expect(services['vigil-2'].profiles).toEqual(['cluster']);
+    expect(services.postgres.profiles).toEqual(['cluster']);
     for (const name of ['vigil', 'vigil-2']) {
       expect(services[name].build).toEqual({ context: '../..', dockerfile: 'deploy/docker/Dockerfile' });
     }
@@ -38,7 +39,8 @@ describe('deploy/compose/docker-compose.yml', () => {
   it('pins every image to a version', () => {
     for (const [name, service] of Object.entries(services)) {
       if (service.build) continue;
-      expect(service.image, name).toMatch(/^[\w./-]+:v?\d+\.\d+\.\d+$/);
+      // PostgreSQL numbers its releases MAJOR.MINOR (16.4); the others MAJOR.MINOR.PATCH.
+      expect(service.image, name).toMatch(name === 'postgres' ? /^postgres:\d+\.\d+$/ : /^[\w./-]+:v?\d+\.\d+\.\d+$/);
     }
   });
 
@@ -55,8 +57,9 @@ describe('deploy/compose/docker-compose.yml', () => {
   });
 
   it('keeps data in named volumes and mounts only files that exist', () => {
-    expect(Object.keys(compose.volumes).sort()).toEqual(['alertmanager-data', 'grafana-data', 'prometheus-data', 'vigil-2-data', 'vigil-data']);
-    // Each replica keeps its own prediction log, on its own volume.
+    expect(Object.keys(compose.volumes).sort()).toEqual(['alertmanager-data', 'grafana-data', 'postgres-data', 'prometheus-data', 'vigil-2-data', 'vigil-data']);
+    expect(services.postgres.volumes).toContain('postgres-data:/var/lib/postgresql/data');
+    // One node: each replica keeps its own SQLite log, on its own volume (the cluster: PostgreSQL).
     expect(services.vigil.volumes).toContain('vigil-data:/var/lib/vigil');
     expect(services['vigil-2'].volumes).toContain('vigil-2-data:/var/lib/vigil');
     for (const [name, service] of Object.entries(services)) {
@@ -78,6 +81,28 @@ describe('deploy/compose/docker-compose.yml', () => {
     expect(readFileSync(path.join(COMPOSE_DIR, 'grafana.env.example'), 'utf8')).toMatch(/^GF_SECURITY_ADMIN_PASSWORD=/m);
     const ignored = spawnSync('git', ['check-ignore', '-q', 'deploy/compose/grafana.env'], { cwd: REPO_ROOT });
     expect(ignored.status, 'deploy/compose/grafana.env must be gitignored').toBe(0);
+  });
+
+  it('the cluster profile is a fleet: both replicas on the one PostgreSQL, its password in a gitignored file', () => {
+    const clusterEnv = Object.fromEntries(
+      readFileSync(path.join(COMPOSE_DIR, 'cluster.env.example'), 'utf8').split('\n').filter((l) => /^[A-Z_]+=/.test(l)).map((l) => l.split(/=(.*)/s).slice(0, 2)),
+    );
+    expect(clusterEnv.COMPOSE_PROFILES).toBe('cluster');
+    // Both replicas take the same setting: with the cluster's .env both log to the postgres service.
+    for (const name of ['vigil', 'vigil-2']) expect(services[name].environment.VIGIL_PREDICTION_LOG).toBe('${VIGIL_PREDICTION_LOG:-/var/lib/vigil/predictions.sqlite}');
+    const url = new URL(clusterEnv.VIGIL_PREDICTION_LOG!);
+    expect([url.protocol, url.hostname, url.port, url.pathname, url.password]).toEqual(['postgres:', 'postgres', '5432', `/${services.postgres.environment.POSTGRES_DB}`, '']);
+    expect(url.username).toBe(services.postgres.environment.POSTGRES_USER);
+    expect(services.postgres.env_file).toEqual(['postgres.env']);
+    expect(services.postgres.ports).toBeUndefined();
+    expect(readFileSync(path.join(COMPOSE_DIR, 'postgres.env.example'), 'utf8')).toMatch(/^POSTGRES_PASSWORD=$/m);
+    expect(readFileSync(path.join(COMPOSE_DIR, 'vigil.env.example'), 'utf8')).toMatch(/^VIGIL_PREDICTION_LOG_PASSWORD=$/m);
+    for (const file of ['deploy/compose/postgres.env', 'deploy/compose/.env']) {
+      expect(spawnSync('git', ['check-ignore', '-q', file], { cwd: REPO_ROOT }).status, `${file} must be gitignored`).toBe(0);
+    }
+    // Prometheus keeps more than the SLO's 30 days.
+    const retention = services.prometheus.command.find((c: string) => c.startsWith('--storage.tsdb.retention.time='));
+    expect(Number(/=(\d+)d$/.exec(retention)![1])).toBeGreaterThanOrEqual(30);
   });
 
   it('points Prometheus at both replicas by DNS and at the compose service names', () => {

@@ -23,6 +23,8 @@ describe('selectorsOf', () => {
       'histogram_quantile(0.95, sum by (le, model) (rate(x_bucket{model="and or unless"}[1h]))) > 1e-3 and on (instance) group_left (version) absent(y) or vector(1) # a comment naming z',
     );
     expect(found).toEqual(['x_bucket{model="and or unless"}', 'y']);
+    // A string argument (count_values' label name) is not a selector either.
+    expect(selectorsOf('count by (model) (count_values by (model) ("fingerprint", vigil_routing_fingerprint))')).toEqual(['vigil_routing_fingerprint']);
   });
 
   it('reads recording-rule names as selectors too', () => {

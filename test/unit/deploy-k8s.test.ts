@@ -131,3 +131,58 @@ describe('labels and selectors agree', () => {
     expect(pdb.spec.minAvailable).toBe(1);
   });
 });
+
+describe('a fleet on Kubernetes', () => {
+  const headless = load('service-headless.yaml');
+  const rule = load('prometheusrule.yaml');
+  const dashboard = load('grafana-dashboard.yaml');
+
+  it('leaves the replica count to the HPA and spreads the pods over nodes and zones', () => {
+    expect(deployment.spec.replicas).toBeUndefined();
+    const term = pod.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].podAffinityTerm;
+    expect(term.topologyKey).toBe('kubernetes.io/hostname');
+    expect(subset(term.labelSelector.matchLabels, deployment.spec.template.metadata.labels)).toBe(true);
+    expect(pod.topologySpreadConstraints[0]).toMatchObject({ topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'ScheduleAnyway' });
+    expect(hpa.spec.minReplicas).toBeGreaterThanOrEqual(2);
+    // The HPA's utilization is relative to the request: requested = limit, so 70% means 70% of a pod's CPU.
+    expect(container.resources.requests.cpu).toBe(container.resources.limits.cpu);
+  });
+
+  it('takes the shared prediction log (PostgreSQL) URL and password from a Secret, never from the ConfigMap', () => {
+    const env = Object.fromEntries(container.env.map((e: { name: string }) => [e.name, e]));
+    expect(env.VIGIL_PREDICTION_LOG.valueFrom.secretKeyRef).toEqual({ name: 'vigil-postgres', key: 'url' });
+    expect(env.VIGIL_PREDICTION_LOG_PASSWORD.valueFrom.secretKeyRef).toMatchObject({ name: 'vigil-postgres', key: 'password' });
+    expect(configMap.data.VIGIL_PREDICTION_LOG).toBeUndefined();
+  });
+
+  it('a headless Service reaches each pod on its own', () => {
+    expect(() => new Service(headless).validate()).not.toThrow();
+    expect(headless.spec.clusterIP).toBe('None');
+    expect(subset(headless.spec.selector, deployment.spec.template.metadata.labels)).toBe(true);
+    expect(headless.spec.ports[0].targetPort).toBe(container.ports[0].name);
+    // The ServiceMonitor must not scrape every pod twice (once per Service).
+    expect(subset(monitor.spec.selector.matchLabels, headless.metadata.labels)).toBe(false);
+  });
+
+  it('ships every alert and recording rule as a PrometheusRule, and the dashboard for Grafana\'s sidecar, current with their sources', async () => {
+    // @ts-ignore: a plain .mjs script without types
+    const { render } = (await import('../../deploy/k8s/render-monitoring.mjs')) as { render(): Record<string, string> };
+    for (const [file, text] of Object.entries(render())) {
+      expect(readFileSync(path.join(DIR, file), 'utf8'), `${file} is stale: run node deploy/k8s/render-monitoring.mjs`).toBe(text);
+    }
+    const rules = ['recording.yml', 'alerts.yml'].flatMap((file) => parse(readFileSync(path.join(REPO_ROOT, 'deploy', 'prometheus', 'rules', file), 'utf8')).groups);
+    expect(rule).toMatchObject({ apiVersion: 'monitoring.coreos.com/v1', kind: 'PrometheusRule' });
+    expect(rule.spec.groups).toEqual(rules);
+    const all = rule.spec.groups.flatMap((g: { rules: { alert?: string; record?: string }[] }) => g.rules);
+    expect(all.filter((r: { alert?: string }) => r.alert).length).toBeGreaterThanOrEqual(22);
+    expect(all.filter((r: { record?: string }) => r.record).length).toBeGreaterThanOrEqual(50);
+    // Picked up by the same Prometheus as the ServiceMonitor.
+    expect(rule.metadata.labels.release).toBe(monitor.metadata.labels.release);
+    expect(() => new ConfigMap(dashboard).validate()).not.toThrow();
+    expect(dashboard.metadata.labels.grafana_dashboard).toBe('1');
+    const json = JSON.parse(dashboard.data['vigil.json']);
+    expect(json.panels.length).toBeGreaterThan(50);
+    expect(JSON.stringify(json)).toContain('job_model_version:vigil_online_accuracy:ratio_1h');
+    expect(JSON.stringify(json)).not.toContain('vigil-prometheus');
+  });
+});

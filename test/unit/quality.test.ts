@@ -156,6 +156,8 @@ describe('ModelMonitor: prediction log + feedback + restore', () => {
     expect(text).toContain('vigil_feedback_total{model="spam",version="1",outcome="fn"} 1');
     expect(text).toContain('vigil_feedback_total{model="spam",version="1",outcome="fp"} 1');
     expect(text).toContain('vigil_feedback_total{model="air-quality",version="1",outcome="received"} 1');
+    expect(text).toContain('vigil_feedback_absolute_error_total{model="air-quality",version="1"} 0.5');
+    expect(text).toContain('vigil_feedback_squared_error_total{model="air-quality",version="1"} 0.25');
     expect(text).toMatch(/vigil_label_delay_seconds_bucket\{le="300",model="spam",version="1"\} 3/);
     expect(gauge(text, 'vigil_online_accuracy', 'spam')).toBeCloseTo(1 / 3, 9);
     expect(gauge(text, 'vigil_online_precision', 'spam')).toBeCloseTo(0.5, 9);
