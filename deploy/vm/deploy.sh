@@ -10,9 +10,12 @@
 #   --bootstrap-key FILE  the shared key the VM was handed out with: used once to install your
 #                         key, after which its line is removed from authorized_keys
 #   --port N              SSH port (default 22)
-#   --node-tarball FILE   a node-v20.x-linux-x64.tar.xz you downloaded and checked yourself; used
-#                         only when the distribution's nodejs is older than 20 (Debian 12 ships 18).
-#                         Nothing is ever downloaded from a place you did not choose.
+#   --node-tarball FILE   a node-v24.x-linux-x64.tar.xz (Node 24 LTS) you downloaded yourself; used
+#                         only when the distribution's nodejs is older than 22 (Debian 12 ships 18,
+#                         Debian 13 ships 20). Nothing is ever downloaded from a place you did not choose.
+#   --node-sha256 HEX     the tarball's SHA-256 (default: its line in the SHASUMS256.txt beside it,
+#                         as nodejs.org publishes it). Checked here before anything is sent, and
+#                         again on the VM over the bytes that arrived; a mismatch stops the deploy.
 #   --env VAR             also copy this local environment variable into the env file (repeatable)
 #   --ssh-option OPT      extra ssh -o option, e.g. ProxyJump=bastion (repeatable)
 #   --skip-build          use the local dist/ and ui/dist/ as they are (default: npm run build first)
@@ -37,6 +40,7 @@ key="$HOME/.ssh/id_ed25519"
 bootstrap_key=""
 port=22
 node_tarball=""
+node_sha256=""
 skip_build=""
 dry_run=""
 target=""
@@ -51,6 +55,7 @@ while [ $# -gt 0 ]; do
     --bootstrap-key) bootstrap_key=${2:?--bootstrap-key needs a file}; shift 2 ;;
     --port) port=${2:?--port needs a number}; shift 2 ;;
     --node-tarball) node_tarball=${2:?--node-tarball needs a file}; shift 2 ;;
+    --node-sha256) node_sha256=${2:?--node-sha256 needs a hex digest}; shift 2 ;;
     --env) ENV_VARS+=("${2:?--env needs a variable name}"); shift 2 ;;
     --ssh-option) extra_ssh+=(-o "${2:?--ssh-option needs KEY=VALUE}"); shift 2 ;;
     --skip-build) skip_build=1; shift ;;
@@ -63,6 +68,20 @@ done
 [ -n "$target" ] || die "usage: deploy.sh [options] USER@HOST (see --help)"
 [[ "$port" =~ ^[0-9]+$ ]] || die "--port must be a number"
 for var in "${ENV_VARS[@]}"; do [[ "$var" =~ ^[A-Z_][A-Z0-9_]*$ ]] || die "--env $var: not a variable name"; done
+
+# The Node.js tarball is checked against its published SHA-256 before it goes anywhere.
+if [ -n "$node_tarball" ]; then
+  [ -f "$node_tarball" ] || die "--node-tarball $node_tarball: no such file"
+  if [ -z "$node_sha256" ]; then
+    sums="$(dirname "$node_tarball")/SHASUMS256.txt"
+    [ -f "$sums" ] || die "--node-tarball: no SHASUMS256.txt beside $node_tarball; download it from the same release folder or pass --node-sha256 HEX"
+    node_sha256=$(awk -v f="$(basename "$node_tarball")" '$2 == f || $2 == "*" f {print $1}' "$sums")
+    [ -n "$node_sha256" ] || die "--node-tarball: $(basename "$node_tarball") is not listed in $sums"
+  fi
+  [[ "$node_sha256" =~ ^[0-9a-fA-F]{64}$ ]] || die "--node-sha256 must be 64 hex digits"
+  actual=$(sha256sum "$node_tarball" | awk '{print $1}')
+  [ "$actual" = "${node_sha256,,}" ] || die "--node-tarball $node_tarball: SHA-256 is $actual, expected $node_sha256: not the file that was published"
+fi
 
 # Names of the listed variables that are set here (values are never printed). Checked before
 # anything is sent, so a bad value can never leave a half-written env file on the VM.
@@ -81,7 +100,7 @@ plan() {
   else
     echo "PLAN keys: skip (no --bootstrap-key; $key must already be authorized)"
   fi
-  echo "PLAN packages: ensure rsync, make, g++, python3; Node.js >= 20 from the distribution${node_tarball:+, else from $node_tarball}"
+  echo "PLAN packages: ensure rsync, make, g++, python3; Node.js >= 22 from the distribution${node_tarball:+, else from $node_tarball (SHA-256 ${node_sha256,,} checked)}"
   echo "PLAN user: ensure system user vigil, $REMOTE_BASE/{bin,release,app}, /etc/vigil (0700)"
   if [ -n "$skip_build" ]; then echo "PLAN build: skip (--skip-build)"; else echo "PLAN build: npm run build (on this machine)"; fi
   echo "PLAN release: rsync the files deploy/vm/release.filter names (package files, dist/, ui/dist/, models/, deploy/systemd/, deploy/vm/) to $target:$REMOTE_BASE/release"
@@ -102,7 +121,6 @@ if [ -n "$dry_run" ]; then
 fi
 
 if [ ! -f "$key" ] || [ ! -f "$key.pub" ]; then die "need $key and $key.pub (or --key FILE)"; fi
-[ -z "$node_tarball" ] || [ -f "$node_tarball" ] || die "--node-tarball $node_tarball: no such file"
 command -v rsync > /dev/null || die "rsync is needed on this machine"
 
 ssh_opts=(-p "$port" -o BatchMode=yes -o IdentitiesOnly=yes -o StrictHostKeyChecking=accept-new -o ConnectTimeout=15 "${extra_ssh[@]}")
@@ -147,10 +165,10 @@ fi
 out=$(vm_script packages.sh)
 say "packages: $(printf '%s' "$out" | tr '\n' ' ')"
 if printf '%s' "$out" | grep -q '^node:tarball'; then
-  [ -n "$node_tarball" ] || die "the VM's distribution has no Node.js >= 20: pass --node-tarball node-v20.x-linux-x64.tar.xz"
+  [ -n "$node_tarball" ] || die "the VM's distribution has no Node.js >= 22: pass --node-tarball node-v24.x-linux-x64.tar.xz (with its SHASUMS256.txt beside it)"
   say "node: installing $(basename "$node_tarball") into $REMOTE_BASE/node"
-  # The tarball goes over ssh stdin; the VM downloads nothing.
-  vm_script_stdin node-tarball.sh < "$node_tarball" || die "installing Node.js from $node_tarball failed (see above)"
+  # The tarball goes over ssh stdin; the VM downloads nothing and checks the digest of what arrived.
+  vm_script_stdin node-tarball.sh "${node_sha256,,}" < "$node_tarball" || die "installing Node.js from $node_tarball failed (see above)"
 fi
 
 # ---- 3. user and folders -------------------------------------------------------------------------------

@@ -78,7 +78,7 @@ describe('Dockerfile', () => {
   });
 
   it('pins every base image to a versioned tag, never latest', () => {
-    expect(args.get('NODE_IMAGE')).toMatch(/^node:20\.\d+-bookworm-slim$/);
+    expect(args.get('NODE_IMAGE')).toMatch(/^node:24\.\d+-bookworm-slim$/);
     for (const stage of stages) {
       expect(stage.from, `stage ${stage.name}`).toMatch(/^[a-z0-9./-]+:\d+(\.\d+)+-[a-z0-9-]+$/);
       expect(stage.from).not.toMatch(/:latest$/);

@@ -68,6 +68,55 @@ describe('deploy.sh --dry-run', () => {
   });
 });
 
+describe('the Node.js tarball is installed only with its published SHA-256', () => {
+  // A stand-in release tarball: node-v24.x-linux-x64/bin/node runs this test's Node (>= 22 in CI).
+  const dir = path.join(work, 'node-release');
+  const tree = path.join(dir, 'node-v24.99.0-linux-x64');
+  mkdirSync(path.join(tree, 'bin'), { recursive: true });
+  writeFileSync(path.join(tree, 'bin', 'node'), `#!/bin/sh\nexec '${process.execPath}' "$@"\n`);
+  chmodSync(path.join(tree, 'bin', 'node'), 0o755);
+  const tarball = path.join(dir, 'node-v24.99.0-linux-x64.tar.xz');
+  spawnSync('tar', ['-cJf', tarball, '-C', dir, 'node-v24.99.0-linux-x64']);
+  const sha = spawnSync('sha256sum', [tarball], { encoding: 'utf8' }).stdout.split(' ')[0]!;
+  const deploy = (args: string[]) => run('bash', [path.join(VM, 'deploy.sh'), '--dry-run', ...args, 'admin@vm.example']);
+
+  it('deploy.sh reads the digest from SHASUMS256.txt beside the tarball and refuses a file that does not match', () => {
+    expect(deploy(['--node-tarball', tarball]).stderr).toMatch(/no SHASUMS256\.txt beside/);
+    writeFileSync(path.join(dir, 'SHASUMS256.txt'), `${'0'.repeat(64)}  node-v24.99.0-linux-x64.tar.gz\n${sha}  node-v24.99.0-linux-x64.tar.xz\n`);
+    const ok = deploy(['--node-tarball', tarball]);
+    expect(ok.status, ok.stderr).toBe(0);
+    expect(ok.stdout).toContain(`else from ${tarball} (SHA-256 ${sha} checked)`);
+    const tampered = deploy(['--node-tarball', tarball, '--node-sha256', 'a'.repeat(64)]);
+    expect(tampered.status).toBe(2);
+    expect(tampered.stderr).toMatch(/SHA-256 is [0-9a-f]{64}, expected a{64}: not the file that was published/);
+    expect(deploy(['--node-tarball', tarball, '--node-sha256', 'nothex']).status).toBe(2);
+  });
+
+  it('node-tarball.sh on the VM checks the bytes that arrived, then installs and links Node', () => {
+    const base = path.join(dir, 'opt-vigil');
+    const link = path.join(dir, 'usr-bin-node');
+    mkdirSync(base, { recursive: true });
+    const install = (digest: string) =>
+      spawnSync('bash', [path.join(VM, 'remote', 'node-tarball.sh'), digest], { encoding: 'utf8', input: readFileSync(tarball), env: { PATH: process.env.PATH, VIGIL_REMOTE_BASE: base, VIGIL_NODE_LINK: link } });
+    const bad = install('b'.repeat(64));
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(/expected b{64}: not installed/);
+    expect(existsSync(path.join(base, 'node'))).toBe(false);
+    expect(spawnSync('ls', ['-A', base], { encoding: 'utf8' }).stdout.trim()).toBe('');
+    const good = install(sha);
+    if (Number(process.versions.node.split('.')[0]) >= 22) {
+      expect(good.status, good.stderr).toBe(0);
+      expect(good.stdout.trim()).toBe(process.version);
+    } else {
+      // Running these tests on an older Node: the stand-in is that Node, which the script must refuse.
+      expect(good.status).toBe(1);
+      expect(good.stderr).toMatch(/older than 22: remove the distribution's nodejs/);
+    }
+    expect(existsSync(path.join(base, 'node', 'bin', 'node'))).toBe(true);
+    expect(spawnSync('readlink', [link], { encoding: 'utf8' }).stdout.trim()).toBe(path.join(base, 'node', 'bin', 'node'));
+  });
+});
+
 describe('VM side: env file (remote/env-file.sh, run here)', () => {
   const etc = path.join(work, 'etc-vigil');
   mkdirSync(etc, { mode: 0o700 });
