@@ -15,16 +15,19 @@ if [ -d "$ort" ]; then
   [ -f "$ort/linux/x64/onnxruntime_binding.node" ] || { echo "prune: linux/x64 onnxruntime binding missing" >&2; exit 1; }
 fi
 
-# transformers.js's Node build inlines the onnxruntime-web code it needs and never imports the
-# package (~145 MB of WebAssembly and browser bundles).
+# transformers.js (training and the benchmark only) is a dev dependency and no longer reaches a
+# production install; if one still has it (an older lockfile), the same rules as before apply:
+# its Node build inlines the onnxruntime-web code it needs (~145 MB of WebAssembly left out) and
+# Node loads dist/transformers.node.{mjs,cjs} only.
 rm -rf "$nm/onnxruntime-web"
-
-# transformers.js: Node loads dist/transformers.node.{mjs,cjs} (its package.json "exports");
-# the browser and minified builds, TypeScript sources and types are never read here.
 tf="$nm/@huggingface/transformers"
 rm -rf "$tf/src" "$tf/types"
 rm -f "$tf/dist/transformers.js" "$tf/dist/transformers.min.js" "$tf/dist/transformers.web.js" \
   "$tf/dist/transformers.web.min.js" "$tf/dist/transformers.node.min.mjs" "$tf/dist/transformers.node.min.cjs"
+
+# OpenTelemetry packages ship CommonJS, ES module and "esnext" builds; Node resolves "require"
+# and "import" (build/src, build/esm), never the bundler-only "esnext" condition.
+for pkg in "$nm"/@opentelemetry/*; do rm -rf "$pkg/build/esnext"; done
 
 # better-sqlite3 after its native build: the SQLite amalgamation, C++ sources and object files.
 sq="$nm/better-sqlite3"

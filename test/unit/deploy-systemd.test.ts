@@ -8,44 +8,14 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CLI, REPO_ROOT } from '../helpers/server.js';
+import { parseUnit, words } from '../helpers/systemd-sandbox.js';
 
 const DIR = path.join(REPO_ROOT, 'deploy', 'systemd');
 const UNITS = ['vigil.service', 'vigil-user.service', 'vigil-watchdog.service', 'vigil-watchdog.timer'];
 
-type Unit = Record<string, Record<string, string[]>>;
-
-/** INI as systemd reads it: sections, repeated keys, backslash continuations, comments dropped. */
-function parseUnit(text: string): Unit {
-  const unit: Unit = {};
-  let section = '';
-  let pending = '';
-  for (const raw of text.split('\n')) {
-    const line = pending + raw.trim();
-    pending = '';
-    if (line.endsWith('\\')) {
-      pending = `${line.slice(0, -1)} `;
-      continue;
-    }
-    if (!line || line.startsWith('#') || line.startsWith(';')) continue;
-    const header = /^\[(.+)\]$/.exec(line);
-    if (header) {
-      section = header[1]!;
-      unit[section] ??= {};
-      continue;
-    }
-    const eq = line.indexOf('=');
-    const key = line.slice(0, eq);
-    (unit[section]![key] ??= []).push(line.slice(eq + 1));
-  }
-  return unit;
-}
-
 const read = (name: string) => readFileSync(path.join(DIR, name), 'utf8');
 const units = Object.fromEntries(UNITS.map((u) => [u, parseUnit(read(u))])) as Record<string, Unit>;
 const one = (unit: string, section: string, key: string) => units[unit]![section]?.[key]?.at(-1);
-
-/** Splits an ExecStart line into words, honouring double quotes. */
-const words = (line: string) => [...line.matchAll(/"([^"]*)"|(\S+)/g)].map((m) => m[1] ?? m[2]!);
 
 const analyzeWorks = spawnSync('systemd-analyze', ['--version']).status === 0;
 if (!analyzeWorks) console.warn('[skipped] systemd-analyze is not installed: unit files only parse-checked');
@@ -68,7 +38,39 @@ describe.skipIf(!analyzeWorks)('systemd-analyze verify', () => {
   });
 });
 
+describe.skipIf(!analyzeWorks)('systemd-analyze security', () => {
+  // Exposure from 0 (locked down) to 10; `--offline=yes` reads the file, no manager needed. User
+  // units cannot use the mount and kernel protections a system unit has, hence their own bound.
+  it.each([
+    ['vigil.service', 2.5],
+    ['vigil-user.service', 6.5],
+    // Root on purpose (it restarts vigil.service and may reinstall the release): a regression bound.
+    ['vigil-watchdog.service', 8.5],
+  ])('%s scores at most %s', (unit, threshold) => {
+    const run = spawnSync('systemd-analyze', ['security', '--offline=yes', `--threshold=${threshold * 10}`, path.join(DIR, unit)], { encoding: 'utf8' });
+    const score = /Overall exposure level for \S+: ([\d.]+)/.exec(run.stdout + run.stderr);
+    expect(score, run.stdout + run.stderr).not.toBeNull();
+    expect(Number(score![1])).toBeLessThanOrEqual(threshold);
+    expect(run.status).toBe(0);
+  });
+
+  it('a unit without hardening scores high and fails the threshold (so the check above can fail)', () => {
+    const bare = path.join(REPO_ROOT, 'test-artifacts', 'bare-vigil.service');
+    spawnSync('mkdir', ['-p', path.dirname(bare)]);
+    spawnSync('sh', ['-c', `printf '[Service]\\nExecStart=/usr/bin/node /opt/vigil/app/dist/cli/main.js serve\\n' > '${bare}'`]);
+    const run = spawnSync('systemd-analyze', ['security', '--offline=yes', '--threshold=25', bare], { encoding: 'utf8' });
+    expect(Number(/Overall exposure level for \S+: ([\d.]+)/.exec(run.stdout)![1])).toBeGreaterThan(8);
+    expect(run.status).not.toBe(0);
+  });
+});
+
 describe('vigil.service', () => {
+  it('allows AF_NETLINK: bound to 0.0.0.0 the server lists the interfaces over netlink (errno 97 without it)', () => {
+    for (const unit of ['vigil.service', 'vigil-user.service']) {
+      expect(one(unit, 'Service', 'RestrictAddressFamilies')!.split(' ').sort(), unit).toEqual(['AF_INET', 'AF_INET6', 'AF_NETLINK', 'AF_UNIX']);
+    }
+  });
+
   it('restarts always, with start limits in [Unit] where systemd reads them', () => {
     expect(one('vigil.service', 'Service', 'Restart')).toBe('always');
     expect(Number(one('vigil.service', 'Service', 'RestartSec'))).toBeGreaterThan(0);
@@ -113,6 +115,12 @@ describe('vigil-user.service', () => {
     expect(one('vigil-user.service', 'Service', 'EnvironmentFile')).toBe('%h/.config/vigil/vigil.env');
     expect(one('vigil-user.service', 'Service', 'Restart')).toBe('always');
     expect(read('vigil-user.service')).toMatch(/loginctl enable-linger/);
+  });
+
+  it('keeps the prediction log in its StateDirectory, writable under ProtectHome=read-only', () => {
+    expect(one('vigil-user.service', 'Service', 'ProtectHome')).toBe('read-only');
+    expect(one('vigil-user.service', 'Service', 'StateDirectory')).toBe('vigil');
+    expect(units['vigil-user.service']!.Service!.Environment!.join(' ')).toMatch(/VIGIL_PREDICTION_LOG=%S\/vigil\//);
   });
 });
 
