@@ -28,6 +28,8 @@ export async function run(args: string[]): Promise<number> {
     }
     throw error;
   }
+  // One line for the person who just started it (the JSON log on stdout is for machines).
+  console.error(`vigil serve: listening on ${server.url} - API ${server.url}/v1/models and ${server.url}/v2 (docs ${server.url}/docs), playground ${server.url}/ (models are loading; ${server.url}/ready says when they are up)`);
   const exitCode = await new Promise<number>((resolve) => {
     const stop = (signal: NodeJS.Signals) => {
       server.shutdown(signal).then(

@@ -120,6 +120,8 @@ export async function run(args: string[]): Promise<number> {
   const watchdog = new Watchdog(options, logger);
   if (once) {
     const healthy = await watchdog.cycle();
+    // The verdict in words, also when nothing had to be done (a quiet healthy run looked like a hang).
+    console.log(`vigil watchdog: ${options.url} is ${healthy ? 'healthy' : 'UNHEALTHY after this check\'s actions (see the log lines above)'}`);
     return healthy ? 0 : 1;
   }
   if (metricsPort !== undefined) {

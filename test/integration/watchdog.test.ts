@@ -51,8 +51,10 @@ describe('vigil watchdog heals a real server', () => {
     await svc.waitReady();
     const firstPid = svc.currentPid()!;
 
-    // --once against the healthy server: exit 0, nothing done.
-    expect((await once([svc.url, '--state-dir', dir, '--restart-cmd', `sh ${svc.startScript}`])).code).toBe(0);
+    // --once against the healthy server: exit 0, nothing done, and it says so.
+    const quiet = await once([svc.url, '--state-dir', dir, '--restart-cmd', `sh ${svc.startScript}`]);
+    expect(quiet.code).toBe(0);
+    expect(quiet.stdout).toContain(`vigil watchdog: ${svc.url} is healthy`);
 
     const watchdog = startWatchdog([svc.url, ...FAST, '--state-dir', dir, '--cooldown', '10m', '--restart-cmd', `sh ${svc.startScript}`, '--metrics-port', '0']);
     watchdogs.push(watchdog);
@@ -172,6 +174,7 @@ describe('vigil watchdog holds back', () => {
     const args = [url, '--state-dir', dir, '--failures', '2', '--settle', '200ms', '--timeout', '1s', '--restart-cmd', 'true', '--textfile', textfile];
     const first = await once(args);
     expect(first.code).toBe(1);
+    expect(first.stdout).toContain(`vigil watchdog: ${url} is UNHEALTHY`);
     expect(first.stdout).toMatch(/"event":"wait"/);
     expect(first.stdout).not.toMatch(/"event":"action_start"/);
     const second = await once(args);
