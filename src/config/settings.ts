@@ -339,6 +339,15 @@ export const SETTINGS = {
     env: 'VIGIL_PREDICTION_LOG_MAX_ROWS',
     help: 'keep at most this many rows in the prediction log',
   }),
+  predictionLogSync: declare({
+    schema: Type.Boolean(),
+    kind: 'boolean',
+    default: false,
+    defaultText: 'off',
+    flag: 'prediction-log-sync',
+    env: 'VIGIL_PREDICTION_LOG_SYNC',
+    help: "SQLite: commit each request's prediction rows before its answer is sent, so an answered prediction survives a crash (off: a crash loses at most the last 200 ms of rows; a clean SIGTERM loses none)",
+  }),
   predictionLogMaxDays: declare({
     schema: Type.Optional(Type.Number({ minimum: 0 })),
     kind: 'number',

@@ -113,7 +113,7 @@ export async function startServer(config: ServeConfig, options: { logger?: Logge
   const monitor = !config.observability ? undefined : new ModelMonitor({
     registry: metrics.registry,
     logger,
-    log: { path: config.predictionLog, maxRows: config.predictionLogMaxRows, maxAgeDays: config.predictionLogMaxDays, bufferRows: config.predictionLogBufferRows },
+    log: { path: config.predictionLog, maxRows: config.predictionLogMaxRows, maxAgeDays: config.predictionLogMaxDays, bufferRows: config.predictionLogBufferRows, synchronous: config.predictionLogSync },
     qualityWindow: config.qualityWindow,
     driftWindow: config.driftWindow,
     logInputs: config.logInputs,

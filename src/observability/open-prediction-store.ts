@@ -13,6 +13,8 @@ export interface StoreOptions {
   pruneIntervalMs?: number;
   /** PostgreSQL: rows kept while the database is away (default 50,000); past it dropped and counted. */
   bufferRows?: number;
+  /** SQLite: commit each request's rows before its answer (PredictionLogOptions.synchronous). */
+  synchronous?: boolean;
   now?: () => number;
 }
 
@@ -21,5 +23,5 @@ export function openPredictionStore(options: StoreOptions, events: StoreEvents =
   const target = parseStoreTarget(options.path);
   const common = { maxRows: options.maxRows, maxAgeDays: options.maxAgeDays, flushIntervalMs: options.flushIntervalMs, flushSize: options.flushSize, pruneIntervalMs: options.pruneIntervalMs, now: options.now };
   if (target.kind === 'postgres') return new PostgresPredictionStore({ ...common, url: target.url, bufferRows: options.bufferRows, ...events });
-  return new SqlitePredictionStore({ ...common, path: target.path, onError: events.onError, onDrop: events.onDrop });
+  return new SqlitePredictionStore({ ...common, path: target.path, synchronous: options.synchronous, onError: events.onError, onDrop: events.onDrop });
 }

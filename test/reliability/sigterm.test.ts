@@ -1,4 +1,8 @@
+import { mkdtempSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { startVigil } from '../helpers/server.js';
 import { report, seconds, SENTIMENT_BODIES } from './harness.js';
@@ -12,6 +16,7 @@ import { report, seconds, SENTIMENT_BODIES } from './harness.js';
  */
 
 interface Outcome {
+  id: string;
   sentAt: number;
   status?: number;
   error?: string;
@@ -19,22 +24,27 @@ interface Outcome {
   retryAfter?: boolean;
 }
 
+let nextId = 0;
+
 function post(agent: Agent, url: string, body: string): Promise<Outcome> {
   const sentAt = performance.now();
+  const id = `sigterm-${nextId++}`;
   return new Promise((resolve) => {
-    const req = request(new URL('/predict', url), { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+    const req = request(new URL('/predict', url), { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'x-request-id': id } }, (res) => {
       res.resume();
-      res.once('end', () => resolve({ sentAt, status: res.statusCode, close: res.headers.connection === 'close', retryAfter: res.headers['retry-after'] !== undefined }));
-      res.once('error', (error: NodeJS.ErrnoException) => resolve({ sentAt, error: error.code ?? error.message }));
+      res.once('end', () => resolve({ id, sentAt, status: res.statusCode, close: res.headers.connection === 'close', retryAfter: res.headers['retry-after'] !== undefined }));
+      res.once('error', (error: NodeJS.ErrnoException) => resolve({ id, sentAt, error: error.code ?? error.message }));
     });
-    req.once('error', (error: NodeJS.ErrnoException) => resolve({ sentAt, error: error.code ?? error.message }));
+    req.once('error', (error: NodeJS.ErrnoException) => resolve({ id, sentAt, error: error.code ?? error.message }));
     req.end(body);
   });
 }
 
 describe('SIGTERM under load', () => {
-  it('0 failed requests in flight, Connection: close while draining, no resets for clients that honour it', async () => {
-    const server = await startVigil([]);
+  it('0 failed requests in flight, Connection: close while draining, no resets for clients that honour it, every answered prediction in the log', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'vigil-sigterm-'));
+    const db = path.join(dir, 'predictions.db');
+    const server = await startVigil(['--prediction-log', db]);
     await server.waitUntilReady();
     const agent = new Agent({ keepAlive: true, maxSockets: 32 });
     const outcomes: Outcome[] = [];
@@ -60,6 +70,11 @@ describe('SIGTERM under load', () => {
     const failedInFlight = before.filter((o) => o.status !== 200);
     const resets = outcomes.filter((o) => o.error !== undefined && o.error !== 'ECONNREFUSED');
     const answeredAfter = after.filter((o) => o.status !== undefined);
+    const database = new Database(db, { readonly: true });
+    const logged = new Set((database.prepare('SELECT request_id FROM predictions').all() as { request_id: string }[]).map((r) => r.request_id));
+    database.close();
+    rmSync(dir, { recursive: true, force: true });
+    const notLogged = outcomes.filter((o) => o.status === 200 && !logged.has(o.id));
     const figures = {
       before_signal: before.length,
       failed_in_flight: failedInFlight.length,
@@ -69,6 +84,8 @@ describe('SIGTERM under load', () => {
       after_refused_connection: after.filter((o) => o.error === 'ECONNREFUSED').length,
       after_without_connection_close: answeredAfter.filter((o) => !o.close).length,
       resets: resets.length,
+      answered_200: outcomes.filter((o) => o.status === 200).length,
+      answered_not_in_log: notLogged.length,
       reset_codes: [...new Set(resets.map((o) => o.error))],
       exit_code: exitCode,
     };
@@ -77,6 +94,7 @@ describe('SIGTERM under load', () => {
     expect(before.length).toBeGreaterThan(0);
     expect(failedInFlight).toEqual([]);
     expect(resets).toEqual([]);
+    expect(notLogged).toEqual([]);
     // Answers to requests sent after the signal: 200, or 503 with Retry-After.
     for (const o of answeredAfter) {
       expect([200, 503]).toContain(o.status);

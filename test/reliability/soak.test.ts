@@ -1,0 +1,56 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startVigil, type VigilProcess } from '../helpers/server.js';
+import { closedLoop, count, errorCount, measureCapacity, openLoop, report, round, rssMiB, seconds, SENTIMENT_BODIES, statusCounts, type Target } from './harness.js';
+
+/**
+ * Soak at 60% of the capacity measured in this run: no error at all, and RSS after warm-up
+ * grows by at most 10%. RELIABILITY_SOAK_SECONDS sets its length (60 in CI; 600 documented).
+ */
+
+const SOAK_S = Number(process.env.RELIABILITY_SOAK_SECONDS ?? 60);
+let server: VigilProcess;
+let target: Target;
+
+beforeAll(async () => {
+  server = await startVigil([]);
+  await server.waitUntilReady();
+  target = { url: server.url, path: '/predict', bodies: SENTIMENT_BODIES };
+});
+afterAll(async () => {
+  await server?.stop();
+});
+
+describe('soak', () => {
+  it(`${SOAK_S} s at 60% of capacity: 0 errors, RSS growth <= 10% after warm-up`, async () => {
+    await closedLoop(target, 16, seconds(2));
+    const capacity = (await measureCapacity(target, seconds(3))).rps;
+    const pid = server.process.pid!;
+    const samples: { at: number; rss: number }[] = [];
+    const started = performance.now();
+    const sampler = setInterval(() => samples.push({ at: (performance.now() - started) / 1000, rss: rssMiB(pid) }), 1000);
+    const outcome = await openLoop(target, capacity * 0.6, SOAK_S);
+    clearInterval(sampler);
+    // Warm-up: the first fifth (JIT, allocator arenas, the prediction log's first pages).
+    const warm = samples.filter((s) => s.at >= SOAK_S / 5);
+    const afterWarmUp = warm[0]?.rss ?? NaN;
+    const peak = Math.max(...warm.map((s) => s.rss));
+    const end = warm.at(-1)?.rss ?? NaN;
+    const errors = errorCount(outcome) + outcome.sent - count(outcome, 200) - errorCount(outcome);
+    report('soak', {
+      seconds: SOAK_S,
+      capacity_rps: round(capacity),
+      offered_rps: round(capacity * 0.6),
+      served_rps: round(count(outcome, 200) / outcome.seconds),
+      statuses: statusCounts(outcome),
+      client_errors: Object.fromEntries(outcome.errors),
+      rss_after_warm_up_mib: round(afterWarmUp),
+      rss_peak_mib: round(peak),
+      rss_end_mib: round(end),
+      rss_growth: round((end - afterWarmUp) / afterWarmUp, 3),
+      rss_series_mib: samples.filter((_, i) => i % Math.max(1, Math.floor(samples.length / 20)) === 0).map((s) => round(s.rss, 1)),
+    });
+    expect(errorCount(outcome)).toBe(0);
+    expect(errors).toBe(0);
+    expect(end).toBeLessThanOrEqual(afterWarmUp * 1.1);
+  });
+});
