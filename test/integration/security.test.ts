@@ -141,10 +141,14 @@ describe('defaults: no tokens, bound to loopback, no CORS', () => {
     expect(preflight.headers.get('access-control-allow-methods')).toBeNull();
   });
 
-  it('puts the browser headers on the playground, the docs and the API', async () => {
-    for (const pathname of ['/', '/docs', '/docs/static/index.html', '/v1/models']) {
+  it('puts the browser headers on the playground and the docs, and nosniff on the API', async () => {
+    for (const pathname of ['/v1/models', '/v2', '/metrics', '/alive', '/predict']) {
       const response = await raw(server.url, 'GET', pathname);
-      expect(response.status, pathname).toBeLessThan(400);
+      expect(response.headers.get('x-content-type-options'), pathname).toBe('nosniff');
+    }
+    for (const pathname of ['/', '/docs', '/docs/static/index.html', '/favicon.svg', '/no-such-page']) {
+      const response = await raw(server.url, 'GET', pathname);
+      expect(response.status, pathname).toBeLessThan(pathname === '/no-such-page' ? 500 : 400);
       const csp = response.headers.get('content-security-policy') ?? '';
       expect(csp, pathname).toContain("default-src 'self'");
       expect(csp).toContain("frame-ancestors 'none'");

@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { parseCorsOrigins } from '../../src/http/security/cors.js';
+import { DOCS_CONTENT_SECURITY_POLICY, isApiPath } from '../../src/http/security/headers.js';
 import { hostAllowlist, hostName, isLoopbackAddress, parseAllowedHosts } from '../../src/http/security/host-allowlist.js';
 import { ClientRateLimiter } from '../../src/http/security/rate-limit.js';
-import { isStateChanging, mediaType } from '../../src/http/security/state-changing.js';
+import { mediaType } from '../../src/http/content-type.js';
+import { isStateChanging } from '../../src/http/security/state-changing.js';
 
 describe('Host allowlist', () => {
   it('reads the name of a Host header: lower case, no port, no brackets, no root dot', () => {
@@ -86,5 +88,17 @@ describe('per-client rate limit', () => {
     limiter.take('g', 1);
     limiter.take('h', 1);
     expect(limiter.clients).toBeLessThanOrEqual(3);
+  });
+});
+
+describe('security headers', () => {
+  it('tells API paths (nosniff only) from pages (the full set)', () => {
+    for (const url of ['/v1/models', '/v2', '/v2/models/x/infer', '/predict', '/metrics', '/alive', '/ready', '/health?deep=1']) expect(isApiPath(url), url).toBe(true);
+    for (const url of ['/', '/docs', '/docs/static/index.html', '/assets/index.js', '/v2x', '/predictions', '/healthz']) expect(isApiPath(url), url).toBe(false);
+  });
+
+  it("allows /docs exactly one inline style, by hash (Swagger UI's logo), and never unsafe-inline", () => {
+    expect(DOCS_CONTENT_SECURITY_POLICY).toContain("style-src 'self' 'sha256-RL3ie0nH+Lzz2YNqQN83mnU0J1ot4QL7b99vMdIX99w='");
+    expect(DOCS_CONTENT_SECURITY_POLICY).not.toContain('unsafe');
   });
 });

@@ -1,11 +1,13 @@
 import { createHash } from 'node:crypto';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 
 /**
- * Browser protections on every response. The playground loads only its own files (no inline
- * script or style, no other origin), so its policy needs no `unsafe-inline`; JSON answers get
- * the same headers, which cost nothing and keep a browser from sniffing one into HTML. Images
- * may be data: and blob: URLs (Swagger UI's icons, the digits canvas).
+ * Browser protections. Pages (the playground, /docs, anything not under an API path) get the
+ * full set: the playground loads only its own files (no inline script or style, no other
+ * origin), so its policy needs no `unsafe-inline`; images may be data: and blob: URLs (Swagger
+ * UI's icons, the digits canvas). API answers are JSON or text that no browser renders: they get
+ * `nosniff`, which keeps one from being read as HTML or script, and not the rest, which only
+ * pages use and which would cost every prediction ~300 bytes of headers.
  */
 
 const directives = (styleSources: string) =>
@@ -46,9 +48,12 @@ const DOCS_HEADERS: Readonly<Record<string, string>> = { 'content-security-polic
 
 const isDocs = (url: string) => url === '/docs' || url.startsWith('/docs/') || url.startsWith('/docs?');
 
-export function registerSecurityHeaders(app: FastifyInstance): void {
-  app.addHook('onRequest', (request, reply, done) => {
-    void reply.headers(isDocs(request.url) ? DOCS_HEADERS : SECURITY_HEADERS);
-    done();
-  });
+/** Paths whose answers are API documents (JSON, Prometheus text, SSE), never pages. */
+const API_PATH = /^\/(v1\/|v2(\/|\?|$)|predict(\?|$)|metrics(\?|$)|alive(\?|$)|ready(\?|$)|health(\?|$))/;
+export const isApiPath = (url: string): boolean => API_PATH.test(url);
+
+export function setSecurityHeaders(request: FastifyRequest, reply: FastifyReply): void {
+  const url = request.url;
+  if (isApiPath(url)) void reply.header('x-content-type-options', 'nosniff');
+  else void reply.headers(isDocs(url) ? DOCS_HEADERS : SECURITY_HEADERS);
 }

@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { sendError } from '../errors.js';
 
 /**
@@ -13,6 +13,7 @@ import { sendError } from '../errors.js';
  */
 
 export const LOOPBACK_ALLOWED_HOSTS = ['localhost', '.localhost'];
+const MAX_REMEMBERED_HOSTS = 256;
 
 export interface HostAllowlist {
   /** Undefined: any name. */
@@ -66,29 +67,41 @@ export function hostAllowlist(configured: readonly string[] | undefined, boundHo
       suffixes.push(`.${base}`);
     } else exact.add(name);
   }
+  const check = (header: string) => {
+    const name = hostName(header);
+    return isIP(name) !== 0 || exact.has(name) || suffixes.some((suffix) => name.endsWith(suffix));
+  };
+  // Clients send the same few Host headers over and over: remember the verdicts, boundedly.
+  const verdicts = new Map<string, boolean>();
   return {
     entries,
     allows(header) {
       if (!header) return false;
-      const name = hostName(header);
-      return isIP(name) !== 0 || exact.has(name) || suffixes.some((suffix) => name.endsWith(suffix));
+      let verdict = verdicts.get(header);
+      if (verdict === undefined) {
+        verdict = check(header);
+        if (verdicts.size >= MAX_REMEMBERED_HOSTS) verdicts.clear();
+        verdicts.set(header, verdict);
+      }
+      return verdict;
     },
   };
 }
 
-/** Answers 421 to a request whose Host is not on the list, before anything else runs. */
-export function registerHostAllowlist(app: FastifyInstance, allowlist: HostAllowlist): void {
-  if (allowlist.entries === undefined) return;
-  app.addHook('onRequest', (request, reply, done) => {
-    const host = request.headers.host;
-    if (allowlist.allows(host)) return done();
-    const shown = (host ?? '').slice(0, 100);
-    void sendError(
-      request,
-      reply,
-      421,
-      'misdirected_request',
-      host ? `this server does not answer to the host name "${shown}": add it to --allowed-hosts (VIGIL_ALLOWED_HOSTS)` : 'the request has no Host header',
-    );
-  });
+/**
+ * Answers 421 to a request whose Host is not on the list and says so (true); the caller's
+ * onRequest hook then stops. Runs before anything else reads the request.
+ */
+export function refuseMisdirected(allowlist: HostAllowlist, request: FastifyRequest, reply: FastifyReply): boolean {
+  const host = request.headers.host;
+  if (allowlist.allows(host)) return false;
+  const shown = (host ?? '').slice(0, 100);
+  void sendError(
+    request,
+    reply,
+    421,
+    'misdirected_request',
+    host ? `this server does not answer to the host name "${shown}": add it to --allowed-hosts (VIGIL_ALLOWED_HOSTS)` : 'the request has no Host header',
+  );
+  return true;
 }

@@ -2,8 +2,8 @@ import type { FastifyInstance, onRequestHookHandler, preHandlerHookHandler, Rout
 import type { Logger } from '../../observability/logger.js';
 import { registerCors } from './cors.js';
 import { feedbackGuard, FEEDBACK_TOKEN_ENV } from './feedback-guard.js';
-import { registerSecurityHeaders } from './headers.js';
-import { hostAllowlist, registerHostAllowlist } from './host-allowlist.js';
+import { setSecurityHeaders } from './headers.js';
+import { hostAllowlist, refuseMisdirected } from './host-allowlist.js';
 import { isStateChanging } from './state-changing.js';
 
 /**
@@ -36,8 +36,13 @@ const asList = <T>(hook: T | T[] | undefined): T[] => (hook === undefined ? [] :
 
 export function registerSecurity(app: FastifyInstance, settings: SecuritySettings, logger: Logger, hooks: SecurityHooks = {}): void {
   const hosts = hostAllowlist(settings.allowedHosts, settings.boundHost);
-  registerHostAllowlist(app, hosts);
-  registerSecurityHeaders(app);
+  const checkHost = hosts.entries !== undefined;
+  // One hook for both, on every request: a callback, no promise, no second dispatch.
+  app.addHook('onRequest', (request, reply, done) => {
+    if (checkHost && refuseMisdirected(hosts, request, reply)) return;
+    setSecurityHeaders(request, reply);
+    done();
+  });
   registerCors(app, settings.corsOrigins);
 
   const feedback = feedbackGuard({ token: settings.feedbackToken, perMinute: settings.feedbackRateLimit, rejected: hooks.feedbackRejected });
