@@ -14,7 +14,7 @@
  * Every figure is the median of `repeats` runs, interleaved so that background load drifts
  * over all contenders alike.
  *
- *   node dist/ops/bench/suite.js [--quick] [--repeats N] [--duration S] [--out FILE] [--skip-tuning] [--skip-models]
+ *   node dist/ops/bench/suite.js [--quick] [--repeats N] [--duration S] [--out FILE] [--skip-tuning] [--skip-models] [--models-only]
  */
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -582,11 +582,12 @@ async function main(): Promise<void> {
       out: { type: 'string' },
       'skip-tuning': { type: 'boolean' },
       'skip-models': { type: 'boolean' },
+      'models-only': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
-    console.log('usage: npm run bench [-- --quick] [--repeats N] [--duration S] [--out bench/RESULTS.md] [--skip-tuning] [--skip-models]');
+    console.log('usage: npm run bench [-- --quick] [--repeats N] [--duration S] [--out bench/RESULTS.md] [--skip-tuning] [--skip-models] [--models-only]');
     return;
   }
   const quick = values.quick === true;
@@ -634,8 +635,10 @@ async function main(): Promise<void> {
       log(`skipping DistilBERT: ${DISTILBERT} is not present`);
     }
 
+    // --models-only: the HTTP ceiling and section (7), a few minutes instead of the whole suite.
+    const modelsOnly = values['models-only'] === true;
     const results: ModelResults[] = [];
-    for (const model of models) results.push(await benchModel(model, texts.texts, settings));
+    if (!modelsOnly) for (const model of models) results.push(await benchModel(model, texts.texts, settings));
 
     log('HTTP ceiling');
     const ceilingServer = await startHelper(CEILING, []);
@@ -647,7 +650,7 @@ async function main(): Promise<void> {
     }
 
     let tuned: SuiteData['tuning'];
-    if (!values['skip-tuning']) {
+    if (!values['skip-tuning'] && !modelsOnly) {
       const target = models.find((m) => m.key === 'distilbert') ?? models[0]!;
       log(`batching variants for ${target.key}`);
       tuned = { model: target.key, rows: await tuning(target, texts.texts, settings) };
