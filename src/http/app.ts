@@ -6,6 +6,7 @@ import type { ServerContext } from './context.js';
 import { AllowedMethods } from './allowed-methods.js';
 import { registerBodyPolicy } from './content-type.js';
 import { registerErrorHandlers } from './errors.js';
+import { openApiOptions, useSchemasAsContract } from './schemas/openapi.js';
 import { registerObservation, requestIdFrom } from './observe.js';
 import { registerAdmission } from './admission-hook.js';
 import { traceRequests } from '../observability/tracing.js';
@@ -48,6 +49,7 @@ export async function buildApp(context: ServerContext): Promise<FastifyInstance>
   allowed.register(app);
   registerErrorHandlers(app, context.limits.bodyLimit, context.shedLog, allowed);
   registerBodyPolicy(app);
+  useSchemasAsContract(app);
   if (context.observe !== false) registerObservation(app, context);
   // First: refusing an overload must cost as little as possible.
   registerAdmission(app, context);
@@ -57,22 +59,7 @@ export async function buildApp(context: ServerContext): Promise<FastifyInstance>
   });
   traceRequests(app, UNMATCHED_ROUTE); // no-op unless OTEL_EXPORTER_OTLP_ENDPOINT is set
 
-  await app.register(swagger, {
-    openapi: {
-      info: {
-        title: 'Vigil',
-        version: context.version,
-        description: 'Serve machine learning models over HTTP and keep them observable.',
-      },
-      tags: [
-        { name: 'predict', description: 'Predictions (JSON API)' },
-        { name: 'models', description: 'Loaded models' },
-        { name: 'health', description: 'Liveness, readiness, deep health' },
-        { name: 'monitoring', description: 'Metrics' },
-        { name: 'oip', description: 'Open Inference Protocol (KServe V2) and its model repository extension' },
-      ],
-    },
-  });
+  await app.register(swagger, openApiOptions(context.version));
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
   await app.register(async (scope) => healthRoutes(scope, context));

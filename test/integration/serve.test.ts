@@ -163,7 +163,7 @@ describe('bad input is a clear 4xx, never a 500', () => {
     { name: 'empty batch', body: '{"texts": []}', status: 400, code: 'invalid_input', mentions: 'empty' },
     { name: 'both text and texts', body: '{"text": "a", "texts": ["b"]}', status: 400, code: 'invalid_input', mentions: 'either' },
     { name: 'too many texts', body: JSON.stringify({ texts: Array(9).fill('hi') }), status: 400, code: 'too_many_inputs', mentions: 'at most 8' },
-    { name: 'a JSON array body', body: '["hi"]', status: 400, code: 'invalid_request', mentions: 'object' },
+    { name: 'a JSON array body', body: '["hi"]', status: 400, code: 'invalid_input', mentions: 'JSON object' },
     { name: 'body over the limit', body: JSON.stringify({ text: 'a'.repeat(70_000) }), status: 413, code: 'payload_too_large', mentions: 'large' },
     { name: 'wrong content type', body: 'text=hi', headers: { 'content-type': 'application/x-www-form-urlencoded' }, status: 415, code: 'unsupported_media_type', mentions: 'Content-Type' },
   ];

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { InvalidInput, VigilError } from '../../errors.js';
 import type { FeedbackItem } from '../../observability/model-monitor.js';
 import type { ServerContext } from '../context.js';
+import { feedback as schemas } from '../schemas/json-api.js';
 
 /**
  * POST /v1/feedback: delayed labels for earlier predictions, joined by the `request_id` the
@@ -67,17 +68,7 @@ export function parseFeedbackBody(body: unknown): { items: FeedbackItem[]; batch
 export async function feedbackRoutes(app: FastifyInstance, context: ServerContext): Promise<void> {
   app.post(
     '/v1/feedback',
-    {
-      schema: {
-        tags: ['monitoring'],
-        summary: 'Delayed labels: the true answer for an earlier prediction, joined by its request_id.',
-        body: {
-          description: '{"request_id", "index"?, "label"} (classifiers) or {"request_id", "index"?, "value"} (regression), or {"feedback": [...]} (all or none).',
-          type: 'object',
-          additionalProperties: true,
-        },
-      },
-    },
+    { schema: schemas },
     async (request, reply) => {
       const monitor = context.monitor;
       if (!monitor) throw new VigilError(503, 'monitoring_disabled', 'this server keeps no prediction log, so it cannot join labels');

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { ServerContext } from '../context.js';
+import { health as schemas } from '../schemas/json-api.js';
 
 const uptimeSeconds = (context: ServerContext) => Number(((Date.now() - context.lifecycle.startedAt) / 1000).toFixed(3));
 
@@ -11,12 +12,12 @@ const uptimeSeconds = (context: ServerContext) => Number(((Date.now() - context.
 export async function healthRoutes(app: FastifyInstance, context: ServerContext): Promise<void> {
   const { dataplane } = context;
 
-  app.get('/alive', { schema: { tags: ['health'], summary: 'Liveness: the process answers.' } }, async () => ({
+  app.get('/alive', { schema: schemas.alive }, async () => ({
     status: 'alive',
     uptime_seconds: uptimeSeconds(context),
   }));
 
-  app.get('/ready', { schema: { tags: ['health'], summary: 'Readiness: 200 when every local model is loaded and warmed up, else 503.' } }, async (_request, reply) => {
+  app.get('/ready', { schema: schemas.ready }, async (_request, reply) => {
     const { ready } = dataplane;
     return reply.code(ready ? 200 : 503).send({
       ready,
@@ -27,13 +28,7 @@ export async function healthRoutes(app: FastifyInstance, context: ServerContext)
 
   app.get<{ Querystring: { deep?: string } }>(
     '/health',
-    {
-      schema: {
-        tags: ['health'],
-        summary: 'Liveness with details; ?deep=1 runs one real prediction per model.',
-        querystring: { type: 'object', properties: { deep: { type: 'string', enum: ['0', '1', 'true', 'false'] } } },
-      },
-    },
+    { schema: schemas.health },
     async (request, reply) => {
       const base = {
         status: 'ok',

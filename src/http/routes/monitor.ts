@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { HistorySampler, historyOptionsFromEnv } from '../../observability/history.js';
 import type { ServerContext } from '../context.js';
+import { jsonErrors } from '../schemas/common.js';
 
 const number = { type: 'number' } as const;
 
@@ -53,7 +54,7 @@ export async function monitorRoutes(app: FastifyInstance, context: ServerContext
       schema: {
         tags: ['monitoring'],
         summary: 'Recent in-process history of traffic, errors, latency, CPU, memory and predictions.',
-        response: { 200: historySchema },
+        response: { 200: historySchema, ...jsonErrors() },
       },
     },
     async () => sampler.history(),

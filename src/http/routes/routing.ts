@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { parseRoutingChange } from '../../serving/routing-policy.js';
 import { acceptEmptyJsonBodies, adminGuard, adminTokenFromEnv, warnIfUnprotected } from '../admin-auth.js';
 import type { ServerContext } from '../context.js';
+import { routing as schemas } from '../schemas/json-api.js';
 
 /**
  * Release management at runtime (docs/releases.md): read a model's routing, change it, promote
@@ -20,15 +21,8 @@ export async function routingRoutes(app: FastifyInstance, context: ServerContext
   const admin = adminGuard(token);
   acceptEmptyJsonBodies(app);
 
-  const tags = ['models'];
   // The body schema only documents; parseRoutingChange checks it and names the bad field.
   const noValidation = { validatorCompiler: () => () => true };
-  const body = {
-    description:
-      '{"champion"?, "challenger"?, "canary_weight"? (0..1), "shadow"?, "shadow_weight"? (0..1)}; versions as strings, null clears a field.',
-    type: 'object',
-    additionalProperties: true,
-  };
   const describe = (name: string) => registry.routing.describe(name, registry.versions(name));
   const changed = (request: FastifyRequest<{ Params: Params }>, action: string, extra: Record<string, unknown> = {}) => {
     const routing = describe(request.params.name);
@@ -39,7 +33,7 @@ export async function routingRoutes(app: FastifyInstance, context: ServerContext
 
   app.get<{ Params: Params }>(
     '/v1/models/:name/routing',
-    { schema: { tags, summary: "A model's routing: champion, challenger, canary weight, shadow, and each version's aliases." } },
+    { schema: schemas.get },
     async (request) => describe(request.params.name),
   );
 
@@ -51,18 +45,18 @@ export async function routingRoutes(app: FastifyInstance, context: ServerContext
   };
   app.put<{ Params: Params }>(
     '/v1/models/:name/routing',
-    { schema: { tags, summary: 'Replace the routing (fields left out go back to their defaults). Admin token.', body }, onRequest: admin, ...noValidation },
+    { schema: schemas.put, onRequest: admin, ...noValidation },
     change(true),
   );
   app.patch<{ Params: Params }>(
     '/v1/models/:name/routing',
-    { schema: { tags, summary: 'Change some routing fields (the others stay). Admin token.', body }, onRequest: admin, ...noValidation },
+    { schema: schemas.patch, onRequest: admin, ...noValidation },
     change(false),
   );
 
   app.post<{ Params: Params }>(
     '/v1/models/:name/routing/promote',
-    { schema: { tags, summary: 'The challenger becomes the champion for all traffic; the old champion is kept for a rollback. Admin token.' }, onRequest: admin, ...noValidation },
+    { schema: schemas.promote, onRequest: admin, ...noValidation },
     async (request) => {
       const { name } = request.params;
       registry.routing.promote(name, registry.versions(name));
@@ -71,7 +65,7 @@ export async function routingRoutes(app: FastifyInstance, context: ServerContext
   );
   app.post<{ Params: Params }>(
     '/v1/models/:name/routing/rollback',
-    { schema: { tags, summary: 'Stop a running canary; with none running, undo the last promotion. Admin token.' }, onRequest: admin, ...noValidation },
+    { schema: schemas.rollback, onRequest: admin, ...noValidation },
     async (request) => {
       const { name } = request.params;
       const { undid } = registry.routing.rollback(name, registry.versions(name));
