@@ -12,6 +12,7 @@ import { startTracing } from '../observability/tracing.js';
 import { ShedLog } from '../observability/shed-log.js';
 import { Admission } from '../serving/admission.js';
 import { ModelRegistry } from '../serving/registry.js';
+import { RemoteMetrics } from '../runtimes/remote/remote-metrics.js';
 import { Dataplane } from '../serving/dataplane.js';
 import { OipDataplane } from '../serving/oip/oip-dataplane.js';
 import { PredictionRouter } from '../serving/router.js';
@@ -108,6 +109,8 @@ export async function startServer(config: ServeConfig, options: { logger?: Logge
   const security = securitySettings(config);
   const logger = options.logger ?? createLogger({ level: config.logLevel });
   const metrics = new Metrics();
+  // The remote API's series exist from start-up (0), also when no remote model is configured.
+  RemoteMetrics.for(metrics.registry);
   // Prediction log (SQLite in memory unless --prediction-log names a file or a postgres:// URL), drift, feedback.
   // `--observability off` (bench only): no monitor at all, so nothing per prediction reaches it.
   const monitor = !config.observability ? undefined : new ModelMonitor({

@@ -98,6 +98,12 @@ export class Metrics {
     labelNames: ['model', 'version'] as const,
     registers: [this.registry],
   });
+  readonly modelRequired = new Gauge({
+    name: 'vigil_model_required',
+    help: '1 when /ready waits for this model version (local models), 0 when it only reports it (remote models): only required versions page when not ready.',
+    labelNames: ['model', 'version'] as const,
+    registers: [this.registry],
+  });
   readonly modelLoadSeconds = new Gauge({
     name: 'vigil_model_load_seconds',
     help: 'How long loading and warming up the model version took.',

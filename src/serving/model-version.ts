@@ -148,6 +148,8 @@ export class ModelVersion {
     const started = now();
     const { labels, stage } = this.series;
     this.metrics.modelReady.set(labels, 0);
+    // Whether /ready waits for this version (local models) or reports it only (remote ones).
+    this.metrics.modelRequired.set(labels, this.isLocal ? 1 : 0);
     try {
       this.pipeline = await this.task.load(this.spec, {
         dir: this.source.dir,
@@ -268,7 +270,9 @@ export class ModelVersion {
 
     if (record) {
       for (const p of predictions) {
+        // Regression answers have no label: counted under label="value", so predictions/s covers every model.
         if (p.label !== undefined) this.series.prediction(p.label);
+        else if (typeof p.value === 'number') this.series.prediction('value');
         if (p.score !== undefined) this.series.confidence(p.score);
         if (p.truncated) this.series.truncated();
         if (typeof p.value === 'number' && Number.isFinite(p.value)) this.series.value(p.value);

@@ -203,6 +203,7 @@ export class ModelRegistry {
         await existing.unload();
         // unload() cleared the gauges of this name and version, which now belong to `fresh`.
         this.metrics.modelReady.set({ model: name, version }, 1);
+        this.metrics.modelRequired.set({ model: name, version }, fresh.isLocal ? 1 : 0);
         this.metrics.modelInfo.set({ model: name, version, task: fresh.spec.task, runtime: fresh.spec.runtime }, 1);
       }
     }

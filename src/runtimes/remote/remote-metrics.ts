@@ -35,6 +35,9 @@ export class RemoteMetrics {
     return metrics;
   }
 
+  /** The Vigil error codes errors_api_total counts, each exported at 0 from start-up. */
+  static readonly ERROR_REASONS = ['upstream_timeout', 'upstream_rate_limited', 'upstream_unavailable', 'upstream_error', 'auth_failed', 'circuit_open', 'overloaded', 'client_closed'] as const;
+
   readonly requests: Counter;
   readonly errors: Counter<'reason'>;
   readonly latency: Histogram;
@@ -55,6 +58,8 @@ export class RemoteMetrics {
       labelNames: ['reason'] as const,
       registers,
     });
+    // 0, not absent: a dashboard or an alert on these must read 0 before the first remote call.
+    for (const reason of RemoteMetrics.ERROR_REASONS) this.errors.inc({ reason }, 0);
     this.latency = new Histogram({
       name: 'api_generation_latency_seconds',
       help: 'End-to-end latency of successful remote API predictions, retries and queueing included.',
