@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import type pg from 'pg';
 import { VigilError } from '../errors.js';
-import { createPool, describeError, isRefusedStatement, migrate } from '../store/postgres.js';
+import { createPool, describeError, isRefusedStatement, migrate, type PoolLike } from '../store/postgres.js';
 import { redactUrl } from '../store/target.js';
 import type { LabelItem, PredictionRecord, PredictionStore, StoreEvents, StoredPrediction } from './prediction-store.js';
 
@@ -104,7 +104,7 @@ export class PostgresPredictionStore implements PredictionStore {
   written = 0;
   /** Schema migrated and the last statement went through. */
   up = false;
-  private readonly pool: pg.Pool;
+  private readonly pool: PoolLike;
   private readonly replica: string;
   private readonly now: () => number;
   private readonly bufferRows: number;

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
-import pg from 'pg';
+import type pg from 'pg';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Logger } from '../observability/logger.js';
-import { createPool, describeError, migrate, passwordFromEnvironment } from '../store/postgres.js';
+import { createPool, describeError, loadPg, migrate, passwordFromEnvironment, type PoolLike } from '../store/postgres.js';
 import { applyRoutingChange, DEFAULT_POLICY, parseRoutingChange, routingPolicyJson, type RoutingPolicy } from './routing-policy.js';
 import type { RoutableVersion, RoutingEntry, RoutingTable } from './routing-table.js';
 
@@ -76,7 +76,7 @@ function entryFromRow(entry: StoredEntry, updatedAt: number): RoutingEntry {
 }
 
 export class RoutingSync {
-  private readonly pool: pg.Pool;
+  private readonly pool: PoolLike;
   private listener: pg.Client | undefined;
   private readonly applied = new Map<string, number>();
   /** Revisions that could not be adopted here (a version this replica lacks): warned once each. */
@@ -218,7 +218,8 @@ export class RoutingSync {
     const password = passwordFromEnvironment(this.options.url, this.options.env);
     const url = new URL(this.options.url);
     if (password !== undefined) url.password = encodeURIComponent(password);
-    const client = new pg.Client({ connectionString: url.toString(), application_name: 'vigil routing listener', connectionTimeoutMillis: 3000 });
+    const driver = await loadPg();
+    const client = new driver.Client({ connectionString: url.toString(), application_name: 'vigil routing listener', connectionTimeoutMillis: 3000 });
     const retry = (error?: unknown) => {
       if (error) this.failed('listen', error);
       client.removeAllListeners();

@@ -1,4 +1,4 @@
-import pg from 'pg';
+import type pg from 'pg';
 import { readSecretFile } from './secret-file.js';
 import { redactUrl } from './target.js';
 
@@ -31,25 +31,55 @@ export interface PoolOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-export function createPool(options: PoolOptions): pg.Pool {
+/** What the stores use of a pool: pg.Pool's calls, created on first use. */
+export interface PoolLike {
+  query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>>;
+  connect(): Promise<pg.PoolClient>;
+  end(): Promise<void>;
+}
+
+/**
+ * The pg module, loaded when a PostgreSQL feature first needs it: a server on SQLite (the
+ * default) never pays for importing the driver at start-up.
+ */
+export async function loadPg(): Promise<typeof pg> {
+  return (await import('pg')).default;
+}
+
+/**
+ * A pool for the URL. The password is resolved now (a refused password file stops the start with
+ * its reason); the driver is loaded and the pool built on the first query.
+ */
+export function createPool(options: PoolOptions): PoolLike {
   const password = passwordFromEnvironment(options.url, options.env);
   // pg lets the connection string win over a separate password field: the password goes into it.
   const url = new URL(options.url);
   if (password !== undefined) url.password = encodeURIComponent(password);
-  const pool = new pg.Pool({
-    connectionString: url.toString(),
-    max: options.max ?? 4,
-    // A database that does not answer must not hold a lookup (or the writer) for long.
-    connectionTimeoutMillis: 3000,
-    idleTimeoutMillis: 30_000,
-    application_name: options.applicationName ?? 'vigil',
-    // Kept below the HTTP layer's patience: a feedback lookup fails fast instead of hanging.
-    query_timeout: 10_000,
-  });
-  // An idle connection dropped by the server (restart, failover) is reported here; without a
-  // listener the pool's 'error' event would crash the process. The next query reconnects.
-  pool.on('error', () => undefined);
-  return pool;
+  let pool: Promise<pg.Pool> | undefined;
+  const real = () =>
+    (pool ??= loadPg().then((driver) => {
+      const created = new driver.Pool({
+        connectionString: url.toString(),
+        max: options.max ?? 4,
+        // A database that does not answer must not hold a lookup (or the writer) for long.
+        connectionTimeoutMillis: 3000,
+        idleTimeoutMillis: 30_000,
+        application_name: options.applicationName ?? 'vigil',
+        // Kept below the HTTP layer's patience: a feedback lookup fails fast instead of hanging.
+        query_timeout: 10_000,
+      });
+      // An idle connection dropped by the server (restart, failover) is reported here; without a
+      // listener the pool's 'error' event would crash the process. The next query reconnects.
+      created.on('error', () => undefined);
+      return created;
+    }));
+  return {
+    query: async <R extends pg.QueryResultRow>(text: string, values?: unknown[]) => (await real()).query<R>(text, values),
+    connect: async () => (await real()).connect(),
+    end: async () => {
+      if (pool) await (await pool).end();
+    },
+  };
 }
 
 /**
@@ -148,7 +178,7 @@ const MIGRATION_LOCK = 0x76696769;
  * advisory lock: replicas starting together queue on the lock, and the ones after the first
  * find nothing left to do. Returns the versions applied here.
  */
-export async function migrate(pool: pg.Pool): Promise<number[]> {
+export async function migrate(pool: PoolLike): Promise<number[]> {
   const client = await pool.connect();
   try {
     await client.query('BEGIN');
