@@ -11,5 +11,8 @@ export default defineConfig({
     // Files run one at a time: they each load models and would fight for the two cores.
     fileParallelism: false,
     reporters: ['default'],
+    // Servers the tests start keep gRPC off unless a test asks for it with --grpc-port: the
+    // default port (8081) is one port, and other test runs on the machine may hold it.
+    env: { GRPC_PORT: '0' },
   },
 });

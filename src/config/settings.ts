@@ -97,6 +97,16 @@ export const SETTINGS = {
     env: 'PORT',
     help: 'port to listen on (0: any free port)',
   }),
+  grpcPort: declare({
+    schema: Type.Integer({ minimum: 0, maximum: 65535 }),
+    kind: 'integer',
+    // KServe's port for the protocol's gRPC form.
+    default: 8081,
+    flag: 'grpc-port',
+    value: 'N',
+    env: 'GRPC_PORT',
+    help: 'port of the Open Inference Protocol over gRPC and the gRPC health service (0: gRPC off)',
+  }),
   models: declare({
     schema: Type.Array(ModelRef),
     kind: 'model-list',

@@ -19,6 +19,7 @@ import { PredictionRouter } from '../serving/router.js';
 import { parseRoutingChange } from '../serving/routing-policy.js';
 import { registerRoutingFingerprint, RoutingSync } from '../serving/routing-sync.js';
 import { parseStoreTarget } from '../store/target.js';
+import { startGrpcServer, type GrpcListener } from '../grpc/server.js';
 import { buildApp } from './app.js';
 import { ConnectionDrain } from './drain.js';
 import type { ServerContext } from './context.js';
@@ -32,6 +33,8 @@ export interface RunningServer {
   context: ServerContext;
   /** http://host:port as bound (port 0 resolves to the real one). */
   url: string;
+  /** The gRPC port as bound; undefined when gRPC is off (--grpc-port 0). */
+  grpcPort?: number;
   /** Readiness 503, wait drainDelayMs, finish in-flight requests, free the models. */
   shutdown(reason: string): Promise<void>;
 }
@@ -184,7 +187,17 @@ export async function startServer(config: ServeConfig, options: { logger?: Logge
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
-  logger.info({ url, models: registry.names() }, 'listening; loading models');
+  let grpc: GrpcListener | undefined;
+  if (config.grpcPort !== 0) {
+    try {
+      grpc = await startGrpcServer(context, { host: config.host, port: config.grpcPort, maxMessageBytes: config.bodyLimit });
+    } catch (error) {
+      await app.close();
+      throw new ConfigError(`cannot listen for gRPC on ${config.host}:${config.grpcPort}: ${(error as Error).message} (--grpc-port N, or 0 to turn gRPC off)`);
+    }
+    logger.info({ grpc_port: grpc.port, address: `${config.host}:${grpc.port}` }, 'grpc: listening (inference.GRPCInferenceService, grpc.health.v1.Health)');
+  }
+  logger.info({ url, ...(grpc ? { grpc_port: grpc.port } : {}), models: registry.names() }, 'listening; loading models');
 
   // Models on disk load at once; each hub model loads as soon as it is fetched.
   const loaded = Promise.all([registry.loadAll(), ...fetchHubModels(config, registry).map((fetched) => fetched.then(() => registry.loadAll()))]);
@@ -196,9 +209,12 @@ export async function startServer(config: ServeConfig, options: { logger?: Logge
       context.lifecycle.draining = true;
       if (config.drainDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, config.drainDelayMs));
       // No new connections; open ones end after their next answer (Connection: close) or the grace.
+      // gRPC stops taking calls at the same time and waits for its in-flight ones.
+      const grpcClosed = grpc?.close();
       await connections.closeListener(config.drainIdleMs);
       context.lifecycle.closing = true;
       await app.close(); // closes what is still idle, waits for in-flight requests
+      await grpcClosed;
       context.shedLog.flush();
       await loaded.catch(() => undefined);
       await routingSync?.close();
@@ -209,5 +225,5 @@ export async function startServer(config: ServeConfig, options: { logger?: Logge
     })();
     return closing;
   };
-  return { app, context, url, shutdown };
+  return { app, context, url, grpcPort: grpc?.port, shutdown };
 }

@@ -174,3 +174,39 @@ export function recordBatchedSpans(labels: InferenceSpanLabels, inputs: number, 
     infer.end(epoch(finished));
   }
 }
+
+/**
+ * A SERVER span around one gRPC call (continuing the caller's trace from its `traceparent`
+ * metadata), active while `run` and everything it awaits runs, so inference spans and log
+ * lines attach to it. `run` is called directly when tracing is off.
+ */
+export function traceGrpcCall<T>(
+  service: string,
+  method: string,
+  metadata: Record<string, unknown>,
+  requestId: string,
+  run: () => Promise<T>,
+  codeOf: (error: unknown) => number,
+): Promise<T> {
+  if (!active) return run();
+  const parent = propagation.extract(ROOT_CONTEXT, metadata);
+  const span = tracer().startSpan(
+    `${service}/${method}`,
+    { kind: SpanKind.SERVER, attributes: { 'rpc.system': 'grpc', 'rpc.service': service, 'rpc.method': method, 'vigil.request_id': requestId } },
+    parent,
+  );
+  return context.with(trace.setSpan(parent, span), async () => {
+    try {
+      const result = await run();
+      span.setAttribute('rpc.grpc.status_code', 0);
+      return result;
+    } catch (error) {
+      const code = codeOf(error);
+      span.setAttribute('rpc.grpc.status_code', code);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
+      throw error;
+    } finally {
+      span.end();
+    }
+  });
+}

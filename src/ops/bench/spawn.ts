@@ -112,7 +112,8 @@ export async function startVigil(args: string[], env: NodeJS.ProcessEnv = {}): P
   const port = await freePort();
   return startServerProcess({
     script: CLI,
-    args: ['serve', '--host', '127.0.0.1', '--port', String(port), ...args],
+    // gRPC off unless the caller asks for it: its default port may be taken on a shared machine.
+    args: ['serve', '--host', '127.0.0.1', '--port', String(port), ...(args.includes('--grpc-port') ? [] : ['--grpc-port', '0']), ...args],
     env: { ...SERVE_ENVIRONMENT, ...env },
     url: `http://127.0.0.1:${port}`,
     readyPath: '/ready',

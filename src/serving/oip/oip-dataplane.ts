@@ -45,9 +45,12 @@ export interface OipInferResponse {
  * transport only maps its wire format onto that shape (gRPC: the typed `contents` to `data`,
  * `InferParameter` oneofs to plain values).
  */
-export interface OipInferCall extends CallTarget, CallControl {
-  request: unknown;
+export interface OipCallTarget extends CallTarget, CallControl {
   onRoute?(route: RouteKind): void;
+}
+
+export interface OipInferCall extends OipCallTarget {
+  request: unknown;
 }
 
 export class OipDataplane {
@@ -88,8 +91,15 @@ export class OipDataplane {
    * Inference: the same version choice as the JSON API (champion, canary, sticky key, shadow),
    * but no fallback model (a stand-in could speak other tensors).
    */
-  async infer(call: OipInferCall): Promise<OipInferResponse> {
-    const request = parseInferRequest(call.request);
+  infer(call: OipInferCall): Promise<OipInferResponse> {
+    return this.inferDecoded(call, parseInferRequest(call.request));
+  }
+
+  /**
+   * Inference from a request a transport already decoded and checked into the parsed form
+   * (gRPC: src/grpc/tensors.ts builds it from typed or raw contents without a JSON detour).
+   */
+  async inferDecoded(call: OipCallTarget, request: InferRequest): Promise<OipInferResponse> {
     for (const requested of request.outputs ?? []) classificationCount(requested);
     const answer = await this.dataplane.infer(
       coreCall(call, request),
@@ -127,7 +137,7 @@ export class OipDataplane {
 }
 
 /** The core's call, with the signal still lazy: never spread, a spread reads the getter. */
-function coreCall(call: OipInferCall, payload: InferRequest): InferenceCall<InferRequest> {
+function coreCall(call: OipCallTarget, payload: InferRequest): InferenceCall<InferRequest> {
   return {
     payload,
     onRoute: call.onRoute,
