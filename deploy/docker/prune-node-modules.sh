@@ -37,8 +37,14 @@ if [ -d "$sq" ]; then
   rm -f "$sq"/build/Release/*.a
 fi
 
-# protobufjs' command-line code generator (pbjs/pbts) is a build tool.
-rm -rf "$nm/protobufjs/cli"
+# protobufjs' command-line code generator (pbjs/pbts) is a build tool, and its dist/ holds the
+# browser bundles: Node loads src/ (index.js, minimal.js). Also the copy @grpc/proto-loader nests.
+for pb in "$nm/protobufjs" "$nm/@grpc/proto-loader/node_modules/protobufjs"; do
+  rm -rf "$pb/cli" "$pb/dist"
+done
+
+# @grpc/grpc-js runs from build/; src/ is its TypeScript source.
+rm -rf "$nm/@grpc/grpc-js/src"
 
 # Source maps, TypeScript declarations and docs are never read at run time.
 find "$nm" -type f \( -name '*.map' -o -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' \

@@ -197,7 +197,7 @@ export async function startServer(config: ServeConfig, options: { logger?: Logge
     }
     logger.info({ grpc_port: grpc.port, address: `${config.host}:${grpc.port}` }, 'grpc: listening (inference.GRPCInferenceService, grpc.health.v1.Health)');
   }
-  logger.info({ url, ...(grpc ? { grpc_port: grpc.port } : {}), models: registry.names() }, 'listening; loading models');
+  logger.info({ url, models: registry.names(), ...(grpc ? { grpc_port: grpc.port } : {}) }, 'listening; loading models');
 
   // Models on disk load at once; each hub model loads as soon as it is fetched.
   const loaded = Promise.all([registry.loadAll(), ...fetchHubModels(config, registry).map((fetched) => fetched.then(() => registry.loadAll()))]);

@@ -12,6 +12,7 @@ import { cpSync, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../src/ops/bench/spawn.js';
 import { REPO_ROOT } from '../helpers/server.js';
 import { requireShared, sharedPath } from '../helpers/shared.js';
 
@@ -39,7 +40,7 @@ beforeAll(async () => {
   const prune = spawnSync('sh', [path.join(REPO_ROOT, 'deploy', 'docker', 'prune-node-modules.sh'), 'node_modules'], { cwd: app, encoding: 'utf8' });
   if (prune.status !== 0) throw new Error(`prune failed: ${prune.stderr}`);
   // What the runtime stage copies next to node_modules.
-  for (const part of ['dist', 'models', path.join('ui', 'dist')]) {
+  for (const part of ['dist', 'models', 'proto', path.join('ui', 'dist')]) {
     if (existsSync(path.join(REPO_ROOT, part))) cpSync(path.join(REPO_ROOT, part), path.join(app, part), { recursive: true });
   }
 }, 360_000);
@@ -54,14 +55,19 @@ describe('the image runtime stage, assembled without Docker', () => {
 
   it('serves the embedded models from the pruned tree and passes vigil smoke', async () => {
     if (installError) return void console.warn('[skipped] npm registry unreachable');
-    const server = spawn(process.execPath, ['dist/cli/main.js', 'serve', '--host', '127.0.0.1', '--port', '0'], { cwd: app, env: { ...process.env, NODE_ENV: 'production' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    // gRPC on too: the pruned tree must hold @grpc/grpc-js, its loader and proto/.
+    const grpcPort = await freePort();
+    const server = spawn(process.execPath, ['dist/cli/main.js', 'serve', '--host', '127.0.0.1', '--port', '0', '--grpc-port', String(grpcPort)], { cwd: app, env: { ...process.env, NODE_ENV: 'production' }, stdio: ['ignore', 'pipe', 'pipe'] });
     try {
       const url = await new Promise<string>((resolve, reject) => {
         let out = '';
         const onData = (chunk: Buffer) => {
           out += chunk.toString('utf8');
-          const match = /"url":"(http:[^"]+)","models"/.exec(out);
-          if (match) resolve(match[1]!);
+          const match = /"url":"(http:[^"]+)","models".*"grpc_port":(\d+)/.exec(out);
+          if (match) {
+            expect(Number(match[2])).toBe(grpcPort);
+            resolve(match[1]!);
+          }
         };
         server.stdout!.on('data', onData);
         server.stderr!.on('data', onData);

@@ -101,7 +101,8 @@ describe('Dockerfile', () => {
     expect(ops('ENTRYPOINT').map((i) => i.args)).toEqual(['["/usr/bin/tini", "--"]']);
     expect(runs('runtime')).toMatch(/apt-get install -y --no-install-recommends tini/);
     expect(ops('CMD').map((i) => i.args)).toEqual(['["node", "dist/cli/main.js", "serve"]']);
-    expect(ops('EXPOSE').map((i) => i.args)).toEqual(['8000']);
+    expect(ops('EXPOSE').map((i) => i.args)).toEqual(['8000 8081']);
+    expect(ops('COPY').map((i) => i.args)).toContain('--chown=root:root proto ./proto');
     const env = ops('ENV').map((i) => i.args).join(' ');
     expect(env).toMatch(/\bHOST=0\.0\.0\.0\b/);
     expect(env).toMatch(/\bNODE_ENV=production\b/);
