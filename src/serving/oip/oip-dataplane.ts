@@ -91,7 +91,7 @@ export class OipDataplane {
    * Inference: the same version choice as the JSON API (champion, canary, sticky key, shadow),
    * but no fallback model (a stand-in could speak other tensors).
    */
-  infer(call: OipInferCall): Promise<OipInferResponse> {
+  async infer(call: OipInferCall): Promise<OipInferResponse> {
     return this.inferDecoded(call, parseInferRequest(call.request));
   }
 
