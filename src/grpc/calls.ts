@@ -31,11 +31,11 @@ export interface CallDeps {
   logger: Logger;
 }
 
-function remainingMs(call: ServerUnaryCall<unknown, unknown>): number | undefined {
+/** The client's deadline as a Date.now() time; undefined when it set none. */
+function deadlineOf(call: ServerUnaryCall<unknown, unknown>): number | undefined {
   const deadline = call.getDeadline();
   const at = deadline instanceof Date ? deadline.getTime() : deadline;
-  if (!Number.isFinite(at)) return undefined;
-  return at - Date.now();
+  return Number.isFinite(at) ? at : undefined;
 }
 
 function firstValue(metadata: Metadata, name: string): string | undefined {
@@ -51,7 +51,8 @@ export function unary<Req, Res>(deps: CallDeps, service: string, method: string,
     started.inc();
     metrics.inFlight.inc();
     const requestId = requestIdFrom(firstValue(call.metadata, 'x-request-id'), randomUUID);
-    const timeoutMs = remainingMs(call as ServerUnaryCall<unknown, unknown>);
+    const deadline = deadlineOf(call as ServerUnaryCall<unknown, unknown>);
+    const timeoutMs = deadline === undefined ? undefined : deadline - Date.now();
     let controller: AbortController | undefined;
     let cancelled = call.cancelled;
     // grpc-js emits 'cancelled' when the client cancels, the deadline passes or the stream breaks.
@@ -90,7 +91,8 @@ export function unary<Req, Res>(deps: CallDeps, service: string, method: string,
     };
     // grpc-js ends a call whose deadline passed itself (DEADLINE_EXCEEDED to the client) and
     // reports it as cancelled: tell the two apart for the metrics and the log.
-    const abandoned = () => (timeoutMs !== undefined && performance.now() - begun >= timeoutMs ? status.DEADLINE_EXCEEDED : status.CANCELLED);
+    // (grpc-js's deadline timer runs on whole milliseconds: allow one.)
+    const abandoned = () => (deadline !== undefined && Date.now() + 1 >= deadline ? status.DEADLINE_EXCEEDED : status.CANCELLED);
     const run = async (): Promise<Res> => {
       if (timeoutMs !== undefined && timeoutMs <= 0) throw new DeadlineExceeded('the call arrived past its deadline; it was not run');
       return handle(call.request, info);

@@ -45,6 +45,13 @@ function freePort(): Promise<number> {
 }
 
 let vigil: VigilProcess;
+
+/** grpc_server_handled_total of one method and code, from /metrics (0 before the first). */
+async function handled(method: string, code: string): Promise<number> {
+  const text = await fetch(`${vigil.url}/metrics`).then((r) => r.text());
+  const match = new RegExp(`grpc_server_handled_total\\{[^}]*grpc_method="${method}"[^}]*grpc_code="${code}"\\} (\\d+)`).exec(text);
+  return match ? Number(match[1]) : 0;
+}
 let fake: FakeUpstream;
 let dir: string;
 let client: Client;
@@ -308,6 +315,7 @@ describe.skipIf(!HAVE_SPEC)('OIP over gRPC', () => {
       }, { deadlineMs: 1500 }));
       expect(error.code).toBe(status.DEADLINE_EXCEEDED);
       await eventually(() => fake.aborted > aborted, 'the upstream sees its request aborted');
+      await eventually(async () => (await handled('ModelInfer', 'DEADLINE_EXCEEDED')) === 1, 'the call is counted as DEADLINE_EXCEEDED');
       fake.clear();
     });
 
@@ -315,6 +323,7 @@ describe.skipIf(!HAVE_SPEC)('OIP over gRPC', () => {
       fake.inject({ kind: 'latency', ms: 10_000 }, { times: 1, route: 'chat' });
       const before = fake.count('chat');
       const aborted = fake.aborted;
+      const cancelledBefore = await handled('ModelInfer', 'CANCELLED');
       const pending = unaryCall(client, 'ModelInfer', {
         model_name: 'positive-thought',
         inputs: [{ name: 'prompt', datatype: 'BYTES', shape: [1], contents: { bytes_contents: [Buffer.from('Cancel me.')] } }],
@@ -326,7 +335,7 @@ describe.skipIf(!HAVE_SPEC)('OIP over gRPC', () => {
       const error = await callError(pending);
       expect(error.code).toBe(status.CANCELLED);
       await eventually(() => fake.aborted > aborted, 'the upstream sees its request aborted');
-      await eventually(async () => /grpc_server_handled_total\{[^}]*grpc_method="ModelInfer"[^}]*grpc_code="CANCELLED"\} 1/.test((await fetch(`${vigil.url}/metrics`).then((r) => r.text()))), 'the cancelled call is counted');
+      await eventually(async () => (await handled('ModelInfer', 'CANCELLED')) === cancelledBefore + 1, 'the cancelled call is counted');
       fake.clear();
     });
   });
