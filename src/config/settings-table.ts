@@ -21,7 +21,3 @@ export function settingsTableRows(): string[] {
   for (const variable of ENVIRONMENT_ONLY) rows.push(row(['', code(variable.env), '', variable.default ?? '', variable.help]));
   return rows;
 }
-
-export function settingsTable(): string {
-  return [...SETTINGS_TABLE_HEADER, ...settingsTableRows()].join('\n');
-}

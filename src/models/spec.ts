@@ -87,12 +87,6 @@ export const RemoteSettings = Type.Object({
   ),
 });
 
-export const TextPreprocessing = Type.Object({
-  /** Folder (relative to the spec) holding tokenizer.json and tokenizer_config.json. */
-  tokenizer: Type.String(),
-  maxLength: Type.Integer({ minimum: 1 }),
-});
-
 export const BatchingSettings = Type.Object({
   maxBatchSize: Type.Optional(Type.Integer({ minimum: 1 })),
   maxDelayMs: Type.Optional(Type.Number({ minimum: 0 })),

@@ -23,8 +23,6 @@ export const EPSILON = 1e-4;
 export const DRIFT_THRESHOLD = 0.2;
 export const DEFAULT_DRIFT_WINDOW = 1000;
 export const DEFAULT_DRIFT_MIN_COUNT = 100;
-/** The bin of predicted labels the reference does not know. */
-export const OTHER_CATEGORY = '__other__';
 
 export interface HistogramReference {
   edges: number[];

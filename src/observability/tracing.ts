@@ -14,11 +14,6 @@ import type { FastifyInstance } from 'fastify';
 const TRACER_NAME = 'vigil';
 let active = false;
 
-/** True between startTracing() with an endpoint configured and shutdown. */
-export function tracingEnabled(): boolean {
-  return active;
-}
-
 export function tracingConfigured(env: NodeJS.ProcessEnv): boolean {
   if (env.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true') return false;
   if (env.OTEL_TRACES_EXPORTER?.trim().toLowerCase() === 'none') return false;

@@ -11,7 +11,6 @@ import { LATENCY_BUCKETS } from '../observability/metrics.js';
 /** How a request's version was chosen: the champion, the canary split, or the request named it. */
 export type RouteKind = 'champion' | 'canary' | 'explicit';
 export type Role = 'primary' | 'shadow';
-export type ShadowOutcome = 'ok' | 'error' | 'skipped';
 
 /** The routing state the gauges show, read at scrape time. */
 export interface RoutingSnapshot {

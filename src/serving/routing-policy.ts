@@ -30,7 +30,6 @@ export interface RoutingChange {
 
 /** The wire names (snake_case, like the rest of the JSON API), in the order error messages list them. */
 export const ROUTING_FIELDS = ['champion', 'challenger', 'canary_weight', 'shadow', 'shadow_weight'] as const;
-export type RoutingField = (typeof ROUTING_FIELDS)[number];
 
 export class InvalidRouting extends InvalidInput {
   constructor(message: string) {

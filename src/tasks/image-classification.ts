@@ -107,16 +107,6 @@ export function parseImageRequest(body: unknown, limits: RequestLimits): ParsedR
   return { inputs: [{ png: decodeBase64Image(record.image, 'image'), field: 'image' }], batch: false };
 }
 
-export const IMAGE_REQUEST_SCHEMA = {
-  type: 'object',
-  description: 'One image as pixels (784 numbers in 0..1, row-major 28x28, bright ink on black) or as a base64 PNG; or a batch in "inputs".',
-  properties: {
-    pixels: { type: 'array', items: {} },
-    image: { type: 'string', description: 'base64 PNG or data:image/png;base64,... URL' },
-    inputs: { type: 'array', items: {} },
-  },
-} as const;
-
 /** Labels from the spec, or "0".."9"-style indices. */
 function labelsFor(spec: ModelSpec, classes: number): string[] {
   const labels = spec.labels ?? [];
@@ -219,7 +209,6 @@ class ImageClassificationPipeline implements Pipeline<ImageInput, Float32Array, 
 
 export const imageClassification: TaskDefinition<ImageInput> = {
   name: 'image-classification',
-  requestSchema: IMAGE_REQUEST_SCHEMA,
   // parseRequest does not see the spec, so the pixel count is checked in encode (still before the queue).
   parseRequest: parseImageRequest,
   async load(spec, options) {

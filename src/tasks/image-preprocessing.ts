@@ -42,9 +42,6 @@ export interface ImageLimits {
 
 export const DEFAULT_IMAGE_LIMITS: ImageLimits = { maxPixels: 1024 * 1024, maxBytes: 512 * 1024 };
 
-/** Kept for callers that name the old bound; the limit in force is ImageLimits.maxPixels. */
-export const MAX_PNG_PIXELS = DEFAULT_IMAGE_LIMITS.maxPixels;
-
 /** Throws 413 naming the limit when a PNG is larger than the limits allow; reads only its header. */
 export function checkPngSize(bytes: Uint8Array, field: string, limits: ImageLimits): void {
   if (bytes.length > limits.maxBytes) {

@@ -42,7 +42,3 @@ export function taskFor(name: TaskName, runtime?: RuntimeName): TaskDefinition {
   if (!task) throw new Error(`task "${name}" is not supported by this server`);
   return task;
 }
-
-export function supportedTasks(): TaskName[] {
-  return Object.keys(TASKS) as TaskName[];
-}

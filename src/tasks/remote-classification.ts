@@ -1,6 +1,6 @@
 import type { ModelSpec } from '../models/spec.js';
 import { connectRemote, HF_CLASSIFICATION_BASE_URL, TextClassificationClient, type LabelScore } from '../runtimes/remote/index.js';
-import { parseTextRequest, TEXT_REQUEST_SCHEMA } from './text-classification.js';
+import { parseTextRequest } from './text-classification.js';
 import type { Pipeline, Prediction, RunOptions, TaskDefinition } from './types.js';
 
 /**
@@ -65,7 +65,6 @@ class RemoteClassificationPipeline implements Pipeline<string, string, LabelScor
 
 export const remoteTextClassification: TaskDefinition<string> = {
   name: 'text-classification',
-  requestSchema: TEXT_REQUEST_SCHEMA,
   parseRequest: parseTextRequest,
   async load(spec, options) {
     const remote = await connectRemote(spec, HF_CLASSIFICATION_BASE_URL, { registry: options.metrics?.registry, logger: options.logger });

@@ -129,15 +129,6 @@ export function featureVector(input: TabularInput, settings: TabularSettings): F
   });
 }
 
-export const TABULAR_REQUEST_SCHEMA = {
-  type: 'object',
-  description: 'One row of features (name -> number, in the units of the model metadata), or a batch in "rows".',
-  properties: {
-    features: { type: 'object', additionalProperties: { type: 'number' } },
-    rows: { type: 'array', items: { type: 'object', additionalProperties: { type: 'number' } } },
-  },
-} as const;
-
 /** Values of regression predictions, per model version: the distribution drift shows in. */
 class TabularRegressionPipeline implements Pipeline<TabularInput, Float32Array, number> {
   private readonly inputName: string;
@@ -218,7 +209,6 @@ class TabularRegressionPipeline implements Pipeline<TabularInput, Float32Array, 
 
 export const tabularRegression: TaskDefinition<TabularInput> = {
   name: 'tabular-regression',
-  requestSchema: TABULAR_REQUEST_SCHEMA,
   // parseRequest does not see the spec, so feature names are checked in encode (still before the queue).
   parseRequest: parseTabularRequest,
   async load(spec, options) {

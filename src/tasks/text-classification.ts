@@ -42,15 +42,6 @@ export function parseTextRequest(body: unknown, limits: RequestLimits): ParsedRe
   return { inputs: [checkText(record.text, 'text')], batch: false };
 }
 
-export const TEXT_REQUEST_SCHEMA = {
-  type: 'object',
-  description: 'One text, or a batch of texts.',
-  properties: {
-    text: { type: 'string', minLength: 1, example: 'I am so happy today!' },
-    texts: { type: 'array', items: { type: 'string', minLength: 1 } },
-  },
-} as const;
-
 /**
  * Drift features of one tokenized text, as the training code defines them
  * (src/training/text-pipeline.ts): word tokens exclude the special tokens; the unknown-token
@@ -182,7 +173,6 @@ class TextClassificationPipeline implements Pipeline<string, EncodedText, Float3
 
 export const textClassification: TaskDefinition<string> = {
   name: 'text-classification',
-  requestSchema: TEXT_REQUEST_SCHEMA,
   parseRequest: parseTextRequest,
   async load(spec, options) {
     if (!spec.onnx) throw new Error(`model "${spec.name}": text-classification needs an onnx runtime section`);

@@ -43,22 +43,6 @@ export function parseGenerationRequest(body: unknown): ParsedRequest<GenerationI
   return { inputs: [input], batch: false };
 }
 
-export const GENERATION_REQUEST_SCHEMA = {
-  type: 'object',
-  description: 'How the user feels; the answer is one generated text. "stream": true answers server-sent events.',
-  required: ['prompt'],
-  properties: {
-    prompt: { type: 'string', minLength: 1, maxLength: MAX_PROMPT_CHARS, example: 'I failed my driving test today.' },
-    sentiment: {
-      type: 'object',
-      description: 'What a local sentiment model made of the prompt, for context.',
-      properties: { label: { type: 'string' }, score: { type: 'number', minimum: 0, maximum: 1 } },
-      required: ['label', 'score'],
-    },
-    stream: { type: 'boolean', default: false },
-  },
-} as const;
-
 /** The chat messages for one input: the spec's system prompt, then the user's words with the sentiment as context. */
 export function buildMessages(systemPrompt: string, input: GenerationInput): ChatMessage[] {
   const context = input.sentiment
@@ -127,7 +111,6 @@ class GenerationPipeline implements Pipeline<GenerationInput, ChatMessage[], Com
 
 export const textGeneration: TaskDefinition<GenerationInput> = {
   name: 'text-generation',
-  requestSchema: GENERATION_REQUEST_SCHEMA,
   streams: true,
   parseRequest: parseGenerationRequest,
   async load(spec: ModelSpec, options) {

@@ -94,13 +94,12 @@ export interface ParsedRequest<Input = unknown> {
 }
 
 /**
- * A task: the request schema of the JSON API, and how to load a model of that task.
+ * A task: how the JSON API's body is read (its OpenAPI schema is src/http/schemas/json-api.ts),
+ * and how to load a model of that task.
  * One module per task under src/tasks/.
  */
 export interface TaskDefinition<Input = unknown> {
   readonly name: TaskName;
-  /** JSON schema of the predict body, for the OpenAPI document. */
-  readonly requestSchema: Record<string, unknown>;
   /** Checks a JSON API body; throws InvalidInput naming the offending field. */
   parseRequest(body: unknown, limits: RequestLimits): ParsedRequest<Input>;
   load(spec: ModelSpec, options: LoadOptions): Promise<Pipeline<Input>>;

@@ -13,13 +13,6 @@ export interface TextVariant {
   dropout: number;
 }
 
-export function variantConfig(v: TextVariant, vocabSize: number, numClasses = 2): TextModelConfig {
-  return { vocabSize, numClasses, dim: v.dim, ngrams: v.ngrams, buckets: v.buckets, hidden: v.hidden };
-}
-
-export function variantTrainOptions(v: TextVariant, seed: number, epochs?: number): TrainOptions {
-  return { epochs: epochs ?? v.epochs, lr: v.lr, dropout: v.dropout, seed };
-}
 import { argmax, classificationMetrics, histogram, predictionReference, round, softmax, type ClassificationMetrics } from './metrics.js';
 import type { ModelSpec } from '../models/spec.js';
 

@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifySchema } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { SwaggerOptions } from '@fastify/swagger';
 import { Compile } from 'typebox/compile';
 import { SECURITY_SCHEMES } from './common.js';
@@ -50,5 +50,3 @@ export function useSchemasAsContract(app: FastifyInstance): void {
   });
   app.setSerializerCompiler(() => (data: unknown) => JSON.stringify(data));
 }
-
-export type RouteSchema = FastifySchema & Record<string, unknown>;
