@@ -1,4 +1,4 @@
-import { InvalidInput, ModelNotFound } from '../errors.js';
+import { InvalidInput } from '../errors.js';
 import type { CallCost } from '../runtimes/onnx/engine-choice.js';
 import type { EngineReport } from '../runtimes/onnx/session.js';
 import type { Prediction } from '../tasks/types.js';
@@ -137,10 +137,6 @@ export class Dataplane {
     this.repository = new ModelLifecycle(registry);
   }
 
-  get maxBatchInputs(): number {
-    return this.options.maxBatchInputs;
-  }
-
   /** The model `/predict` serves when the caller names none. */
   get defaultModel(): string | undefined {
     return this.registry.defaultModelName;
@@ -257,13 +253,6 @@ export class Dataplane {
       }),
     );
     return { healthy: checks.every((c) => c.ok || !c.required), checks };
-  }
-
-  /** The default model's name, or 404 when the server has none. */
-  defaultModelOr404(): string {
-    const name = this.defaultModel;
-    if (!name) throw new ModelNotFound('(default)');
-    return name;
   }
 }
 
