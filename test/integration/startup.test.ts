@@ -27,16 +27,16 @@ async function packagesLoadedBy(args: string[]): Promise<string[]> {
 
 describe('the server thread of a default `vigil serve`', () => {
   let loaded: string[];
+  let onWorkers: string[];
   beforeAll(async () => {
     loaded = await packagesLoadedBy([]);
+    onWorkers = await packagesLoadedBy(['--engine-placement', 'worker']);
   });
 
-  it('loads the tokenizer library and the HTTP stack, but neither onnxruntime, transformers.js, sharp, undici nor the tracing SDK', () => {
+  it('loads the tokenizer library and the HTTP stack, but neither transformers.js, sharp, undici nor the tracing SDK', () => {
     // The recorder works: what the server needs is there.
     expect(loaded).toEqual(expect.arrayContaining(['fastify', 'prom-client', '@huggingface/tokenizers']));
     for (const unwanted of [
-      'onnxruntime-node', // the inference workers' business; the server thread passes typed arrays
-      'onnxruntime-common',
       '@huggingface/transformers', // its import loads onnxruntime-node and sharp too
       'sharp',
       'undici', // only the remote runtime uses it, on its first upstream call
@@ -45,6 +45,15 @@ describe('the server thread of a default `vigil serve`', () => {
     ]) {
       expect(loaded, `${unwanted} was loaded`).not.toContain(unwanted);
     }
+  });
+
+  it('loads onnxruntime only for engines placed on it: the embedded models measure within the bound, so by default yes; with workers only, never', () => {
+    // docs/performance.md, "Engine placement and threads": a call shorter than a worker round
+    // trip runs on the server thread. The workers' onnxruntime is theirs, not the server thread's.
+    expect(loaded).toContain('onnxruntime-node');
+    expect(onWorkers).toEqual(expect.arrayContaining(['fastify', '@huggingface/tokenizers']));
+    expect(onWorkers).not.toContain('onnxruntime-node');
+    expect(onWorkers).not.toContain('onnxruntime-common');
   });
 
   it('runs the bundled serve command: typebox is inside it, not loaded as its ~680 separate modules', () => {
