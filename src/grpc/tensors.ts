@@ -20,6 +20,9 @@ import type {
   ParameterMap,
   TensorContentsMessage,
 } from './messages.js';
+import { decodeRaw, encodeRaw, utf8Text } from '../serving/oip/raw-tensors.js';
+
+export { decodeRaw, encodeRaw, splitRawBytes } from '../serving/oip/raw-tensors.js';
 
 /**
  * Tensors between the protocol's gRPC messages and the protocol-neutral OIP request the REST
@@ -52,32 +55,6 @@ const CONTENTS_FIELD: Record<OipDatatype, keyof TensorContentsMessage | undefine
   // The protocol has no typed field for 16-bit floats: raw only.
   FP16: undefined,
 };
-
-/** Element size in bytes of fixed-size datatypes in raw form. */
-const ELEMENT_SIZE: Record<Exclude<OipDatatype, 'BYTES'>, number> = {
-  BOOL: 1,
-  INT8: 1,
-  UINT8: 1,
-  INT16: 2,
-  UINT16: 2,
-  FP16: 2,
-  INT32: 4,
-  UINT32: 4,
-  FP32: 4,
-  INT64: 8,
-  UINT64: 8,
-  FP64: 8,
-};
-
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
-function text(bytes: Uint8Array, where: string): string {
-  try {
-    return utf8.decode(bytes);
-  } catch {
-    throw new InvalidInput(`${where} is not valid UTF-8`);
-  }
-}
 
 /** The parameter value a client sent, as the JSON form carries it (string, number or boolean). */
 function parameterValue(parameter: InferParameterMessage): OipScalar | undefined {
@@ -121,119 +98,6 @@ export function encodeParameters(parameters: OipParameters | undefined): Paramet
   return out;
 }
 
-/** IEEE 754 half precision to a number. */
-function halfToNumber(bits: number): number {
-  const sign = bits & 0x8000 ? -1 : 1;
-  const exponent = (bits >> 10) & 0x1f;
-  const fraction = bits & 0x3ff;
-  if (exponent === 0) return sign * 2 ** -14 * (fraction / 1024);
-  if (exponent === 0x1f) return fraction ? Number.NaN : sign * Infinity;
-  return sign * 2 ** (exponent - 15) * (1 + fraction / 1024);
-}
-
-function bigToNumber(value: bigint, where: string, index: number): number {
-  const n = Number(value);
-  if (!Number.isSafeInteger(n)) throw new InvalidInput(`${where}: element ${index} = ${value} is beyond what this server handles exactly (±2^53)`);
-  return n;
-}
-
-/** BYTES elements in raw form: each a 4-byte little-endian length, then that many bytes. */
-export function splitRawBytes(raw: Uint8Array, where: string): Uint8Array[] {
-  const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
-  const elements: Uint8Array[] = [];
-  let offset = 0;
-  while (offset < raw.byteLength) {
-    if (offset + 4 > raw.byteLength) {
-      throw new InvalidInput(`${where}: element ${elements.length} is cut short: ${raw.byteLength - offset} bytes left where its 4-byte length prefix should be`);
-    }
-    const length = view.getUint32(offset, true);
-    offset += 4;
-    if (offset + length > raw.byteLength) {
-      throw new InvalidInput(`${where}: element ${elements.length} says ${length} bytes but only ${raw.byteLength - offset} remain`);
-    }
-    elements.push(raw.subarray(offset, offset + length));
-    offset += length;
-  }
-  return elements;
-}
-
-/**
- * Raw tensor bytes to JSON-style elements (numbers, booleans, strings). `expected` is the
- * shape's element count: fixed-size datatypes must have exactly that many bytes' worth.
- */
-export function decodeRaw(raw: Uint8Array, datatype: OipDatatype, expected: number, where: string): OipScalar[] {
-  if (datatype === 'BYTES') {
-    const elements = splitRawBytes(raw, where);
-    if (elements.length !== expected) throw new InvalidInput(`${where}: the shape holds ${expected} elements but the raw contents hold ${elements.length}`);
-    return elements.map((bytes, i) => text(bytes, `${where}: element ${i}`));
-  }
-  const size = ELEMENT_SIZE[datatype];
-  if (raw.byteLength !== expected * size) {
-    throw new InvalidInput(`${where}: the shape holds ${expected} ${datatype} elements (${expected * size} bytes) but the raw contents have ${raw.byteLength} bytes`);
-  }
-  const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
-  const out: OipScalar[] = new Array<OipScalar>(expected);
-  for (let i = 0; i < expected; i++) {
-    const at = i * size;
-    switch (datatype) {
-      case 'BOOL': {
-        const byte = view.getUint8(at);
-        if (byte > 1) throw new InvalidInput(`${where}: BOOL element ${i} is byte ${byte}; BOOL is one byte, 0 or 1`);
-        out[i] = byte === 1;
-        break;
-      }
-      case 'INT8': out[i] = view.getInt8(at); break;
-      case 'UINT8': out[i] = view.getUint8(at); break;
-      case 'INT16': out[i] = view.getInt16(at, true); break;
-      case 'UINT16': out[i] = view.getUint16(at, true); break;
-      case 'FP16': out[i] = halfToNumber(view.getUint16(at, true)); break;
-      case 'INT32': out[i] = view.getInt32(at, true); break;
-      case 'UINT32': out[i] = view.getUint32(at, true); break;
-      case 'FP32': out[i] = view.getFloat32(at, true); break;
-      case 'INT64': out[i] = bigToNumber(view.getBigInt64(at, true), where, i); break;
-      case 'UINT64': out[i] = bigToNumber(view.getBigUint64(at, true), where, i); break;
-      case 'FP64': out[i] = view.getFloat64(at, true); break;
-    }
-  }
-  return out;
-}
-
-/** JSON-style elements to raw little-endian bytes (the inverse of decodeRaw). */
-export function encodeRaw(data: readonly OipScalar[], datatype: OipDatatype): Buffer {
-  if (datatype === 'BYTES') {
-    const parts = data.map((value) => Buffer.from(String(value), 'utf8'));
-    const out = Buffer.allocUnsafe(parts.reduce((sum, part) => sum + 4 + part.length, 0));
-    let offset = 0;
-    for (const part of parts) {
-      out.writeUInt32LE(part.length, offset);
-      part.copy(out, offset + 4);
-      offset += 4 + part.length;
-    }
-    return out;
-  }
-  const size = ELEMENT_SIZE[datatype];
-  const out = Buffer.alloc(data.length * size);
-  for (let i = 0; i < data.length; i++) {
-    const value = data[i]!;
-    const at = i * size;
-    switch (datatype) {
-      case 'BOOL': out.writeUInt8(value ? 1 : 0, at); break;
-      case 'INT8': out.writeInt8(Number(value), at); break;
-      case 'UINT8': out.writeUInt8(Number(value), at); break;
-      case 'INT16': out.writeInt16LE(Number(value), at); break;
-      case 'UINT16': out.writeUInt16LE(Number(value), at); break;
-      case 'INT32': out.writeInt32LE(Number(value), at); break;
-      case 'UINT32': out.writeUInt32LE(Number(value), at); break;
-      case 'FP32': out.writeFloatLE(Number(value), at); break;
-      case 'INT64': out.writeBigInt64LE(BigInt(Number(value)), at); break;
-      case 'UINT64': out.writeBigUint64LE(BigInt(Number(value)), at); break;
-      case 'FP64': out.writeDoubleLE(Number(value), at); break;
-      case 'FP16': throw new Error('FP16 outputs are not produced by any Vigil task');
-    }
-  }
-  return out;
-}
-
 /** Names the fields of `contents` that hold elements, for "sent X, expected Y" errors. */
 function filledFields(contents: TensorContentsMessage | null | undefined): (keyof TensorContentsMessage)[] {
   if (!contents) return [];
@@ -248,7 +112,7 @@ function typedData(tensor: InferInputTensorMessage, name: string, datatype: OipD
   const wrong = filled.filter((f) => f !== field);
   if (wrong.length > 0) throw new InvalidInput(`${where}: datatype ${datatype} takes contents.${field}, not contents.${wrong.join(', contents.')}`);
   const values = tensor.contents?.[field] ?? [];
-  if (datatype === 'BYTES') return (values as Buffer[]).map((bytes, i) => text(bytes, `${where}: bytes_contents[${i}]`));
+  if (datatype === 'BYTES') return (values as Buffer[]).map((bytes, i) => utf8Text(bytes, `${where}: bytes_contents[${i}]`));
   return values as OipScalar[];
 }
 

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { VigilError } from '../errors.js';
+import { BINARY_HEADER, isBinaryRequest } from './binary-tensors.js';
 
 /**
  * Which request bodies each endpoint takes, by Content-Type, in one place.
@@ -26,7 +27,7 @@ import { VigilError } from '../errors.js';
 
 export type BodyPolicy = 'json' | 'oip-infer' | 'oip-repository' | 'state-changing';
 
-export const BINARY_HEADER = 'inference-header-content-length';
+export { BINARY_HEADER };
 
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
@@ -85,7 +86,7 @@ export function judgeBody(policy: BodyPolicy, headers: FastifyRequest['headers']
   if (isJsonType(media)) return { accept: 'as-declared' };
   const shown = declared.slice(0, 100);
   if (policy === 'oip-infer') {
-    // With the binary header the route answers (today: binary tensors are not supported).
+    // With the binary header the body is binary tensors (src/http/binary-tensors.ts).
     if (media === 'application/octet-stream') return headers[BINARY_HEADER] === undefined ? { accept: 'as-json' } : { accept: 'as-declared' };
     return { refuse: `unsupported Content-Type "${shown}": send JSON tensors as application/json (or with no Content-Type)` };
   }
@@ -119,14 +120,18 @@ export function registerBodyPolicy(app: FastifyInstance): void {
   app.removeContentTypeParser('text/plain');
   const json = app.getDefaultJsonParser('error', 'error');
   // '*' is every type without a parser of its own, and a body without a Content-Type.
-  app.addContentTypeParser('*', { parseAs: 'string' }, (request, body, done) => {
-    const verdict = judgeBody(request.routeOptions.config.bodyPolicy ?? 'json', request.headers, true);
+  // Read as bytes: a binary tensor extension body (src/http/binary-tensors.ts) is not text.
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (request, body, done) => {
+    const policy = request.routeOptions.config.bodyPolicy ?? 'json';
+    const verdict = judgeBody(policy, request.headers, true);
     if ('refuse' in verdict) return done(new UnsupportedMediaType(verdict.refuse), undefined);
+    // The extension's header decides, whatever the Content-Type: the route decodes the bytes.
+    if (policy === 'oip-infer' && isBinaryRequest(request.headers)) return done(null, body);
     if (verdict.accept === 'as-declared') {
       // The binary extension's header with a type nobody parses: the route's own hook has answered already.
       return done(new UnsupportedMediaType(`unsupported Content-Type "${String(request.headers['content-type'] ?? '').slice(0, 100)}"`), undefined);
     }
-    return json(request, body as string, done);
+    return json(request, (body as Buffer).toString('utf8'), done);
   });
   app.addHook('onRoute', (route) => {
     const methods = Array.isArray(route.method) ? route.method : [route.method];

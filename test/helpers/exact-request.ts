@@ -9,6 +9,8 @@ export interface RawResponse {
   status: number;
   headers: Record<string, string>;
   text: string;
+  /** The body's bytes (binary tensor answers are not text). */
+  body: Buffer;
   json(): any;
 }
 
@@ -27,8 +29,9 @@ export function rawRequest(baseUrl: string, request: Buffer | string): Promise<R
         const colon = line.indexOf(':');
         headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
       }
-      const text = all.subarray(end + 4).toString('utf8');
-      resolve({ status: Number(statusLine!.split(' ')[1]), headers, text, json: () => JSON.parse(text) });
+      const body = all.subarray(end + 4);
+      const text = body.toString('utf8');
+      resolve({ status: Number(statusLine!.split(' ')[1]), headers, text, body, json: () => JSON.parse(text) });
     };
     socket.on('data', (chunk: Buffer) => {
       chunks.push(chunk);

@@ -17,7 +17,8 @@ import { startVigil, type VigilProcess } from '../helpers/server.js';
  *   so Host, Accept, Accept-Encoding, Connection, User-Agent and Content-Length, and no
  *   Content-Type.
  *
- * Every answer must be the JSON a declared application/json request gets.
+ * Every answer must be the JSON a declared application/json request gets, except where the
+ * request asks for binary outputs (the binary tensor extension: test/integration/oip-binary.test.ts).
  */
 
 const TOKEN = 'clients-admin-token';
@@ -103,17 +104,28 @@ describe('tritonclient.http', () => {
     expect(answer).toEqual(await declaredJson('/v2/models/sentiment/infer', body));
   });
 
-  it('infers with no outputs named ("binary_data_output": true) and answers every output in JSON', async () => {
+  it('infers with no outputs named ("binary_data_output": true) and gets every output as binary tensors', async () => {
     const body = rapidjsonDumps({ inputs: [{ name: 'text', shape: [1], datatype: 'BYTES', data: ['What a great day'] }], parameters: { binary_data_output: true } });
-    const answer = expectJsonOk(await tritonPost('/v2/models/sentiment/infer', body));
-    expect(answer.outputs.map((o: any) => [o.name, o.datatype, o.shape])).toEqual([
-      ['label', 'BYTES', [1]],
-      ['probabilities', 'FP32', [1, 2]],
+    const response = await tritonPost('/v2/models/sentiment/infer', body);
+    expect(response.status, response.text).toBe(200);
+    expect(response.headers['content-type']).toBe('application/octet-stream');
+    // The binary tensor extension's answer: a JSON header of the announced length, then each
+    // output's bytes in order (read here by hand, from the extension's description).
+    const jsonLength = Number(response.headers['inference-header-content-length']);
+    const head = JSON.parse(response.body.subarray(0, jsonLength).toString('utf8'));
+    expect(head.outputs.map((o: any) => [o.name, o.datatype, o.shape, o.data])).toEqual([
+      ['label', 'BYTES', [1], undefined],
+      ['probabilities', 'FP32', [1, 2], undefined],
     ]);
-    expect(answer.outputs[0].data).toEqual(['POSITIVE']);
-    // No binary part was sent back: each output carries its data inline, no binary_data_size.
-    for (const output of answer.outputs) expect(output.parameters?.binary_data_size).toBeUndefined();
-    expect(answer).toEqual(await declaredJson('/v2/models/sentiment/infer', body));
+    const [labelSize, probabilitiesSize] = head.outputs.map((o: any) => o.parameters.binary_data_size);
+    expect(jsonLength + labelSize + probabilitiesSize).toBe(response.body.length);
+    const label = response.body.subarray(jsonLength, jsonLength + labelSize);
+    expect(label.readUInt32LE(0)).toBe(8);
+    expect(label.subarray(4).toString()).toBe('POSITIVE');
+    expect(probabilitiesSize).toBe(8);
+    const json = await declaredJson('/v2/models/sentiment/infer', JSON.stringify({ inputs: [{ name: 'text', shape: [1], datatype: 'BYTES', data: ['What a great day'] }] }));
+    const scores = response.body.subarray(jsonLength + labelSize);
+    expect([scores.readFloatLE(0), scores.readFloatLE(4)]).toEqual(json.outputs[1].data.map((v: number) => Math.fround(v)));
   });
 
   it('sends FP32 features as Python floats to a versioned URL and gets the same prediction', async () => {
@@ -162,15 +174,15 @@ describe("KServe's InferenceRESTClient", () => {
     expect(answer.outputs[0].data).toEqual(['POSITIVE']);
   });
 
-  it('says at once that binary tensors are not supported when Inference-Header-Content-Length is sent', async () => {
+  it('takes binary tensors when Inference-Header-Content-Length is sent, and answers JSON unless asked otherwise', async () => {
     const json = JSON.stringify({ inputs: [{ name: 'text', shape: [1], datatype: 'BYTES', parameters: { binary_data_size: 15 } }] });
     const body = `${json}\u000b\u0000\u0000\u0000I love this`;
     const response = await rawRequest(
       server.url,
       httpRequest('POST', '/v2/models/sentiment/infer', [...httpxHeaders(), ['inference-header-content-length', String(json.length)], ['content-type', 'application/octet-stream']], body),
     );
-    expect(response.status).toBe(400);
-    expect(response.json()).toEqual({ error: expect.stringMatching(/binary tensor data is not supported/) });
+    const answer = expectJsonOk(response);
+    expect(answer.outputs[0]).toEqual({ name: 'label', datatype: 'BYTES', shape: [1], data: ['POSITIVE'] });
   });
 });
 

@@ -93,7 +93,7 @@ describe('health and server metadata (§2.6 items 1, 2, 4, 14)', () => {
   it('GET /v2 gives name, version and extensions', async () => {
     const response = await get('/v2');
     expect(response.status).toBe(200);
-    expect(response.body).toEqual({ name: 'vigil', version: expect.stringMatching(/^\d+\.\d+\.\d+/), extensions: ['model_repository', 'classification'] });
+    expect(response.body).toEqual({ name: 'vigil', version: expect.stringMatching(/^\d+\.\d+\.\d+/), extensions: ['model_repository', 'classification', 'binary_tensor_data'] });
   });
 
   it('unknown /v2 paths answer 404 {"error"}', async () => {
@@ -258,9 +258,15 @@ describe('inference: text (BYTES in, server tokenizes)', () => {
     expectOipError(await post('/v2/models/sentiment/infer', body, { 'x-vigil-timeout-ms': 'soon' }), 400, /x-vigil-timeout-ms/);
   });
 
-  it('binary tensor requests are refused with 400 saying to send JSON tensors', async () => {
-    const response = await post('/v2/models/sentiment/infer', '{}', { 'inference-header-content-length': '2' });
-    expectOipError(response, 400, /binary tensor data is not supported/);
+  it('binary tensor requests whose lengths do not add up are refused with 400 naming the header or the input', async () => {
+    const send = async (body: Buffer, length: string) => {
+      const response = await fetch(`${base}/v2/models/sentiment/infer`, { method: 'POST', headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': length }, body });
+      return { status: response.status, headers: response.headers, body: await response.json() };
+    };
+    expectOipError(await send(Buffer.from('{}'), '999'), 400, /Inference-Header-Content-Length is 999 but the body has only 2 bytes/);
+    expectOipError(await send(Buffer.from('{}'), 'two'), 400, /Inference-Header-Content-Length must be .* a whole number/);
+    const json = JSON.stringify({ inputs: [{ name: 'text', shape: [1], datatype: 'BYTES', parameters: { binary_data_size: 40 } }] });
+    expectOipError(await send(Buffer.concat([Buffer.from(json), Buffer.from([3, 0, 0, 0]), Buffer.from('abc')]), String(json.length)), 400, /input "text": "binary_data_size" is 40 but only 7 bytes of the body remain/);
   });
 
   it('refuses an unknown output name, an empty text and a non-string element', async () => {

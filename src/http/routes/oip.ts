@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { InvalidInput } from '../../errors.js';
 import { acceptEmptyJsonBodies, adminGuard, adminTokenFromEnv, warnIfUnprotected } from '../admin-auth.js';
+import { BINARY_HEADER, binaryOutputs, decodeBinaryRequest, encodeBinaryResponse } from '../binary-tensors.js';
 import { httpCall } from '../call.js';
 import type { ServerContext } from '../context.js';
 import { ROUTE_HEADER } from '../route-key.js';
@@ -47,9 +48,11 @@ export async function oipRoutes(app: FastifyInstance, context: ServerContext): P
   app.get('/v2/models/:name/versions/:version/ready', { schema: schemas.versionReady }, modelReady);
 
   const infer = async (request: FastifyRequest<{ Params: ModelParams }>, reply: FastifyReply) => {
-    // Same route key header and deadline header as the JSON API; the body is the $inference_request.
-    const call = httpCall(request, reply, request.params.name, request.params.version, request.body);
-    return oip.infer({
+    // Same route key header and deadline header as the JSON API; the body is the $inference_request,
+    // or the binary tensor extension's JSON header and tensor bytes.
+    const body = Buffer.isBuffer(request.body) ? decodeBinaryRequest(request.body, request.headers[BINARY_HEADER]) : request.body;
+    const call = httpCall(request, reply, request.params.name, request.params.version, body);
+    const answer = await oip.infer({
       model: call.model,
       version: call.version,
       routeKey: call.routeKey,
@@ -61,17 +64,14 @@ export async function oipRoutes(app: FastifyInstance, context: ServerContext): P
       request: call.payload,
       onRoute: (route) => void reply.header(ROUTE_HEADER, route),
     });
+    const binary = binaryOutputs(body);
+    const encoded = binary && encodeBinaryResponse(answer, binary);
+    if (!encoded) return answer;
+    return reply.header('content-type', 'application/octet-stream').header(BINARY_HEADER, String(encoded.headerLength)).send(encoded.body);
   };
   // The body schema only documents; every check is in parseInferRequest, whose errors name the field.
   const noValidation = { validatorCompiler: () => () => true };
-  // Clients of the binary tensor extension (tritonclient's default) learn at once what to change,
-  // before their non-JSON body meets the JSON parser.
-  const jsonTensorsOnly = async (request: FastifyRequest) => {
-    if (request.headers['inference-header-content-length'] !== undefined) {
-      throw new InvalidInput('binary tensor data is not supported by this server: send JSON tensors ("data" arrays; binary_data=False in tritonclient)');
-    }
-  };
-  const inferRoute = { onRequest: jsonTensorsOnly, ...noValidation };
+  const inferRoute = { ...noValidation };
   app.post<{ Params: ModelParams }>('/v2/models/:name/infer', { schema: schemas.infer, ...inferRoute }, infer);
   app.post<{ Params: ModelParams }>('/v2/models/:name/versions/:version/infer', { schema: schemas.versionInfer, ...inferRoute }, infer);
 

@@ -19,7 +19,8 @@ import { codecOf, metadataOf, platformOf, publicTensor } from './model-metadata.
  */
 
 export const OIP_SERVER_NAME = 'vigil';
-export const OIP_EXTENSIONS = ['model_repository', 'classification'];
+/** Over REST; gRPC reports its own (src/grpc/inference-service.ts). */
+export const OIP_EXTENSIONS = ['model_repository', 'classification', 'binary_tensor_data'];
 
 export interface OipModelMetadataResponse {
   name: string;
