@@ -12,6 +12,8 @@ export interface AblationRow {
   modelBytes: number;
   /** Training time of the full-data model: the sum of its parts' fits (members, NB-LR), also when the ablation reused a part from another row. */
   trainSeconds: number;
+  /** Set on a row kept from an earlier run (`--append`): when that run measured it (its timing is that run's). */
+  measuredIn?: string;
 }
 
 export interface AblationReference {
@@ -41,13 +43,19 @@ export function ablationTable(r: AblationResult): string {
   return [
     `| # | variant | CV accuracy (${r.folds}×1000) | held-out accuracy | engine ms/call | tokenizer ms/text | model MB | full fit s |`,
     '| --- | --- | --- | --- | --- | --- | --- | --- |',
-    ...r.rows.map((x, i) => `| ${i} | ${x.name} | ${x.cvAccuracy.toFixed(4)} | ${x.heldOutAccuracy.toFixed(4)} | ${x.engineMsPerCall.toFixed(3)} | ${x.tokenizerMsPerText.toFixed(3)} | ${mb(x.modelBytes)} | ${x.trainSeconds} |`),
+    ...r.rows.map((x, i) => `| ${i} | ${x.name}${x.measuredIn ? ` (run of ${x.measuredIn.slice(0, 10)})` : ''} | ${x.cvAccuracy.toFixed(4)} | ${x.heldOutAccuracy.toFixed(4)} | ${x.engineMsPerCall.toFixed(3)} | ${x.tokenizerMsPerText.toFixed(3)} | ${mb(x.modelBytes)} | ${x.trainSeconds} |`),
     ...r.references.map((x) => `| ref | ${x.name}; ${x.note} | | ${x.heldOutAccuracy ?? 'n/a'} | ${x.engineMsPerCall.toFixed(3)} | ${x.tokenizerMsPerText.toFixed(3)} | ${mb(x.modelBytes)} | |`),
   ].join('\n');
 }
 
 /** How the numbers were taken, for the ablation's own page and the model card. */
 export function ablationMethod(r: AblationResult): string {
+  const earlier = [...new Set(r.rows.map((x) => x.measuredIn).filter((x): x is string => x !== undefined))];
+  const runs = earlier.length
+    ? `\n\nRows marked "run of <date>" were measured in that earlier run (${earlier.join(', ')}), the others and the reference rows in
+this one (${r.finishedAt}): compare engine times only within one run. Cross-validation folds and the held-out split are
+the same in every run (same seeds and data), so accuracies compare across runs.`
+    : '';
   return `Choices are made on the cross-validated accuracy (${r.folds} leak-free validation splits of 1000 sentences cut
 from the training rows, seeds 43..${42 + r.folds}); the held-out column is each variant trained on all training rows,
 exported to ONNX and run on the ${r.heldOut} held-out sentences, and is reported, never used to choose. Engine time:
@@ -55,7 +63,7 @@ onnxruntime-node \`session.run\` at batch 1, one intra-op thread, median over ${
 ${r.timing.rounds} rounds, the models taking turns call by call (DistilBERT: a tenth of the calls); tokenizer time:
 transformers.js, median per text. 1-minute load average at the end: ${r.timing.loadAverage[0]} on a shared 2-core machine, so compare rows with
 each other rather than with other runs. Full fit: seconds spent training the full-data model's parts (members, NB-LR;
-a part shared with an earlier row counts its own fit time), without tokenization.`;
+a part shared with an earlier row counts its own fit time), without tokenization.${runs}`;
 }
 
 export function ablationMarkdown(r: AblationResult): string {

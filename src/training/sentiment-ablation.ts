@@ -29,7 +29,8 @@ import { loadTokenizer, type PreTokenization, type TextTokenizer } from './token
  *
  * Writes docs/sentiment-ablation.json and .md; `vigil train sentiment` copies the table into the
  * model card. Run: `npx tsc -p . && node dist/training/sentiment-ablation.js` (about half an hour
- * on 2 shared cores; --folds 3 or --only <text> for less; --retime to re-measure the cost only).
+ * on 2 shared cores; --folds 3 or --only <text>[|<text>...] for less; --retime to re-measure the cost only;
+ * --append --only ... to add rows to an earlier run's table).
  */
 
 interface TaskData {
@@ -55,10 +56,16 @@ async function main(): Promise<void> {
       // Re-measure cost only: keep the cross-validation of the existing --out .json, retrain the
       // full-data models (their held-out accuracy must come out as recorded) and time them again.
       retime: { type: 'boolean', default: false },
+      // Add rows: keep every row of the existing --out .json that --only does not select (with the
+      // run that measured it), measure the selected ones in full, and time them next to the
+      // references in this run.
+      append: { type: 'boolean', default: false },
       'reference-model': { type: 'string', default: resolve(repoRoot, 'models', 'sentiment', '1') },
     },
   });
   const previous = values.retime ? (JSON.parse(readFileSync(`${values.out}.json`, 'utf8')) as AblationResult) : undefined;
+  const earlier = values.append ? (JSON.parse(readFileSync(`${values.out}.json`, 'utf8')) as AblationResult) : undefined;
+  if (earlier && !values.only) throw new Error('--append needs --only <text> naming the rows to measure');
   const seed = 42;
   const all = loadSst2(values.data);
   const outer = splitSst2(all, splitOptions(seed));
@@ -70,13 +77,13 @@ async function main(): Promise<void> {
 
   // Tokenizer + encodings per (task, pre-tokeniser), built once.
   const cache = new Map<string, TaskData>();
-  async function taskData(t: number, style: PreTokenization): Promise<TaskData> {
-    const key = `${t}/${style}`;
+  async function taskData(t: number, style: PreTokenization, lexicon: boolean): Promise<TaskData> {
+    const key = `${t}/${style}${lexicon ? '+lexicon' : ''}`;
     if (!cache.has(key)) {
       const { train, test } = tasks[t]!;
-      const { tok, vocab } = await buildSentimentTokenizer(resolve(work, `task${t}-${style}`, 'tokenizer'), train.map((r) => r.text), style, MAX_LENGTH);
+      const { tok, vocab } = await buildSentimentTokenizer(resolve(work, `task${t}-${style}${lexicon ? '-lexicon' : ''}`, 'tokenizer'), train.map((r) => r.text), style, MAX_LENGTH, lexicon);
       cache.set(key, { tok, vocab, rows: train, ids: train.map((r) => tok.encode(r.text)), test: labelled(test.map((r) => tok.encode(r.text)), test), testTexts: test.map((r) => r.text) });
-      log(`encoded task ${t} (${style}): ${train.length} training rows`);
+      log(`encoded task ${t} (${style}${lexicon ? ', lexicon words added' : ''}): ${train.length} training rows, vocabulary ${vocab.length}`);
     }
     return cache.get(key)!;
   }
@@ -92,7 +99,7 @@ async function main(): Promise<void> {
   const partSeconds = new Map<string, number>();
 
   const only = values.only;
-  const selected = ABLATION.filter((r) => !only || r.name.includes(only));
+  const selected = ABLATION.filter((r) => !only || only.split('|').some((o) => r.name.includes(o)));
   const results: AblationRow[] = [];
   const onnxFiles: Array<{ name: string; file: string; test: number[][]; tok: TextTokenizer; texts: string[] }> = [];
   for (const [n, row] of selected.entries()) {
@@ -102,7 +109,7 @@ async function main(): Promise<void> {
     const accs: number[] = before ? [...before.cvFolds] : [];
     let trainSeconds = 0;
     for (let t = before ? full : 0; t < tasks.length; t++) {
-      const d = await taskData(t, v.preTokenization);
+      const d = await taskData(t, v.preTokenization, Boolean(v.features.lexicon));
       const { train, validation } = trainingSet(d, v);
       let seconds = 0;
       const model = fuseSentiment(fitSentiment(d.vocab, train, v, seed, {
@@ -189,8 +196,15 @@ async function main(): Promise<void> {
   await Promise.all(sessions.map((s) => s.release()));
   const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
   for (const row of results) {
+    if (!engine.has(row.name)) continue; // an earlier run's row (--append)
     row.engineMsPerCall = round(median(engine.get(row.name)!), 3);
     row.tokenizerMsPerText = round(median(tokenizer.get(row.name)!), 3);
+  }
+  if (earlier) {
+    // Rows of the earlier run, in ABLATION order around the new ones, marked with when they were measured.
+    const fresh = new Map(results.map((r) => [r.name, r]));
+    const kept = new Map(earlier.rows.map((r) => [r.name, { ...r, measuredIn: r.measuredIn ?? earlier.crossValidatedAt ?? earlier.finishedAt }]));
+    results.splice(0, results.length, ...ABLATION.map((a) => fresh.get(a.name) ?? kept.get(a.name)).filter((r): r is AblationRow => r !== undefined));
   }
   const result: AblationResult = {
     finishedAt: new Date().toISOString(),

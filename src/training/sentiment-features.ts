@@ -1,6 +1,7 @@
 import { HASH_MUL } from './text-classifier.js';
 import { negationIds, negationScope, type NegationIds } from './negation.js';
 import { SPECIAL_TOKENS } from './tokenizer.js';
+import { loadLexicon, RATING_CLASSES, ratingClass } from './data/lexicon.js';
 
 /**
  * The features the sentiment model averages, as rows of one embedding table:
@@ -10,6 +11,8 @@ import { SPECIAL_TOKENS } from './tokenizer.js';
  *                               negation scope in the training rows; elsewhere a negated word keeps
  *                               its plain row, since a row no example reached would only add noise
  *   then `subwordBuckets` rows  hashed character n-grams of each vocabulary word (fastText)
+ *   then 8 (16 with negation)   lexicon rows: one per rounded VADER rating (-4..-1, 1..4), and
+ *                               with negation one per rating of a negated word
  *   then `bigramBuckets` rows   hashed pairs of adjacent (negation-shifted) ids
  *
  * Each position of a text contributes the BAG of its shifted id: the id itself, for a negated id
@@ -28,6 +31,12 @@ export interface FeatureConfig {
   subwordMax: number;
   /** Hash buckets for bigrams of adjacent ids; 0 = none. */
   bigramBuckets: number;
+  /**
+   * Lexicon knowledge (src/training/data/lexicon.ts): a word the VADER lexicon rates also gets the
+   * row of its rounded rating, shared by all words so rated, so a word the training rows never
+   * show (added to the vocabulary from the lexicon) still carries what its rating class learnt.
+   */
+  lexicon?: boolean;
 }
 
 export const PLAIN_FEATURES: FeatureConfig = { negation: false, subwordBuckets: 0, subwordMin: 3, subwordMax: 6, bigramBuckets: 0 };
@@ -59,6 +68,7 @@ export class FeatureSpace {
   /** Rows of the training table. */
   readonly rows: number;
   private readonly subwordBase: number;
+  private readonly lexiconBase: number;
   private readonly bigramBase: number;
   private readonly bags: Int32Array[];
 
@@ -75,15 +85,19 @@ export class FeatureSpace {
     negated.forEach((w, j) => (this.negatedRow[w] = V + j));
     this.shiftedRows = V + negated.length;
     this.subwordBase = this.shiftedRows;
-    this.bigramBase = this.subwordBase + cfg.subwordBuckets;
+    this.lexiconBase = this.subwordBase + cfg.subwordBuckets;
+    this.bigramBase = this.lexiconBase + (cfg.lexicon ? RATING_CLASSES * (cfg.negation ? 2 : 1) : 0);
     this.rows = this.bigramBase + cfg.bigramBuckets;
     if (this.shiftedRows * HASH_MUL + this.shiftedRows > Number.MAX_SAFE_INTEGER) throw new Error('bigram hash would overflow 2^53');
     const special = new Set<string>(SPECIAL_TOKENS);
     const pieces = vocab.map((w) =>
       cfg.subwordBuckets > 0 && !special.has(w) ? [...new Set(charNgrams(w, cfg.subwordMin, cfg.subwordMax).map((g) => this.subwordBase + (fnv1a(g) % cfg.subwordBuckets)))] : [],
     );
-    this.bags = Array.from({ length: V }, (_, id) => Int32Array.from([id, ...pieces[id]!]));
-    for (const w of negated) this.bags.push(Int32Array.from([this.negatedRow[w]!, w, ...pieces[w]!]));
+    const lexicon = cfg.lexicon ? loadLexicon() : undefined;
+    const rating = vocab.map((w) => (lexicon && lexicon.has(w) ? ratingClass(lexicon.get(w)!) : undefined));
+    const lex = (id: number, negatedWord: boolean) => (rating[id] === undefined ? [] : [this.lexiconBase + (negatedWord ? RATING_CLASSES : 0) + rating[id]!]);
+    this.bags = Array.from({ length: V }, (_, id) => Int32Array.from([id, ...pieces[id]!, ...lex(id, false)]));
+    for (const w of negated) this.bags.push(Int32Array.from([this.negatedRow[w]!, w, ...pieces[w]!, ...lex(w, true)]));
   }
 
   /** The words that occur inside a negation scope in `seqs` (the training rows). */
@@ -138,6 +152,6 @@ export class FeatureSpace {
 
   /** True when some exported row stands for more than one feature, so the graph must gather counts. */
   get needsCounts(): boolean {
-    return this.cfg.negation || this.cfg.subwordBuckets > 0;
+    return this.cfg.negation || this.cfg.subwordBuckets > 0 || Boolean(this.cfg.lexicon);
   }
 }

@@ -4,7 +4,8 @@ import { trainNbLogistic } from './nb-logistic.js';
 import { FeatureSpace, PLAIN_FEATURES, type FeatureConfig } from './sentiment-features.js';
 import { sentimentLogits, type SentimentParts } from './sentiment-model.js';
 import { TextClassifier } from './text-classifier.js';
-import { buildVocab, loadTokenizer, writeTokenizer, type PreTokenization, type TextTokenizer } from './tokenizer.js';
+import { buildVocab, loadTokenizer, preTokenize, writeTokenizer, type PreTokenization, type TextTokenizer } from './tokenizer.js';
+import { loadLexicon } from './data/lexicon.js';
 
 /** One configuration of the sentiment model, as measured by the ablation and trained by `vigil train`. */
 export interface SentimentVariant {
@@ -55,9 +56,18 @@ export const BASELINE: SentimentVariant = {
 
 export const VOCAB_LIMITS = { minCount: 1, maxSize: 50_000 };
 
-/** Writes the tokenizer for `texts` into `dir` and loads it back the way the server does. */
-export async function buildSentimentTokenizer(dir: string, texts: string[], style: PreTokenization, maxLength: number): Promise<{ tok: TextTokenizer; vocab: string[] }> {
+/**
+ * Writes the tokenizer for `texts` into `dir` and loads it back the way the server does. With
+ * `lexicon`, the lexicon's words the texts lack are appended to the vocabulary (after the counted
+ * words, alphabetically), so they get ids instead of [UNK] and the model can use their rating.
+ */
+export async function buildSentimentTokenizer(dir: string, texts: string[], style: PreTokenization, maxLength: number, lexicon = false): Promise<{ tok: TextTokenizer; vocab: string[] }> {
   const vocab = buildVocab(texts, { ...VOCAB_LIMITS, preTokenization: style });
+  if (lexicon) {
+    const known = new Set(vocab);
+    const extra = [...loadLexicon().keys()].filter((w) => !known.has(w) && preTokenize(w, style).join(' ') === w).sort();
+    vocab.push(...extra);
+  }
   writeTokenizer(dir, vocab, maxLength, style);
   return { tok: await loadTokenizer(dir, maxLength), vocab };
 }

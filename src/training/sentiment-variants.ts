@@ -16,6 +16,7 @@ const NEGATION_SCOPE: SentimentVariant = { ...NEGATION_TOKENS, name: 'negation s
 /** The reference the one-change rows start from. */
 export const REFERENCE: SentimentVariant = { ...NEGATION_SCOPE, name: 'reference', epochs: 10 };
 
+const LEXICON = { ...REFERENCE.features, lexicon: true };
 const one = (name: string, change: Partial<SentimentVariant>): AblationEntry => ({ name, variant: { ...REFERENCE, ...change, name } });
 
 export const ABLATION: AblationEntry[] = [
@@ -39,6 +40,11 @@ export const ABLATION: AblationEntry[] = [
   one('reference, ensemble of 3 + NB-LR 0.2', { members: 3, linearWeight: 0.2 }),
   one('reference, ensemble of 5 + NB-LR 0.2', { members: 5, linearWeight: 0.2 }),
   one('reference, dim 16, ensemble of 5 + NB-LR 0.2', { dim: 16, members: 5, linearWeight: 0.2 }),
+  // Issue 15: lexicon knowledge for words the training rows never show, then with the best single
+  // change of the earlier run (row 13, phrases + sentences) on top.
+  one('reference + VADER lexicon ratings (its words added to the vocabulary)', { features: LEXICON }),
+  one('reference, ensemble of 3 + NB-LR 0.2 + VADER lexicon', { members: 3, linearWeight: 0.2, features: LEXICON }),
+  one('reference, phrases + sentences twice, ensemble of 3 + NB-LR 0.2 + VADER lexicon', { rows: 'phrases + sentences', members: 3, linearWeight: 0.2, features: LEXICON }),
 ];
 
 /**

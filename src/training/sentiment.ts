@@ -12,7 +12,8 @@ import { fusedLogits, fuseSentiment, sentimentOnnx } from './sentiment-model.js'
 import { CHOSEN, QUICK } from './sentiment-variants.js';
 import { encodeAll, evaluateLogits, textReference, textClassifierInterface } from './text-pipeline.js';
 import type { EvalContext, EvalResult, TrainContext, TrainResult, Trainer } from './types.js';
-import { loadTokenizer } from './tokenizer.js';
+import { loadTokenizer, preTokenize, type PreTokenization } from './tokenizer.js';
+import { LEXICON_LICENCE, LEXICON_PACKAGE, lexiconFile, lexiconVersion, loadLexicon } from './data/lexicon.js';
 
 export const LABELS = ['NEGATIVE', 'POSITIVE'];
 export const MAX_LENGTH = 128;
@@ -41,7 +42,7 @@ async function train(ctx: TrainContext): Promise<TrainResult> {
   ctx.log(`  variant: ${variant.name}`);
 
   mkdirSync(ctx.out, { recursive: true });
-  const { tok, vocab } = await buildSentimentTokenizer(ctx.out, trainRows.map((r) => r.text), variant.preTokenization, MAX_LENGTH);
+  const { tok, vocab } = await buildSentimentTokenizer(ctx.out, trainRows.map((r) => r.text), variant.preTokenization, MAX_LENGTH, Boolean(variant.features.lexicon));
   const encode = (rs: LabelledText[]): Labelled => ({ ids: encodeAll(tok, rs.map((r) => r.text)), labels: rs.map((r) => r.label) });
   const { fit, validation } = trainingSelection(trainRows, variant, ctx.seed);
   const test = encode(split.test);
@@ -69,7 +70,7 @@ async function train(ctx: TrainContext): Promise<TrainResult> {
     version: '1',
     task: 'text-classification',
     runtime: 'onnx',
-    description: 'English movie-review sentiment (NEGATIVE/POSITIVE). fastText-style bag of words with negation scope, trained by Vigil on SST-2 phrases.',
+    description: `English movie-review sentiment (NEGATIVE/POSITIVE). fastText-style bag of words with negation scope${variant.features.lexicon ? ' and VADER lexicon ratings' : ''}, trained by Vigil on SST-2 phrases.`,
     ...textClassifierInterface(LABELS),
     preprocessing: { tokenizer: '.', maxLength: MAX_LENGTH },
     quality: { metrics: ['accuracy', 'precision', 'recall', 'f1'], positiveLabel: 'POSITIVE' },
@@ -96,6 +97,7 @@ async function train(ctx: TrainContext): Promise<TrainResult> {
       sha256: sha256File(dataFile),
       rows: rows.length,
       licence: 'research use (Stanford; GLUE); see the data README',
+      ...(variant.features.lexicon ? { lexicon: { name: 'VADER sentiment lexicon (Hutto & Gilbert 2014)', package: `${LEXICON_PACKAGE}@${lexiconVersion()}`, file: 'vader_lexicon.txt', sha256: sha256File(lexiconFile()), licence: LEXICON_LICENCE } } : {}),
     },
     training: {
       seed: ctx.seed,
@@ -105,6 +107,7 @@ async function train(ctx: TrainContext): Promise<TrainResult> {
         preTokenization: variant.preTokenization,
         features: variant.features,
         exportedRows: parts.features.fusedRows,
+        ...(variant.features.lexicon ? lexiconCounts(vocab, trainRows.map((r) => r.text), variant.preTokenization) : {}),
         dim: variant.dim,
         hidden: variant.hidden,
         members: variant.members,
@@ -147,6 +150,14 @@ async function evaluate(dir: string, ctx: EvalContext): Promise<EvalResult> {
   await session.release();
   const m = evaluateLogits(logits, split.test.map((r) => r.label), 2, 1);
   return { model: spec.name, n: split.test.length, metrics: classificationRecord(m), recorded: ev.metrics, tolerance: ev.tolerance ?? TOLERANCE };
+}
+
+/** How many vocabulary words the lexicon rates, and how many of those no training row has (added from the lexicon). */
+function lexiconCounts(vocab: string[], texts: string[], style: PreTokenization): { lexiconWords: number; lexiconOnlyWords: number } {
+  const lexicon = loadLexicon();
+  const seen = new Set(texts.flatMap((t) => preTokenize(t, style)));
+  const rated = vocab.filter((w) => lexicon.has(w));
+  return { lexiconWords: rated.length, lexiconOnlyWords: rated.filter((w) => !seen.has(w)).length };
 }
 
 export function defaultData(): string {

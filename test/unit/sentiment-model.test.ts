@@ -1,12 +1,15 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { negationIds, negationScope } from '../../src/training/negation.js';
 import { FeatureSpace, PLAIN_FEATURES, type FeatureConfig } from '../../src/training/sentiment-features.js';
-import { fitSentiment, type SentimentVariant, BASELINE } from '../../src/training/sentiment-fit.js';
+import { buildSentimentTokenizer, fitSentiment, type SentimentVariant, BASELINE } from '../../src/training/sentiment-fit.js';
 import { fusedLogits, fuseSentiment, sentimentLogits, sentimentOnnx, type FusedSentiment } from '../../src/training/sentiment-model.js';
 import { runTextClassifier } from '../../src/training/onnx-run.js';
 import { Rng } from '../../src/training/rng.js';
-import { CLS_ID, SEP_ID, SPECIAL_TOKENS } from '../../src/training/tokenizer.js';
+import { CLS_ID, SEP_ID, SPECIAL_TOKENS, UNK_ID } from '../../src/training/tokenizer.js';
 
 /**
  * The sentiment graph computes in ONNX what the trainer computes in TypeScript: the negation
@@ -51,6 +54,7 @@ const variants: Array<[string, FeatureConfig, Partial<SentimentVariant>]> = [
   ['negation + sub-words + bigrams', { negation: true, subwordBuckets: 97, subwordMin: 3, subwordMax: 5, bigramBuckets: 31 }, {}],
   ['negation, ensemble of 3 with a linear head', { ...PLAIN_FEATURES, negation: true }, { members: 3, hidden: 0, linearWeight: 0.5 }],
   ['negation, ensemble of 2 with hidden layers and NB-LR', { ...PLAIN_FEATURES, negation: true }, { members: 2, linearWeight: 0.3 }],
+  ['negation + VADER lexicon ratings, ensemble of 2 with NB-LR', { ...PLAIN_FEATURES, negation: true, lexicon: true }, { members: 2, linearWeight: 0.3 }],
 ];
 
 describe('sentiment graph', () => {
@@ -94,5 +98,36 @@ describe('sentiment graph', () => {
     expect(fused[good]).toBe(good + id('good'));
     expect(counts[good]).toBe(2);
     expect(counts[id('good')]).toBe(1);
+  });
+
+  it('adds the rating row of a lexicon word (VADER, from npm) to its bag, and the negated-rating row inside a scope', () => {
+    const seen = FeatureSpace.seenNegated(VOCAB, [words('not good')]);
+    const space = new FeatureSpace(VOCAB, { ...PLAIN_FEATURES, negation: true, lexicon: true }, seen);
+    const V = VOCAB.length;
+    const lexiconBase = V + 1; // after the one negated row
+    const bag = (s: string) => Array.from(space.features(words(s))).slice(1, -1);
+    // VADER rates good 1.9 (rounded +2, class 5) and bad -2.5 (Math.round: -2, class 2); "film" is unrated.
+    expect(bag('good')).toEqual([id('good'), lexiconBase + 5]);
+    expect(bag('bad')).toEqual([id('bad'), lexiconBase + 2]);
+    expect(bag('film')).toEqual([id('film')]);
+    // Negated "good": its negated row, its plain row, and the NEGATED +2 rating row (8 classes further).
+    expect(bag('not good')).toEqual([id('not'), space.negatedRow[id('good')]!, id('good'), lexiconBase + 8 + 5]);
+    expect(space.needsCounts).toBe(true);
+    expect(space.rows).toBe(lexiconBase + 16);
+  });
+
+  it('gives the lexicon words the training texts lack ids of their own (served tokenizer), instead of [UNK]', async () => {
+    const root = mkdtempSync(path.join(tmpdir(), 'vigil-lexicon-'));
+    try {
+      const texts = ['a good film .', 'not a bad film'];
+      const withLexicon = await buildSentimentTokenizer(path.join(root, 'with'), texts, 'negation', 32, true);
+      const without = await buildSentimentTokenizer(path.join(root, 'without'), texts, 'negation', 32, false);
+      expect(withLexicon.vocab.slice(0, without.vocab.length)).toEqual(without.vocab);
+      expect(withLexicon.vocab).toContain('wonderful');
+      expect(withLexicon.tok.encode('A wonderful film')).not.toContain(UNK_ID);
+      expect(without.tok.encode('A wonderful film')).toContain(UNK_ID);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
