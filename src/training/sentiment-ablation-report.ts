@@ -43,7 +43,7 @@ export function ablationTable(r: AblationResult): string {
   return [
     `| # | variant | CV accuracy (${r.folds}×1000) | held-out accuracy | engine ms/call | tokenizer ms/text | model MB | full fit s |`,
     '| --- | --- | --- | --- | --- | --- | --- | --- |',
-    ...r.rows.map((x, i) => `| ${i} | ${x.name}${x.measuredIn ? ` (run of ${x.measuredIn.slice(0, 10)})` : ''} | ${x.cvAccuracy.toFixed(4)} | ${x.heldOutAccuracy.toFixed(4)} | ${x.engineMsPerCall.toFixed(3)} | ${x.tokenizerMsPerText.toFixed(3)} | ${mb(x.modelBytes)} | ${x.trainSeconds} |`),
+    ...r.rows.map((x, i) => `| ${i} | ${x.name}${x.measuredIn ? ` (run of ${x.measuredIn.slice(0, 16).replace('T', ' ')})` : ''} | ${x.cvAccuracy.toFixed(4)} | ${x.heldOutAccuracy.toFixed(4)} | ${x.engineMsPerCall.toFixed(3)} | ${x.tokenizerMsPerText.toFixed(3)} | ${mb(x.modelBytes)} | ${x.trainSeconds} |`),
     ...r.references.map((x) => `| ref | ${x.name}; ${x.note} | | ${x.heldOutAccuracy ?? 'n/a'} | ${x.engineMsPerCall.toFixed(3)} | ${x.tokenizerMsPerText.toFixed(3)} | ${mb(x.modelBytes)} | |`),
   ].join('\n');
 }

@@ -203,7 +203,7 @@ async function main(): Promise<void> {
   if (earlier) {
     // Rows of the earlier run, in ABLATION order around the new ones, marked with when they were measured.
     const fresh = new Map(results.map((r) => [r.name, r]));
-    const kept = new Map(earlier.rows.map((r) => [r.name, { ...r, measuredIn: r.measuredIn ?? earlier.crossValidatedAt ?? earlier.finishedAt }]));
+    const kept = new Map(earlier.rows.map((r) => [r.name, { ...r, measuredIn: r.measuredIn ?? earlier.finishedAt }]));
     results.splice(0, results.length, ...ABLATION.map((a) => fresh.get(a.name) ?? kept.get(a.name)).filter((r): r is AblationRow => r !== undefined));
   }
   const result: AblationResult = {

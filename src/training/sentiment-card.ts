@@ -7,6 +7,8 @@ import { NEGATION_ENDERS, NEGATION_TRIGGERS } from './negation.js';
 import { CHOSEN_ROW } from './sentiment-variants.js';
 
 const TARGET = 0.85;
+/** Engine time of the model committed before issue 15 (row "reference, ensemble of 3 + NB-LR 0.2") in the ablation run of 2026-11-21 (load average 9.4). */
+const COMMITTED_QUIET_MS = 0.135;
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 const points = (x: number) => `${(100 * x).toFixed(1)} points`;
 
@@ -31,6 +33,11 @@ ${[
 Training: plain SGD, one example per step, learning rate ${v.lr} decayed linearly to 0, ${v.epochs} epochs, word dropout ${v.dropout}${v.l2 ? `, L2 ${v.l2}` : ''}${v.earlyStopping ? ', early stopping on 500 validation sentences cut from the training rows' : ''}.`;
 }
 
+/** Engine-time ratio of two rows, only when one run timed both (timings of different runs on a shared machine do not compare). */
+function timeRatio(r: AblationRow, base: AblationRow): string {
+  return r.measuredIn === base.measuredIn ? `${(r.engineMsPerCall / base.engineMsPerCall).toFixed(2)}× engine time` : 'engine time from another run';
+}
+
 function tradeOff(a: AblationResult, heldOut: number): string {
   const chosen = a.rows.find((r) => r.name === CHOSEN_ROW);
   const base = a.rows[0];
@@ -39,12 +46,18 @@ function tradeOff(a: AblationResult, heldOut: number): string {
   if (!chosen || !base) return '';
   const lines = [
     `- Exported: row "${CHOSEN_ROW}" — CV ${pct(chosen.cvAccuracy)}, held-out ${pct(chosen.heldOutAccuracy)}, ${chosen.engineMsPerCall.toFixed(3)} ms per call, ${(chosen.modelBytes / 2 ** 20).toFixed(2)} MB.`,
-    `- Against version 1's configuration (row 0, retrained in the same run): ${chosen.cvAccuracy >= base.cvAccuracy ? '+' : ''}${points(chosen.cvAccuracy - base.cvAccuracy)} CV, ${chosen.heldOutAccuracy >= base.heldOutAccuracy ? '+' : ''}${points(chosen.heldOutAccuracy - base.heldOutAccuracy)} held-out, for ${(chosen.engineMsPerCall / base.engineMsPerCall).toFixed(1)}× its engine time and ${(chosen.modelBytes / base.modelBytes).toFixed(1)}× its size.`,
+    `- Against version 1's configuration (row 0): ${chosen.cvAccuracy >= base.cvAccuracy ? '+' : ''}${points(chosen.cvAccuracy - base.cvAccuracy)} CV, ${chosen.heldOutAccuracy >= base.heldOutAccuracy ? '+' : ''}${points(chosen.heldOutAccuracy - base.heldOutAccuracy)} held-out, for ${chosen.measuredIn === base.measuredIn ? `${(chosen.engineMsPerCall / base.engineMsPerCall).toFixed(1)}× its engine time and ` : ''}${(chosen.modelBytes / base.modelBytes).toFixed(1)}× its size.`,
   ];
+  const committed = a.references.find((r) => r.name.startsWith('version 1 as committed'));
+  if (committed && !chosen.measuredIn) {
+    lines.push(
+      `- Engine time, same run: ${chosen.engineMsPerCall.toFixed(3)} ms per call against ${committed.engineMsPerCall.toFixed(3)} ms for the model committed before (${(chosen.engineMsPerCall / committed.engineMsPerCall).toFixed(2)}×; load average ${a.timing.loadAverage[0]} on 2 cores, so both are inflated alike — that model measured ${COMMITTED_QUIET_MS} ms in the quieter run of 2026-11-21).`,
+    );
+  }
   if (reference) {
     lines.push(
       `- The single reference model (row "${reference.name}") gets ${pct(reference.cvAccuracy)} CV for ${reference.engineMsPerCall.toFixed(3)} ms and ${(reference.modelBytes / 2 ** 20).toFixed(2)} MB: ` +
-        `${points(reference.cvAccuracy - base.cvAccuracy)} of the exported model's ${points(chosen.cvAccuracy - base.cvAccuracy)} CV gain over row 0, at ${((100 * reference.modelBytes) / chosen.modelBytes).toFixed(0)}% of its size; the ensemble buys the rest with size, not with time per call.`,
+        `${points(reference.cvAccuracy - base.cvAccuracy)} of the exported model's ${points(chosen.cvAccuracy - base.cvAccuracy)} CV gain over row 0, at ${((100 * reference.modelBytes) / chosen.modelBytes).toFixed(0)}% of its size; the ensemble and the rest buy the remainder with size.`,
     );
   }
   const single = a.rows.filter((r) => r.variant.members === 1 && r.variant.linearWeight === 0).reduce((x, y) => (y.cvAccuracy > x.cvAccuracy ? y : x));
@@ -73,7 +86,8 @@ ${ablationMethod(ablation)}
 ${ablationTable(ablation)}
 
 Reproduce: \`npx tsc -p . && node dist/training/sentiment-ablation.js\` (writes docs/sentiment-ablation.md and .json,
-which this card copies). Rows 1-3 build the reference step by step; every later row changes one thing of the reference.
+which this card copies); rows marked with an earlier run were kept from it and the others added with
+\`--append --only '<row name>|...'\` (the issue-15 rows in two such runs side by side, merged). Rows 1-3 build the reference step by step; every later row changes one thing of the reference.
 
 ### Accuracy / speed trade-off
 ${tradeOff(ablation, ev.metrics['accuracy']!)}
@@ -153,7 +167,7 @@ function findings(a: AblationResult): string {
   if (!reference) return '';
   const deltas = a.rows
     .slice(i + 1)
-    .map((r) => `- ${r.name}: ${signed(r.cvAccuracy - reference.cvAccuracy)} CV, ${signed(r.heldOutAccuracy - reference.heldOutAccuracy)} held-out, ${(r.engineMsPerCall / reference.engineMsPerCall).toFixed(2)}× engine time, ${(r.modelBytes / reference.modelBytes).toFixed(1)}× size`)
+    .map((r) => `- ${r.name}: ${signed(r.cvAccuracy - reference.cvAccuracy)} CV, ${signed(r.heldOutAccuracy - reference.heldOutAccuracy)} held-out, ${timeRatio(r, reference)}, ${(r.modelBytes / reference.modelBytes).toFixed(1)}× size`)
     .join('\n');
   const steps = a.rows
     .slice(1, i + 1)

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseSpec, SPEC_FILE } from '../../src/models/spec.js';
 import { CHOSEN, CHOSEN_ROW } from '../../src/training/sentiment-variants.js';
 import { postJson, REPO_ROOT, startVigil, type VigilProcess } from '../helpers/server.js';
+import { hasShared, sharedPath } from '../helpers/shared.js';
 
 /**
  * The committed sentiment model (models/sentiment/1) is the one its card and the ablation describe,
@@ -67,5 +68,25 @@ describe('negation, served', () => {
     expect(a!.label).toBe('NEGATIVE');
     expect(b!.scores.POSITIVE).toBeCloseTo(a!.scores.POSITIVE, 6);
     expect(c!.scores.POSITIVE).toBeCloseTo(a!.scores.POSITIVE, 6);
+  });
+});
+
+describe.skipIf(!CHOSEN.features.lexicon || !hasShared)('lexicon knowledge, served', () => {
+  let server: VigilProcess;
+  beforeAll(async () => {
+    server = await startVigil(['--no-embedded', '--model', path.join(REPO_ROOT, 'models', 'sentiment')]);
+    await server.waitUntilReady();
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('reads words no SST-2 training row has by their VADER rating: the served tokenizer knows them, the graph uses their class', async () => {
+    // blissful +2.9, cheerful +2.5; crestfallen -2.5, cruellest -2.9: none occurs in the SST-2 training split.
+    const data = readFileSync(sharedPath('data', 'sst2', 'train.tsv'), 'utf8').toLowerCase();
+    for (const w of ['blissful', 'cheerful', 'crestfallen', 'cruellest']) expect(data).not.toMatch(new RegExp(`\\b${w}\\b`));
+    const { status, body } = await postJson(`${server.url}/v1/models/sentiment/predict`, { texts: ['A blissful, cheerful film.', 'A crestfallen, cruellest film.'] });
+    expect(status).toBe(200);
+    expect(body.predictions.map((p: { label: string }) => p.label)).toEqual(['POSITIVE', 'NEGATIVE']);
   });
 });
