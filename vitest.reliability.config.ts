@@ -8,5 +8,7 @@ export default defineConfig({
     hookTimeout: 300_000,
     fileParallelism: false,
     reporters: ['default'],
+    // As in vitest.config.ts: servers keep gRPC off unless a scenario asks for it (8081 is one port).
+    env: { GRPC_PORT: '0' },
   },
 });

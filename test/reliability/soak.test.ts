@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startVigil, type VigilProcess } from '../helpers/server.js';
-import { closedLoop, count, errorCount, measureCapacity, openLoop, report, round, rssMiB, seconds, SENTIMENT_BODIES, statusCounts, type Target } from './harness.js';
+import { closedLoop, count, errorCount, measureCapacity, openLoop, report, round, rssMiB, seconds, SENTIMENT_BODIES, statusCounts, type Target, target as checkTarget } from './harness.js';
 
 /**
  * Soak at 60% of the capacity measured in this run: no error at all, and RSS after warm-up
@@ -51,6 +51,6 @@ describe('soak', () => {
     });
     expect(errorCount(outcome)).toBe(0);
     expect(errors).toBe(0);
-    expect(end).toBeLessThanOrEqual(afterWarmUp * 1.1);
+    checkTarget('soak', 'RSS growth after warm-up', (end - afterWarmUp) / afterWarmUp, '<= 0.10', end <= afterWarmUp * 1.1);
   });
 });
