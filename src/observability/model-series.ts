@@ -42,6 +42,22 @@ export class ModelSeries {
     this.truncated = () => truncated();
   }
 
+  /**
+   * The version's series at 0 from the moment it is ready, so a dashboard reads 0 rather than
+   * "No data" before the first request: predictions per label (regression: label "value"), the
+   * confidence or value histogram, truncated inputs (text) and shed requests per reason.
+   */
+  initialize(spec: { task: string; labels?: readonly string[] }): void {
+    if (!this.observed) return;
+    const m = this.metrics;
+    const regression = spec.task === 'tabular-regression';
+    for (const label of regression ? ['value'] : (spec.labels ?? [])) m.predictions.inc({ ...this.labels, label }, 0);
+    if (regression) m.predictionValue.zero(this.labels);
+    else if (spec.labels?.length) m.confidence.zero(this.labels);
+    if (spec.task.startsWith('text-')) m.truncatedInputs.inc(this.labels, 0);
+    for (const reason of ['queue_full', 'deadline']) m.shed.inc({ ...this.labels, reason }, 0);
+  }
+
   /** Counts one prediction of `label` in vigil_predictions_total (a model's labels are few). */
   prediction(label: string): void {
     if (!this.observed) return;

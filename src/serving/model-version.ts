@@ -183,6 +183,7 @@ export class ModelVersion {
       this.metrics.modelReady.set(labels, 1);
       this.metrics.modelLoadSeconds.set(labels, this.loadSeconds);
       this.metrics.modelInfo.set({ ...labels, task: this.spec.task, runtime: this.spec.runtime }, 1);
+      if (this.isLocal) this.series.initialize(this.spec);
       this.options.monitor?.loaded?.(this.spec, this);
     } catch (error) {
       // Not configured (a remote model without a token) is a state, not a crash: the server serves the rest.

@@ -119,6 +119,15 @@ describe.skipIf(!available)('a healthy default server under Prometheus', () => {
     }
   });
 
+  it('exports per-model series at 0 before they happen (shed requests, truncated inputs, each label)', async () => {
+    const shed = await prometheus.query('vigil_requests_shed_total{model="sentiment", version="1"}');
+    expect(shed.data!.result.map((r) => [r.metric.reason, r.value![1]]).sort()).toEqual([['deadline', '0'], ['queue_full', '0']]);
+    const labels = await prometheus.query('vigil_predictions_total{model="digits", version="1"}');
+    expect(labels.data!.result.map((r) => r.metric.label).sort()).toEqual(['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
+    const truncated = await prometheus.query('vigil_truncated_inputs_total{model="spam"}');
+    expect(truncated.data!.result.length).toBeGreaterThan(0);
+  });
+
   it('counts regression predictions in vigil_predictions_total, so predictions/s by model includes air-quality', async () => {
     const result = await prometheus.query('sum by (model) (vigil_predictions_total)');
     const byModel = Object.fromEntries(result.data!.result.map((r) => [r.metric.model, Number(r.value![1])]));
