@@ -84,10 +84,12 @@ export function judgeBody(policy: BodyPolicy, headers: FastifyRequest['headers']
   }
   const media = mediaType(declared);
   if (isJsonType(media)) return { accept: 'as-declared' };
+  // The binary tensor extension's header decides, whatever the declared type (a cross-site form
+  // cannot send that header without a CORS preflight): src/http/binary-tensors.ts reads the body.
+  if (policy === 'oip-infer' && headers[BINARY_HEADER] !== undefined) return { accept: 'as-declared' };
   const shown = declared.slice(0, 100);
   if (policy === 'oip-infer') {
-    // With the binary header the body is binary tensors (src/http/binary-tensors.ts).
-    if (media === 'application/octet-stream') return headers[BINARY_HEADER] === undefined ? { accept: 'as-json' } : { accept: 'as-declared' };
+    if (media === 'application/octet-stream') return { accept: 'as-json' };
     return { refuse: `unsupported Content-Type "${shown}": send JSON tensors as application/json (or with no Content-Type)` };
   }
   if (policy === 'state-changing' || policy === 'oip-repository') {

@@ -56,7 +56,10 @@ describe('kustomize base', () => {
 
 describe('deployment', () => {
   it('probes: startup and readiness on /ready, liveness on /alive, all on the named http port 8000', () => {
-    expect(container.ports).toEqual([{ name: 'http', containerPort: 8000, protocol: 'TCP' }]);
+    expect(container.ports).toEqual([
+      { name: 'http', containerPort: 8000, protocol: 'TCP' },
+      { name: 'grpc', containerPort: 8081, protocol: 'TCP' },
+    ]);
     expect(container.startupProbe.httpGet).toEqual({ path: '/ready', port: 'http' });
     expect(container.readinessProbe.httpGet).toEqual({ path: '/ready', port: 'http' });
     expect(container.livenessProbe.httpGet).toEqual({ path: '/alive', port: 'http' });
@@ -116,8 +119,11 @@ describe('labels and selectors agree', () => {
   });
 
   it('the Service targets the named container port, and the ServiceMonitor scrapes the Service port by name', () => {
-    expect(service.spec.ports).toHaveLength(1);
+    expect(service.spec.ports).toHaveLength(2);
     expect(service.spec.ports[0].targetPort).toBe(container.ports[0].name);
+    // gRPC: the container's grpc port, the env that sets it, HTTP/2 in clear.
+    expect(service.spec.ports[1]).toMatchObject({ name: 'grpc', port: 8081, targetPort: 'grpc', appProtocol: 'kubernetes.io/h2c' });
+    expect(container.env.find((e: { name: string }) => e.name === 'GRPC_PORT')?.value).toBe(String(container.ports[1].containerPort));
     expect(monitor.spec.endpoints.map((e: { port: string }) => e.port)).toEqual([service.spec.ports[0].name]);
     expect(monitor.spec.endpoints[0].path).toBe('/metrics');
     expect(monitor.apiVersion).toBe('monitoring.coreos.com/v1');
