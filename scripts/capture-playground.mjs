@@ -9,7 +9,7 @@ import { chromium } from 'playwright-core';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const out = path.join(root, 'docs', 'images', 'playground.png');
-const server = spawn(process.execPath, [path.join(root, 'dist', 'cli', 'main.js'), 'serve', '--host', '127.0.0.1', '--port', '0'], {
+const server = spawn(process.execPath, [path.join(root, 'dist', 'cli', 'main.js'), 'serve', '--host', '127.0.0.1', '--port', '0', '--grpc-port', '0'], {
   cwd: root,
   env: { ...process.env, HF_TOKEN: undefined, HF_TOKEN_FILE: undefined },
   stdio: ['ignore', 'pipe', 'pipe'],

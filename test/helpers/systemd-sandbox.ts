@@ -152,6 +152,8 @@ export interface SandboxOptions {
   scratch: string;
   /** Replaces PORT from the unit's Environment= (a free port for the test). */
   port: number;
+  /** GRPC_PORT for the server's gRPC listener (a free port; the default 8081 may be taken). */
+  grpcPort?: number;
   /** User unit: %h, %C, %S resolve under this home inside the sandbox. */
   home?: string;
   /** Replaces RestrictAddressFamilies= (to show what the unit's old setting did). */
@@ -261,6 +263,7 @@ export function sandboxPlan(unitText: string, options: SandboxOptions): SandboxP
     for (const m of expand(line).matchAll(/(\w+)=(\S*)/g)) env[m[1]!] = m[2]!;
   }
   env.PORT = String(options.port);
+  if (options.grpcPort !== undefined) env.GRPC_PORT = String(options.grpcPort);
 
   const families = options.families ?? last('RestrictAddressFamilies')?.split(/\s+/);
   const filter = service.SystemCallFilter;

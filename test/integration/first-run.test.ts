@@ -59,7 +59,7 @@ describe('a first run', () => {
     });
     const { port } = blocker.address() as { port: number };
     try {
-      const run = vigil(['serve', '--host', '127.0.0.1', '--port', String(port), '--no-embedded', '--model', path.join(REPO_ROOT, 'models', 'air-quality')]);
+      const run = vigil(['serve', '--host', '127.0.0.1', '--port', String(port), '--grpc-port', '0', '--no-embedded', '--model', path.join(REPO_ROOT, 'models', 'air-quality')]);
       expectOneLine(run, new RegExp(`^vigil serve: .*EADDRINUSE.*127\\.0\\.0\\.1:${port}.*choose another --port`));
     } finally {
       blocker.close();
@@ -67,7 +67,7 @@ describe('a first run', () => {
   });
 
   it('a missing model folder: one line naming it', () => {
-    expectOneLine(vigil(['serve', '--port', '0', '--model', './no-such-model']), /^vigil serve: .*no-such-model/);
+    expectOneLine(vigil(['serve', '--port', '0', '--grpc-port', '0', '--model', './no-such-model']), /^vigil serve: .*no-such-model/);
   });
 
   it('a missing training data file: one line naming it', () => {
@@ -107,7 +107,7 @@ describe('the README release example', () => {
     }
 
     const args = serve.split(/\s+/).slice(2); // drop "vigil serve"
-    const server = spawn(process.execPath, [CLI, 'serve', '--host', '127.0.0.1', '--port', '0', ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, HF_TOKEN: undefined } });
+    const server = spawn(process.execPath, [CLI, 'serve', '--host', '127.0.0.1', '--port', '0', '--grpc-port', '0', ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, HF_TOKEN: undefined } });
     try {
       let out = '';
       const url = await new Promise<string>((resolve, reject) => {

@@ -47,10 +47,11 @@ interface Started {
 }
 
 let counter = 0;
-async function startUnit(unit: string, options: Omit<SandboxOptions, 'repoRoot' | 'scratch' | 'port'> = {}): Promise<Started> {
+async function startUnit(unit: string, options: Omit<SandboxOptions, 'repoRoot' | 'scratch' | 'port' | 'grpcPort'> = {}): Promise<Started> {
   const scratch = path.join(scratchRoot, `${unit}-${++counter}`);
   const port = await freePort();
-  const plan = sandboxPlan(readFileSync(path.join(UNITS, unit), 'utf8'), { ...options, repoRoot: REPO_ROOT, scratch, port });
+  const grpcPort = await freePort();
+  const plan = sandboxPlan(readFileSync(path.join(UNITS, unit), 'utf8'), { ...options, repoRoot: REPO_ROOT, scratch, port, grpcPort });
   const bpf = writeSeccomp(plan, scratchRoot);
   const fd = openSync(bpf, 'r');
   // --info-fd gives the sandboxed process's pid: bubblewrap does not forward SIGTERM to it.
