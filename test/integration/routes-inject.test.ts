@@ -18,7 +18,7 @@ const savedToken = process.env.VIGIL_ADMIN_TOKEN;
 
 beforeAll(async () => {
   process.env.VIGIL_ADMIN_TOKEN = TOKEN;
-  server = await startServer(resolveServeConfig({ host: '127.0.0.1', port: 0, logLevel: 'silent' }));
+  server = await startServer(resolveServeConfig({ host: '127.0.0.1', port: 0, grpcPort: 0, logLevel: 'silent' }));
   for (let i = 0; i < 600 && !(await server.app.inject({ method: 'GET', url: '/ready' })).json().ready; i++) await new Promise((r) => setTimeout(r, 100));
   doc = (await server.app.inject({ method: 'GET', url: '/docs/json' })).json();
 }, 120_000);
