@@ -32,7 +32,9 @@ export async function startVigil(args: string[], env: NodeJS.ProcessEnv = {}): P
   const child = spawn(process.execPath, [CLI, 'serve', '--host', '127.0.0.1', '--port', '0', ...args], {
     cwd: REPO_ROOT,
     // A developer's own token must not change what the tests see; tests that need one pass it.
-    env: { ...process.env, HF_TOKEN: undefined, HF_TOKEN_FILE: undefined, VIGIL_ADMIN_TOKEN: undefined, LOG_LEVEL: 'info', ...env },
+    // gRPC off unless a test asks (--grpc-port wins): servers of test files running in parallel
+    // would all want the default port 8081.
+    env: { ...process.env, HF_TOKEN: undefined, HF_TOKEN_FILE: undefined, VIGIL_ADMIN_TOKEN: undefined, LOG_LEVEL: 'info', GRPC_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   running.add(child);
