@@ -13,6 +13,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import Fastify from 'fastify';
+import { listenForBench, runBenchHelper } from './helper-listen.js';
 import type * as Ort from 'onnxruntime-node';
 
 const ort = createRequire(import.meta.url)('onnxruntime-node') as typeof Ort;
@@ -58,14 +59,7 @@ async function main(): Promise<void> {
     const outputs = await session.run({ [inputName!]: new ort.Tensor('float32', row, [1, row.length]) });
     return { prediction: (outputs[outputName!]!.data as Float32Array)[0] };
   });
-  const url = await app.listen({ host: '127.0.0.1', port: Number(port) });
-  console.log(`LISTENING ${url}`);
-  const stop = () => void app.close().then(() => process.exit(0));
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
+  await listenForBench(app, port);
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exit(1);
-});
+runBenchHelper(main);

@@ -8,6 +8,7 @@
  */
 import path from 'node:path';
 import Fastify from 'fastify';
+import { listenForBench, runBenchHelper } from './helper-listen.js';
 import { env, pipeline } from '@huggingface/transformers';
 
 async function main(): Promise<void> {
@@ -24,14 +25,7 @@ async function main(): Promise<void> {
     const [top] = (await classify(text)) as { label: string; score: number }[];
     return top;
   });
-  const url = await app.listen({ host: '127.0.0.1', port: Number(port) });
-  console.log(`LISTENING ${url}`);
-  const stop = () => void app.close().then(() => process.exit(0));
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
+  await listenForBench(app, port);
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exit(1);
-});
+runBenchHelper(main);

@@ -6,6 +6,7 @@
  *   node ceiling-server.js [port]     prints `LISTENING <url>`
  */
 import Fastify from 'fastify';
+import { listenForBench, runBenchHelper } from './helper-listen.js';
 import { Histogram, Registry } from 'prom-client';
 import { LATENCY_BUCKETS } from '../../observability/metrics.js';
 
@@ -30,14 +31,7 @@ async function main(): Promise<void> {
     if (typeof text !== 'string' || text === '') return reply.code(400).send({ error: 'text must be a non-empty string' });
     return { label: 'POSITIVE', score: 0.99, scores: { NEGATIVE: 0.01, POSITIVE: 0.99 } };
   });
-  const url = await app.listen({ host: '127.0.0.1', port: Number(port) });
-  console.log(`LISTENING ${url}`);
-  const stop = () => void app.close().then(() => process.exit(0));
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
+  await listenForBench(app, port);
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exit(1);
-});
+runBenchHelper(main);
