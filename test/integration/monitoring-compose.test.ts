@@ -31,9 +31,10 @@ describe('deploy/compose/docker-compose.yml', () => {
     const dockerfile = readFileSync(path.join(REPO_ROOT, 'deploy', 'docker', 'Dockerfile'), 'utf8');
     expect(dockerfile).toContain('deploy/docker/healthcheck.mjs');
     expect(dockerfile).toMatch(/EXPOSE 8000/);
-    // Two replicas, two host ports (loopback unless PUBLISH_ADDRESS says otherwise), one container port.
-    expect(services.vigil.ports).toEqual(['${PUBLISH_ADDRESS:-127.0.0.1}:8000:8000']);
-    expect(services['vigil-2'].ports).toEqual(['${PUBLISH_ADDRESS:-127.0.0.1}:8001:8000']);
+    // Two replicas, two host ports each (HTTP and gRPC; loopback unless PUBLISH_ADDRESS says
+    // otherwise), one container port each.
+    expect(services.vigil.ports).toEqual(['${PUBLISH_ADDRESS:-127.0.0.1}:8000:8000', '${PUBLISH_ADDRESS:-127.0.0.1}:8081:8081']);
+    expect(services['vigil-2'].ports).toEqual(['${PUBLISH_ADDRESS:-127.0.0.1}:8001:8000', '${PUBLISH_ADDRESS:-127.0.0.1}:8082:8081']);
   });
 
   it('pins every image to a version', () => {
