@@ -288,7 +288,7 @@ export const SETTINGS = {
   maxInFlightPerModel: declare({
     schema: Type.Integer({ minimum: 1 }),
     kind: 'integer',
-    default: 64,
+    default: 256,
     flag: 'max-in-flight-per-model',
     value: 'N',
     env: 'VIGIL_MAX_IN_FLIGHT_PER_MODEL',
