@@ -107,6 +107,26 @@ export const SETTINGS = {
     env: 'GRPC_PORT',
     help: 'port of the Open Inference Protocol over gRPC and the gRPC health service (0: gRPC off)',
   }),
+  healthPort: declare({
+    schema: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
+    kind: 'integer',
+    // Off unless asked: the second port is the orchestrator's (the deploy kits set 8001), and a
+    // laptop running two servers would have them collide on a fixed default (docs/reliability.md).
+    defaultText: 'off',
+    flag: 'health-port',
+    value: 'N',
+    env: 'VIGIL_HEALTH_PORT',
+    help: 'also answer /alive, /ready and /v2/health/* on this port, from a thread of their own, so probes never wait behind a saturated request path (0: any free port; unset or empty: off)',
+  }),
+  healthStallMs: declare({
+    schema: Type.Integer({ minimum: 100 }),
+    kind: 'integer',
+    default: 5000,
+    flag: 'health-stall-ms',
+    value: 'MS',
+    env: 'VIGIL_HEALTH_STALL_MS',
+    help: "the health port's /alive answers 503 once the server thread has shown no sign of progress for this long",
+  }),
   models: declare({
     schema: Type.Array(ModelRef),
     kind: 'model-list',

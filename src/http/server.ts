@@ -22,6 +22,8 @@ import { parseStoreTarget } from '../store/target.js';
 import { startGrpcServer, type GrpcListener } from '../grpc/server.js';
 import { buildApp } from './app.js';
 import { ConnectionDrain } from './drain.js';
+import { HealthListenError, startHealthListener, type HealthListener } from './health-listener.js';
+import { readinessBody } from './routes/health.js';
 import type { ServerContext } from './context.js';
 import { parseCorsOrigins } from './security/cors.js';
 import { DEFAULT_FEEDBACK_RATE_LIMIT, FEEDBACK_TOKEN_ENV } from './security/feedback-guard.js';
@@ -35,6 +37,8 @@ export interface RunningServer {
   url: string;
   /** The gRPC port as bound; undefined when gRPC is off (--grpc-port 0). */
   grpcPort?: number;
+  /** The health port as bound; undefined when it is off (no --health-port). */
+  healthPort?: number;
   /** Readiness 503, wait drainDelayMs, finish in-flight requests, free the models. */
   shutdown(reason: string): Promise<void>;
 }
@@ -197,7 +201,26 @@ export async function startServer(config: ServeConfig, options: { logger?: Logge
     }
     logger.info({ grpc_port: grpc.port, address: `${config.host}:${grpc.port}` }, 'grpc: listening (inference.GRPCInferenceService, grpc.health.v1.Health)');
   }
-  logger.info({ url, models: registry.names(), ...(grpc ? { grpc_port: grpc.port } : {}) }, 'listening; loading models');
+  let health: HealthListener | undefined;
+  if (config.healthPort !== undefined) {
+    try {
+      health = await startHealthListener({
+        host: config.host,
+        port: config.healthPort,
+        stallMs: config.healthStallMs,
+        startedAt: lifecycle.startedAt,
+        readiness: () => readinessBody(dataplane),
+        onFailure: (error) => logger.error({ err: error }, 'health port: its thread stopped; probes of the health port now fail'),
+      });
+    } catch (error) {
+      await grpc?.close();
+      await app.close();
+      if (!(error instanceof HealthListenError)) throw error;
+      throw new ConfigError(`cannot listen for health checks on ${config.host}:${config.healthPort}: ${error.code ? `${error.code}: ` : ''}${error.message} (--health-port N, or unset it to turn the health port off)`);
+    }
+    logger.info({ health_port: health.port, address: `${config.host}:${health.port}`, stall_ms: config.healthStallMs }, 'health port: listening on a thread of its own (/alive, /ready, /v2/health/live, /v2/health/ready)');
+  }
+  logger.info({ url, models: registry.names(), ...(grpc ? { grpc_port: grpc.port } : {}), ...(health ? { health_port: health.port } : {}) }, 'listening; loading models');
 
   // Models on disk load at once; each hub model loads as soon as it is fetched.
   const loaded = Promise.all([registry.loadAll(), ...fetchHubModels(config, registry).map((fetched) => fetched.then(() => registry.loadAll()))]);
@@ -207,6 +230,7 @@ export async function startServer(config: ServeConfig, options: { logger?: Logge
     closing ??= (async () => {
       logger.info({ reason, drain_delay_ms: config.drainDelayMs }, 'shutting down: readiness is now 503');
       context.lifecycle.draining = true;
+      health?.update(); // the health port's /ready says 503 now, not at the next heartbeat
       if (config.drainDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, config.drainDelayMs));
       // No new connections; open ones end after their next answer (Connection: close) or the grace.
       // gRPC stops taking calls at the same time and waits for its in-flight ones.
@@ -221,9 +245,10 @@ export async function startServer(config: ServeConfig, options: { logger?: Logge
       await registry.unloadAll();
       await monitor?.close(); // writes the prediction log rows still buffered
       await tracing.shutdown().catch((error: unknown) => logger.warn({ err: error }, 'tracing: flushing spans failed'));
+      await health?.close(); // last: liveness holds while the drain runs
       logger.info('stopped');
     })();
     return closing;
   };
-  return { app, context, url, grpcPort: grpc?.port, shutdown };
+  return { app, context, url, grpcPort: grpc?.port, healthPort: health?.port, shutdown };
 }

@@ -7,6 +7,8 @@ export const CLI = path.join(REPO_ROOT, 'dist', 'cli', 'main.js');
 
 export interface VigilProcess {
   url: string;
+  /** http://127.0.0.1:port of the health port (--health-port), as bound; undefined when it is off. */
+  healthUrl?: string;
   process: ChildProcess;
   /** Every line the server wrote to stdout/stderr so far. */
   logs: string[];
@@ -77,10 +79,11 @@ export async function startVigil(args: string[], env: NodeJS.ProcessEnv = {}): P
     });
 
   const listening = await waitForLog(/"msg":"listening; loading models"/);
-  const url = (JSON.parse(listening) as { url: string }).url;
+  const { url, health_port: healthPort } = JSON.parse(listening) as { url: string; health_port?: number };
 
   return {
     url,
+    healthUrl: healthPort === undefined ? undefined : `${new URL(url).protocol}//${new URL(url).hostname}:${healthPort}`,
     process: child,
     logs,
     exited,

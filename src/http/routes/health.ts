@@ -1,6 +1,16 @@
 import type { FastifyInstance } from 'fastify';
+import type { Dataplane } from '../../serving/dataplane.js';
 import type { ServerContext } from '../context.js';
 import { health as schemas } from '../schemas/json-api.js';
+
+/** The `/ready` body, also what the health port mirrors (src/http/health-listener.ts). */
+export function readinessBody(dataplane: Dataplane): { ready: boolean; reason?: string; models: ReturnType<Dataplane['status']> } {
+  return {
+    ready: dataplane.ready,
+    ...(dataplane.draining ? { reason: 'shutting down' } : {}),
+    models: dataplane.status(),
+  };
+}
 
 const uptimeSeconds = (context: ServerContext) => Number(((Date.now() - context.lifecycle.startedAt) / 1000).toFixed(3));
 
@@ -18,12 +28,8 @@ export async function healthRoutes(app: FastifyInstance, context: ServerContext)
   }));
 
   app.get('/ready', { schema: schemas.ready }, async (_request, reply) => {
-    const { ready } = dataplane;
-    return reply.code(ready ? 200 : 503).send({
-      ready,
-      ...(dataplane.draining ? { reason: 'shutting down' } : {}),
-      models: dataplane.status(),
-    });
+    const body = readinessBody(dataplane);
+    return reply.code(body.ready ? 200 : 503).send(body);
   });
 
   app.get<{ Querystring: { deep?: string } }>(
