@@ -1,5 +1,6 @@
 import { appendFileSync, readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
+import { Worker } from 'node:worker_threads';
 import path from 'node:path';
 import { REPO_ROOT } from '../helpers/server.js';
 
@@ -204,6 +205,59 @@ export function probe(url: string, path: string, everyMs = 20): { stop(): Promis
       await done;
       agent.destroy();
       return { latencies, failures };
+    },
+  };
+}
+
+/**
+ * The same sequential probe, from a worker thread of its own: the load generator's event loop
+ * (1,000 connections in this process) then cannot delay the probe's own timers and reads, so
+ * the figure is the server's answer time as a separate prober (a kubelet) would see it.
+ * Plain JavaScript evaluated in the worker: it needs node:http only.
+ */
+export function probeInThread(url: string, path: string, everyMs = 20): { stop(): Promise<{ latencies: number[]; failures: number }> } {
+  const worker = new Worker(
+    `
+    const { parentPort, workerData } = require('node:worker_threads');
+    const http = require('node:http');
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const latencies = [];
+    let failures = 0;
+    let running = true;
+    parentPort.once('message', () => { running = false; });
+    const once = () => new Promise((resolve) => {
+      const started = performance.now();
+      const req = http.request(new URL(workerData.path, workerData.url), { method: 'GET', agent, timeout: 10000 }, (res) => {
+        res.resume();
+        res.once('end', () => resolve(res.statusCode === 200 ? performance.now() - started : undefined));
+        res.once('error', () => resolve(undefined));
+      });
+      req.once('timeout', () => req.destroy(new Error('client timeout')));
+      req.once('error', () => resolve(undefined));
+      req.end();
+    });
+    (async () => {
+      while (running) {
+        const latency = await once();
+        if (latency === undefined) failures++; else latencies.push(latency);
+        await new Promise((r) => setTimeout(r, workerData.everyMs));
+      }
+      agent.destroy();
+      parentPort.postMessage({ latencies, failures });
+    })();
+    `,
+    { eval: true, workerData: { url, path, everyMs } },
+  );
+  const result = new Promise<{ latencies: number[]; failures: number }>((resolve, reject) => {
+    worker.once('message', resolve);
+    worker.once('error', reject);
+  });
+  return {
+    async stop() {
+      worker.postMessage('stop');
+      const outcome = await result;
+      await worker.terminate();
+      return outcome;
     },
   };
 }
