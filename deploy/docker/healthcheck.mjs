@@ -2,7 +2,9 @@
 // A plain Node script because the runtime image has no curl or wget. It checks readiness, not
 // liveness: Docker only labels a container unhealthy (it never restarts it), so the label
 // should tell the truth about whether this container can serve predictions.
-const port = process.env.PORT || '8000';
+// The health port (VIGIL_HEALTH_PORT, set in the image) answers from a thread of its own, so a
+// server saturated by requests still answers here at once; without it, the main port.
+const port = process.env.VIGIL_HEALTH_PORT || process.env.PORT || '8000';
 const url = process.env.VIGIL_HEALTHCHECK_URL || `http://127.0.0.1:${port}/ready`;
 const timeoutMs = Number(process.env.VIGIL_HEALTHCHECK_TIMEOUT_MS || 4000);
 

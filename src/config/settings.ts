@@ -110,7 +110,7 @@ export const SETTINGS = {
   healthPort: declare({
     schema: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
     kind: 'integer',
-    // Off unless asked: the second port is the orchestrator's (the deploy kits set 8001), and a
+    // Off unless asked: the second port is the orchestrator's (the deploy kits set 8002), and a
     // laptop running two servers would have them collide on a fixed default (docs/reliability.md).
     defaultText: 'off',
     flag: 'health-port',

@@ -101,11 +101,13 @@ describe('Dockerfile', () => {
     expect(ops('ENTRYPOINT').map((i) => i.args)).toEqual(['["/usr/bin/tini", "--"]']);
     expect(runs('runtime')).toMatch(/apt-get install -y --no-install-recommends tini/);
     expect(ops('CMD').map((i) => i.args)).toEqual(['["node", "dist/cli/main.js", "serve"]']);
-    expect(ops('EXPOSE').map((i) => i.args)).toEqual(['8000 8081']);
+    expect(ops('EXPOSE').map((i) => i.args)).toEqual(['8000 8081 8002']);
     expect(ops('COPY').map((i) => i.args)).toContain('--chown=root:root proto ./proto');
     const env = ops('ENV').map((i) => i.args).join(' ');
     expect(env).toMatch(/\bHOST=0\.0\.0\.0\b/);
     expect(env).toMatch(/\bNODE_ENV=production\b/);
+    // The health port the image exposes is opened, and the HEALTHCHECK asks it.
+    expect(env).toMatch(/\bVIGIL_HEALTH_PORT=8002\b/);
     const health = ops('HEALTHCHECK');
     expect(health).toHaveLength(1);
     expect(health[0]!.args).toMatch(/--start-period=\d+s/);
@@ -173,10 +175,18 @@ describe('healthcheck.mjs (run for real)', () => {
 
   const check = (env: NodeJS.ProcessEnv) =>
     new Promise<{ code: number; stderr: string }>((resolve) => {
-      execFile(process.execPath, [path.join(DOCKER_DIR, 'healthcheck.mjs')], { env: { ...process.env, ...env }, timeout: 20_000 }, (error, _stdout, stderr) =>
+      execFile(process.execPath, [path.join(DOCKER_DIR, 'healthcheck.mjs')], { env: { ...process.env, VIGIL_HEALTH_PORT: '', ...env }, timeout: 20_000 }, (error, _stdout, stderr) =>
         resolve({ code: error ? Number(error.code) : 0, stderr }),
       );
     });
+
+  it('asks the health port when VIGIL_HEALTH_PORT is set, the main port otherwise', async () => {
+    status = 200;
+    expect((await check({ PORT: '1', VIGIL_HEALTH_PORT: String(port) })).code).toBe(0);
+    const mainPortOnly = await check({ PORT: '1', VIGIL_HEALTH_PORT: '' });
+    expect(mainPortOnly.code).toBe(1);
+    expect(mainPortOnly.stderr).toMatch(/unreachable: http:\/\/127\.0\.0\.1:1\/ready/);
+  });
 
   it('exits 0 when /ready is 200, 1 when it is 503, 1 when nothing listens', async () => {
     status = 200;

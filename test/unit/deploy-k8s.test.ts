@@ -55,14 +55,19 @@ describe('kustomize base', () => {
 });
 
 describe('deployment', () => {
-  it('probes: startup and readiness on /ready, liveness on /alive, all on the named http port 8000', () => {
+  it('probes: startup and readiness on /ready, liveness on /alive, all on the named health port 8002 that VIGIL_HEALTH_PORT opens', () => {
     expect(container.ports).toEqual([
       { name: 'http', containerPort: 8000, protocol: 'TCP' },
       { name: 'grpc', containerPort: 8081, protocol: 'TCP' },
+      { name: 'health', containerPort: 8002, protocol: 'TCP' },
     ]);
-    expect(container.startupProbe.httpGet).toEqual({ path: '/ready', port: 'http' });
-    expect(container.readinessProbe.httpGet).toEqual({ path: '/ready', port: 'http' });
-    expect(container.livenessProbe.httpGet).toEqual({ path: '/alive', port: 'http' });
+    // The health port is the server's only when the setting opens it, on the same number.
+    expect(container.env.find((e: { name: string }) => e.name === 'VIGIL_HEALTH_PORT')?.value).toBe(String(container.ports[2].containerPort));
+    expect(container.startupProbe.httpGet).toEqual({ path: '/ready', port: 'health' });
+    expect(container.readinessProbe.httpGet).toEqual({ path: '/ready', port: 'health' });
+    expect(container.livenessProbe.httpGet).toEqual({ path: '/alive', port: 'health' });
+    // Kills only after the server thread's own stall bound (5 s) has had time to show.
+    expect(container.livenessProbe.periodSeconds * container.livenessProbe.failureThreshold).toBeGreaterThan(5);
     // Room for slow model loads before liveness may kill the container.
     expect(container.startupProbe.failureThreshold * container.startupProbe.periodSeconds).toBeGreaterThanOrEqual(120);
     expect(container.livenessProbe.initialDelaySeconds ?? 0).toBe(0);
