@@ -47,8 +47,12 @@ describe('engine placement measured at load (real onnxruntime sessions)', () => 
 
   it('honours a placement that is configured, and several sessions on workers', async () => {
     const forced = await load(SENTIMENT, {}, { placement: 'inline', inlineMaxMs: 0, maxBatch: 8 });
-    expect(forced.engine.placement).toBe('inline');
+    expect(forced.engine).toMatchObject({ placement: 'inline', intraOpThreads: 1 });
     expect((await forced.run(tokens())).logits?.dims).toEqual([1, 2]);
+    // A configured pool on the server thread is created with spinning off (config keys the binding must accept).
+    const pooled = await load(SENTIMENT, { intraOpThreads: 2 }, { placement: 'inline', inlineMaxMs: 0, maxBatch: 8 });
+    expect(pooled.engine).toMatchObject({ placement: 'inline', intraOpThreads: 2 });
+    expect(values(await pooled.run(tokens()))).toEqual(values(await forced.run(tokens())));
     const several = await load(AIR_QUALITY, { sessions: 2 }, { placement: 'auto', inlineMaxMs: 1e6, maxBatch: 8 });
     expect(several.engine).toMatchObject({ placement: 'worker', sessions: 2 });
     expect(several.concurrency).toBe(2);

@@ -14,6 +14,18 @@ describe('engine choice from measured call costs', () => {
     expect(choice.reason).toContain('within the 1.0 ms bound');
   });
 
+  it('runs inline on one thread even where the pool is clearly faster, and keeps the pool on workers', () => {
+    const poolFaster = { pooled: { batch1Ms: 0.1, batchMaxMs: 0.2 }, single: { batch1Ms: 0.1, batchMaxMs: 0.4 }, maxBatch: 8 };
+    expect(chooseEngine(request({ calibration: poolFaster }))).toMatchObject({ placement: 'inline', intraOpThreads: 1, measured: poolFaster.single });
+    expect(chooseEngine(request({ calibration: poolFaster, placement: 'inline' })).intraOpThreads).toBe(1);
+    expect(chooseEngine(request({ calibration: poolFaster, placement: 'worker' })).intraOpThreads).toBe(0);
+  });
+
+  it('decides inline on the one-thread cost: a model only the pool brings within the bound goes to workers', () => {
+    const onlyPooledFits = { pooled: { batch1Ms: 0.1, batchMaxMs: 0.8 }, single: { batch1Ms: 0.2, batchMaxMs: 1.5 }, maxBatch: 8 };
+    expect(chooseEngine(request({ calibration: onlyPooledFits }))).toMatchObject({ placement: 'worker', intraOpThreads: 0 });
+  });
+
   it('keeps a model over the bound on workers, with the pool when the pool is clearly faster', () => {
     const choice = chooseEngine(request({ calibration: DISTILBERT }));
     expect(choice).toMatchObject({ placement: 'worker', intraOpThreads: 0 });

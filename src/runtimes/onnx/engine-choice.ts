@@ -10,8 +10,13 @@
  *
  * Threads: onnxruntime's intra-op pool splits each operator across cores, which pays off for
  * DistilBERT-size matrices and costs more than it saves on tiny ones, while its threads spin
- * between calls and take CPU from the HTTP thread. So one thread wins unless the pool is
- * measurably faster.
+ * between calls and take CPU from the HTTP thread. On a worker, one thread wins unless the pool
+ * is measurably faster. On the server thread, one thread always (unless configured): an inline
+ * call is short by definition, so the pool could save a fraction of a millisecond per batch,
+ * while between calls, which is most of the time there, its threads would spin on the cores the
+ * server thread, the GC and the kernel's network stack need. Measured on 2 cores with the
+ * embedded sentiment model at 1,500 requests/s: the pool cost 450 µs of process CPU per request,
+ * one thread 274 µs (docs/performance.md).
  *
  * This module only decides; measuring is done by the engine (worker.ts / inline.ts) and the
  * tests give it measured inputs.
@@ -82,17 +87,28 @@ function chooseThreads(request: EngineRequest): { intraOpThreads: number; measur
 }
 
 export function chooseEngine(request: EngineRequest): EngineChoice {
-  const threads = chooseThreads(request);
-  const worst = worstCallMs(threads.measured, request.calibration.maxBatch);
-  const at = `${ms(worst)} per call at batch ${threads.measured.batchMaxMs === undefined ? `1 x ${request.calibration.maxBatch}` : request.calibration.maxBatch}`;
-  const choice = (placement: Placement, why: string): EngineChoice => ({
+  const onWorkers = chooseThreads(request);
+  const inline = inlineThreads(request) ?? onWorkers;
+  const at = (threads: typeof onWorkers) => {
+    const batch = threads.measured.batchMaxMs === undefined ? `1 x ${request.calibration.maxBatch}` : request.calibration.maxBatch;
+    return `${ms(worstCallMs(threads.measured, request.calibration.maxBatch))} per call at batch ${batch}`;
+  };
+  const choice = (placement: Placement, threads: typeof onWorkers, why: string): EngineChoice => ({
     placement,
     intraOpThreads: threads.intraOpThreads,
     measured: threads.measured,
     reason: `${placement === 'inline' ? 'on the server thread' : 'on worker threads'}: ${why}; ${threads.why}`,
   });
-  if (request.placement !== 'auto') return choice(request.placement, `as configured (${at})`);
-  if (request.sessions > 1) return choice('worker', `${request.sessions} sessions asked for (${at})`);
-  if (worst <= request.inlineMaxMs) return choice('inline', `${at}, within the ${ms(request.inlineMaxMs)} bound`);
-  return choice('worker', `${at}, over the ${ms(request.inlineMaxMs)} bound`);
+  if (request.placement === 'inline') return choice('inline', inline, `as configured (${at(inline)})`);
+  if (request.placement === 'worker') return choice('worker', onWorkers, `as configured (${at(onWorkers)})`);
+  if (request.sessions > 1) return choice('worker', onWorkers, `${request.sessions} sessions asked for (${at(onWorkers)})`);
+  if (worstCallMs(inline.measured, request.calibration.maxBatch) <= request.inlineMaxMs) return choice('inline', inline, `${at(inline)}, within the ${ms(request.inlineMaxMs)} bound`);
+  return choice('worker', onWorkers, `${at(onWorkers)}, over the ${ms(request.inlineMaxMs)} bound`);
+}
+
+/** On the server thread: one intra-op thread when the count is Vigil's to choose and one thread was measured. */
+function inlineThreads(request: EngineRequest): { intraOpThreads: number; measured: CallCost; why: string } | undefined {
+  const single = request.calibration.single;
+  if (request.intraOpThreads !== undefined || !single) return undefined;
+  return { intraOpThreads: 1, measured: single, why: `one thread (${ms(worstCallMs(single, request.calibration.maxBatch))}; a pool would spin beside the server thread)` };
 }

@@ -22,6 +22,12 @@ function onnxruntime(): typeof Ort {
 const describe = (meta: readonly Ort.InferenceSession.ValueMetadata[]): WireMetadata[] =>
   meta.map((m) => (m.isTensor ? { name: m.name, isTensor: true, type: m.type, shape: m.shape } : { name: m.name, isTensor: false }));
 
+/**
+ * A configured pool on the server thread must not spin between calls: its threads would take the
+ * cores the event loop needs (onnxruntime's session config keys; the Node binding takes them flat).
+ */
+const NO_SPINNING = { 'session.intra_op.allow_spinning': '0', 'session.inter_op.allow_spinning': '0' };
+
 export class InlineEngine {
   private running = 0;
 
@@ -40,6 +46,7 @@ export class InlineEngine {
       executionMode: inter > 1 ? 'parallel' : 'sequential',
       intraOpNumThreads: threads.intraOpThreads ?? 0,
       interOpNumThreads: inter,
+      extra: NO_SPINNING,
     });
     return new InlineEngine(session, describe(session.inputMetadata), describe(session.outputMetadata));
   }
