@@ -1,15 +1,16 @@
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
+import { WebSocket } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, getJson, REPO_ROOT, startVigil, type VigilProcess, type JsonResponse } from '../helpers/server.js';
 
 /**
  * The health port (--health-port): a real `vigil serve` with the port on an ephemeral number,
  * reported in its listening line like the main port. Liveness from the heartbeat, readiness
- * mirrored from the server thread, the drain, a port in use. The stall itself (a server thread
- * that stops beating) cannot be caused from outside without a test hook in production code
- * (SIGSTOP stops every thread), so its decision is unit-tested with given timestamps
- * (test/unit/health-state.test.ts).
+ * mirrored from the server thread, the drain, a port in use. A stalled server thread is made
+ * from outside, without a hook in the server: SIGSTOP would stop every thread, but the V8
+ * inspector (`--inspect`, Debugger.pause) stops the server thread alone, while the health thread
+ * runs on. The decision itself is unit-tested with given timestamps (test/unit/health-state.test.ts).
  */
 
 const TOKEN = 'health-port-test-admin-token';
@@ -114,6 +115,68 @@ describe('the health port already in use', () => {
     } finally {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       blocker.close();
+    }
+  });
+});
+
+/** The inspector of a child started with --inspect=127.0.0.1:0: one method call at a time. */
+async function inspector(server: VigilProcess): Promise<{ call(method: string): Promise<unknown>; close(): void }> {
+  const line = await server.waitForLog(/Debugger listening on ws:\/\//);
+  const socket = new WebSocket(/(ws:\/\/\S+)/.exec(line)![1]!);
+  await new Promise((resolve, reject) => {
+    socket.addEventListener('open', resolve, { once: true });
+    socket.addEventListener('error', reject, { once: true });
+  });
+  let next = 0;
+  const waiting = new Map<number, (result: unknown) => void>();
+  socket.addEventListener('message', (event) => {
+    const message = JSON.parse(String(event.data)) as { id?: number; result?: unknown };
+    if (message.id !== undefined) waiting.get(message.id)?.(message.result);
+  });
+  return {
+    call(method) {
+      const id = ++next;
+      return new Promise((resolve) => {
+        waiting.set(id, resolve);
+        socket.send(JSON.stringify({ id, method }));
+      });
+    },
+    close: () => socket.close(),
+  };
+}
+
+describe('the health port, server thread paused in the debugger', () => {
+  let server: VigilProcess;
+
+  beforeAll(async () => {
+    server = await startVigil(['--no-embedded', '--model', 'models/sentiment', '--health-port', '0', '--health-stall-ms', '500'], { NODE_OPTIONS: '--inspect=127.0.0.1:0' });
+    await server.waitUntilReady();
+    await until(`${server.healthUrl}/ready`, (answer) => answer.status === 200);
+  });
+
+  afterAll(async () => {
+    await server?.stop('SIGKILL');
+  });
+
+  it('/alive says 503 with how long the server thread has stalled, /ready 503; both 200 again once it runs', async () => {
+    const debug = await inspector(server);
+    try {
+      await debug.call('Debugger.enable');
+      await debug.call('Debugger.pause');
+      const stalled = await until(`${server.healthUrl}/alive`, (answer) => answer.status === 503);
+      expect(stalled.status).toBe(503);
+      expect(stalled.body).toMatchObject({ status: 'stalled', stall_bound_ms: 500 });
+      expect(stalled.body.stalled_ms).toBeGreaterThan(500);
+      expect(stalled.body.message).toMatch(/^the server thread has shown no progress for \d+ ms \(bound: --health-stall-ms 500\)$/);
+      expect(await getJson(`${server.healthUrl}/ready`)).toMatchObject({ status: 503, body: { ready: false, reason: 'server thread stalled' } });
+      expect(await getJson(`${server.healthUrl}/v2/health/live`)).toMatchObject({ status: 503, body: { live: false } });
+      await debug.call('Debugger.resume');
+      const alive = await until(`${server.healthUrl}/alive`, (answer) => answer.status === 200);
+      expect(alive.body).toMatchObject({ status: 'alive' });
+      expect((await until(`${server.healthUrl}/ready`, (answer) => answer.status === 200)).body.ready).toBe(true);
+    } finally {
+      await debug.call('Debugger.resume').catch(() => undefined);
+      debug.close();
     }
   });
 });

@@ -2,10 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { aliveAnswer, heartbeatAge, oipLiveAnswer, oipReadyAnswer, readyAnswer, stalled, type HealthFacts, type Readiness } from '../../src/http/health-state.js';
 
 /**
- * The health port's decisions from given timestamps: the server thread cannot be made to stall
- * on demand in a real process without a test hook in production code, so the stall logic is
- * checked here with an injected clock, and the thread and port in
- * test/integration/health-port.test.ts.
+ * The health port's decisions from given timestamps (the bound's edges, a heartbeat newer than
+ * the clock read, readiness while stalled). The thread and port, and a real stall (the server
+ * thread paused in the debugger), are in test/integration/health-port.test.ts.
  */
 
 const READY: Readiness = { ready: true, models: [{ name: 'sentiment', version: '1', state: 'ready', required: true }] };
