@@ -159,6 +159,7 @@ describe('deploy/grafana', () => {
     expect(rows).toEqual([
       'Overview',
       'Golden signals per route',
+      'Golden signals over gRPC',
       'Models',
       'Inference stages, batching and queue',
       'Model quality: drift and delayed labels',
@@ -169,6 +170,7 @@ describe('deploy/grafana', () => {
     const exprs = dashboard.panels.flatMap((p: any) => (p.targets ?? []).map((t: any) => t.expr)).join('\n');
     for (const metric of [
       'http_requests_total', 'http_request_duration_seconds_bucket', 'http_requests_in_flight',
+      'grpc_server_handled_total', 'grpc_server_handling_seconds_bucket', 'grpc_server_in_flight', 'job:grpc_slo_errors_per_call:ratio_rate1h',
       'vigil_inference_stage_duration_seconds_bucket', 'vigil_predictions_total', 'vigil_prediction_confidence_bucket',
       'vigil_batch_size_bucket', 'vigil_queue_depth', 'vigil_requests_shed_total',
       'requests_api_total', 'errors_api_total', 'api_generation_latency_seconds_bucket', 'vigil_remote_circuit_state',

@@ -5,7 +5,9 @@
  * ALERTS has no page, not even pending. The old VigilModelNotReady expression is evaluated beside
  * it on the same data and does fire, so the quiet is the rules' doing, not missing data. The
  * metrics the docs promise from start-up exist at 0 (the remote API's), and regression predictions
- * are counted in vigil_predictions_total.
+ * are counted in vigil_predictions_total. The gRPC listener is on, as by default, with clean calls
+ * and a caller's mistakes (INVALID_ARGUMENT, NOT_FOUND), which are no server errors: the gRPC SLO
+ * page stays quiet too, on series that exist.
  */
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,6 +24,7 @@ import {
   type Service,
 } from '../helpers/prometheus.js';
 import { postJson, startVigil, type VigilProcess } from '../helpers/server.js';
+import { callError, healthClient, inferenceClient, status as grpcStatus, unaryCall, type Client } from '../helpers/oip-grpc.js';
 
 const available = requireMonitoringBinaries('a real Prometheus scraping a healthy default server');
 
@@ -36,11 +39,19 @@ describe.skipIf(!available)('a healthy default server under Prometheus', () => {
   let vigil: VigilProcess;
   let nodeExporter: Service;
   let prometheus: PrometheusService;
+  let grpcClient: Client;
+  let grpcHealth: Client;
 
   beforeAll(async () => {
-    // The default server: every embedded model, and no token (startVigil clears HF_TOKEN).
-    vigil = await startVigil([]);
+    // The default server: every embedded model, no token (startVigil clears HF_TOKEN), and the
+    // gRPC listener (on a free port rather than the default 8081, which others may hold).
+    const grpcPort = await freePort();
+    vigil = await startVigil(['--grpc-port', String(grpcPort)]);
     await vigil.waitUntilReady();
+    grpcClient = inferenceClient(grpcPort);
+    grpcHealth = healthClient(grpcPort);
+    const inferText = (model: string, text: string) =>
+      unaryCall(grpcClient, 'ModelInfer', { model_name: model, inputs: [{ name: 'text', datatype: 'BYTES', shape: [1], contents: { bytes_contents: [Buffer.from(text)] } }] });
     nodeExporter = await startNodeExporter();
     const promPort = await freePort();
     const host = (url: string) => new URL(url).host;
@@ -62,6 +73,12 @@ describe.skipIf(!available)('a healthy default server under Prometheus', () => {
         postJson(`${vigil.url}/v1/models/air-quality/predict`, { features: READING }),
       ]);
       for (const a of answers) expect(a.status, JSON.stringify(a.body)).toBe(200);
+      // Over gRPC: answered calls, probes, and a caller's mistakes.
+      for (let i = 0; i < 5; i++) expect((await inferText('sentiment', 'I am so happy today!')).response.model_name).toBe('sentiment');
+      expect((await unaryCall(grpcClient, 'ServerReady', {})).response.ready).toBe(true);
+      expect((await unaryCall(grpcHealth, 'Check', { service: '' })).response.status).toBe('SERVING');
+      expect((await callError(inferText('no-such-model', 'hello'))).code).toBe(grpcStatus.NOT_FOUND);
+      expect((await callError(inferText('digits', 'not pixels'))).code).toBe(grpcStatus.INVALID_ARGUMENT);
       await sleep(1000);
     }
     // Enough scrapes and rule evaluations after the traffic.
@@ -77,13 +94,25 @@ describe.skipIf(!available)('a healthy default server under Prometheus', () => {
   }, 240_000);
 
   afterAll(async () => {
+    grpcClient?.close();
+    grpcHealth?.close();
     await prometheus?.stop();
     await nodeExporter?.stop();
     await vigil?.stop();
   });
 
   it('has the page alerts to check', () => {
-    expect(pageAlerts.map((r) => r.alert)).toEqual(expect.arrayContaining(['VigilInstanceDown', 'VigilAbsent', 'VigilModelNotReady', 'VigilErrorBudgetBurnFast']));
+    expect(pageAlerts.map((r) => r.alert)).toEqual(expect.arrayContaining(['VigilInstanceDown', 'VigilAbsent', 'VigilModelNotReady', 'VigilErrorBudgetBurnFast', 'VigilGrpcErrorBudgetBurnFast']));
+  });
+
+  it('recorded the gRPC calls, the caller\'s mistakes among them, at a server-error ratio of 0', async () => {
+    const handled = await prometheus.query('sum by (grpc_method, grpc_code) (grpc_server_handled_total{grpc_method="ModelInfer"})');
+    const codes = Object.fromEntries(handled.data!.result.map((r) => [r.metric.grpc_code, Number(r.value![1])]));
+    expect(codes.OK).toBeGreaterThanOrEqual(30);
+    expect(codes.NOT_FOUND).toBeGreaterThanOrEqual(6);
+    expect(codes.INVALID_ARGUMENT).toBeGreaterThanOrEqual(6);
+    const ratio = await prometheus.query('job:grpc_slo_errors_per_call:ratio_rate5m');
+    expect(ratio.data!.result.map((r) => r.value![1])).toEqual(['0']);
   });
 
   it('holds no page condition: every page expression is empty', async () => {

@@ -17,12 +17,14 @@ import {
   startAlertmanager,
   startNodeExporter,
   startPrometheus,
+  sleep,
   startWebhookReceiver,
   waitFor,
   type PrometheusService,
   type Service,
 } from '../helpers/prometheus.js';
 import { REPO_ROOT, postJson, startVigil, type VigilProcess } from '../helpers/server.js';
+import { callError, healthClient, inferenceClient, status as grpcStatus, unaryCall, type Client } from '../helpers/oip-grpc.js';
 
 /**
  * The monitoring stack as committed, against the live server: Debian's Prometheus,
@@ -126,6 +128,10 @@ describe.skipIf(!haveBinaries)('monitoring stack against the live server', () =>
   /** A second, smaller replica: the `vigil` job scrapes several instances. */
   let replica: VigilProcess;
   let root: string;
+  /** The first replica's gRPC listener (the second keeps gRPC off). */
+  let grpcPort: number;
+  let grpcClient: Client;
+  let grpcHealth: Client;
 
   const query = async (expr: string) => {
     const result = await prometheus.query(expr);
@@ -159,6 +165,7 @@ describe.skipIf(!haveBinaries)('monitoring stack against the live server', () =>
     });
 
     webhook = await startWebhookReceiver();
+    grpcPort = await freePort();
     nodeExporter = await startNodeExporter();
     alertmanager = await startAlertmanager(
       alertmanagerConfig(readDeploy('alertmanager', 'alertmanager.yml'), { webhookBase: webhook.url, groupWait: '1s', groupInterval: '2s' }),
@@ -171,10 +178,13 @@ describe.skipIf(!haveBinaries)('monitoring stack against the live server', () =>
         '--model', tiny,
         '--model', thought,
         '--model', flaky,
+        '--grpc-port', String(grpcPort),
       ],
       { HF_TOKEN: TOKEN, HF_TOKEN_FILE: '' },
     );
     await vigil.waitUntilReady();
+    grpcClient = inferenceClient(grpcPort);
+    grpcHealth = healthClient(grpcPort);
     replica = await startVigil(['--no-embedded', '--model', path.join(REPO_ROOT, 'models', 'sentiment')]);
     await replica.waitUntilReady();
 
@@ -197,6 +207,8 @@ describe.skipIf(!haveBinaries)('monitoring stack against the live server', () =>
   });
 
   afterAll(async () => {
+    grpcClient?.close();
+    grpcHealth?.close();
     await prometheus?.stop();
     await vigil?.stop();
     await replica?.stop();
@@ -228,6 +240,38 @@ describe.skipIf(!haveBinaries)('monitoring stack against the live server', () =>
       expect(r.status).toBe(200);
       await postJson(`${vigil.url}/v1/models/sentiment-tiny-queue/predict`, { text: 'fine' });
     }
+
+    // gRPC: answered ModelInfer calls, probes, a caller's mistake (INVALID_ARGUMENT, not a
+    // server error), and real refusals (UNAVAILABLE) from the model whose queue holds one input,
+    // kept to about 1% of the calls: the gRPC series exist with every code the rules read, and
+    // the gRPC SLO pages nothing (asserted below with the webhook).
+    const inferText = (model: string, text: string) =>
+      unaryCall(grpcClient, 'ModelInfer', { model_name: model, inputs: [{ name: 'text', datatype: 'BYTES', shape: [1], contents: { bytes_contents: [Buffer.from(text)] } }] });
+    for (let i = 0; i < 20; i++) expect((await inferText('sentiment', i % 2 ? 'a warm and moving film' : 'flat and far too long')).response.model_name).toBe('sentiment');
+    await unaryCall(grpcClient, 'ServerReady', {});
+    await unaryCall(grpcHealth, 'Check', { service: '' });
+    const mistake = await callError(unaryCall(grpcClient, 'ModelInfer', { model_name: 'sentiment', inputs: [{ name: 'no-such-input', datatype: 'BYTES', shape: [1], contents: { bytes_contents: [Buffer.from('x')] } }] }));
+    expect(mistake.code).toBe(grpcStatus.INVALID_ARGUMENT);
+    let grpcRefused = 0;
+    const grpcCrowd = async () => {
+      const before = grpcRefused;
+      for (let round = 0; round < 50 && grpcRefused === before; round++) {
+        const outcomes = await Promise.allSettled(Array.from({ length: 6 }, () => inferText('sentiment-tiny-queue', 'a crowd over gRPC')));
+        for (const o of outcomes) {
+          if (o.status === 'rejected') {
+            expect((o.reason as { code: number }).code, String(o.reason)).toBe(grpcStatus.UNAVAILABLE);
+            grpcRefused++;
+          }
+        }
+      }
+      expect(grpcRefused).toBeGreaterThan(before);
+    };
+    // Twice, scrapes apart: the series of a new code starts at its first scrape, and rate() sees
+    // only what came after it.
+    await grpcCrowd();
+    await sleep(2500);
+    await grpcCrowd();
+    for (let i = 0; i < 100 * grpcRefused; i++) await inferText('sentiment', 'steady over gRPC');
 
     // Model quality: enough inputs for the drift window (100) and enough delayed labels for the
     // online quality windows (20), for a classifier and a regression model.
@@ -317,6 +361,24 @@ describe.skipIf(!haveBinaries)('monitoring stack against the live server', () =>
     // Nothing paged that should not have: every page is an SLO burn.
     const paged = webhook.received.filter((n) => n.path === '/alerts/page').flatMap((n) => n.body.alerts.map((a: any) => a.labels.alertname));
     expect(new Set(paged)).toEqual(new Set(['VigilErrorBudgetBurnFast']));
+  });
+
+  it('records the gRPC listener by method and code: refusals are server errors, the caller\'s mistake is not', async () => {
+    // The refusals burn the gRPC budget (a little); the probes and health checks are no API calls.
+    const ratio = await waitFor(async () => {
+      const [sample] = await query('job:grpc_slo_errors_per_call:ratio_rate1h');
+      const value = Number(sample?.value?.[1]);
+      return value > 0 ? value : undefined;
+    }, 'the refusals in the gRPC SLO error ratio');
+    expect(ratio).toBeLessThan(0.05);
+    const codes = new Set((await query('job_method_code:grpc_server_handled:rate5m{grpc_method="ModelInfer"}')).map((s) => s.metric.grpc_code));
+    expect([...codes].sort()).toEqual(['INVALID_ARGUMENT', 'OK', 'UNAVAILABLE']);
+    const handled = await query('sum by (grpc_code) (grpc_server_handled_total{grpc_method="ModelInfer"})');
+    const count = (code: string) => Number(handled.find((s) => s.metric.grpc_code === code)?.value?.[1] ?? 0);
+    expect(count('UNAVAILABLE')).toBeGreaterThan(0);
+    expect(count('OK')).toBeGreaterThanOrEqual(100 * count('UNAVAILABLE'));
+    expect((await query('grpc_server_handled_total{grpc_method="ServerReady", grpc_code="OK"}')).length).toBe(1);
+    expect((await query('job_method:grpc_server_handling_seconds:p95_5m{grpc_method="ModelInfer"}')).length).toBe(1);
   });
 
   it('every expression of the rule files evaluates and every metric they read exists', async () => {
