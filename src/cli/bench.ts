@@ -1,22 +1,31 @@
 import { parseArgs } from 'node:util';
+import { closeClients, grpcClients, inferMessages, MODEL_INFER, modelInputs, probeInfer, runGrpcLoad } from '../ops/bench/grpc-load.js';
 import { runLoad, textBodies, type LoadResult } from '../ops/bench/load.js';
 import { machineInfo, type MachineInfo } from '../ops/bench/machine.js';
 import { ProcessSampler, type ProcessUsage } from '../ops/bench/proc.js';
-import { startVigil, type StartedServer } from '../ops/bench/spawn.js';
+import { freePort, startVigil, type StartedServer } from '../ops/bench/spawn.js';
 import { loadTexts } from '../ops/bench/texts.js';
 
 const HELP = `usage: vigil bench [options]
 
 Drives a Vigil server with autocannon (closed loop: each connection keeps one request
 outstanding) and reports throughput, p50/p90/p99 latency, errors and non-2xx answers, and the
-server's CPU and peak RSS (when it started the server, or was given --pid).
+server's CPU and peak RSS (when it started the server, or was given --pid). With --protocol grpc
+it drives ModelInfer of the Open Inference Protocol over gRPC instead, with its own closed loop
+over @grpc/grpc-js (N calls outstanding) and the same report (non2xx: answers other than OK).
 
 target:
-  --url URL              a running server; without it, bench starts \`vigil serve\` itself
-                         (the embedded models plus any --model) and stops it afterwards
+  --protocol rest|grpc   rest (default): POST JSON to /v1/models/NAME/predict; grpc: ModelInfer
+                         with raw_input_contents (BYTES inputs take the texts, FP32 inputs
+                         deterministic values in [0, 1]), built from the model's ModelMetadata
+  --url URL              a running server; without it (and without --grpc-address), bench starts
+                         \`vigil serve\` itself (the embedded models plus any --model) and stops it
+                         afterwards (with --protocol grpc, on a free gRPC port)
+  --grpc-address H:P     grpc: the server's gRPC listener (default: the --url host, port 8081)
+  --channels N           grpc: HTTP/2 connections the calls are spread over (default 1)
   --pid N                with --url: the server's process id, for CPU and RSS
   --model NAME           model to predict with (default: sentiment)
-  --path PATH            POST here instead of /v1/models/NAME/predict
+  --path PATH            rest: POST here instead of /v1/models/NAME/predict
   --serve-model [N=]DIR  self-started server: also serve this model folder (repeatable)
   --no-embedded          self-started server: only the --serve-model folders
   --threads N, --sessions N, --max-batch-size N, --max-delay-ms MS, --max-queue N,
@@ -27,12 +36,14 @@ target:
 load:
   --texts FILE           sentences, one per line (.tsv: first column); default: short rows of
                          ../shared/data/sst2/train.tsv, else a few built-in sentences
-  --concurrency N[,N..]  connections (default 32); several values run one after another
+  --concurrency N[,N..]  connections (grpc: calls outstanding; default 32); several values run
+                         one after another
   --duration S           seconds measured per run (default 10)
   --warmup S             seconds of unmeasured load before the first run (default 2)
-  --batch N              texts per request as {"texts": [...]} (default 1: {"text": ...})
-  --rate R               open loop: R requests/s overall instead of as fast as possible
-  --timeout-ms MS        send x-vigil-timeout-ms with every request
+  --batch N              texts per request as {"texts": [...]} (default 1: {"text": ...});
+                         grpc: inputs per call (the first dimension of each input tensor)
+  --rate R               rest: open loop, R requests/s overall instead of as fast as possible
+  --timeout-ms MS        send x-vigil-timeout-ms with every request (grpc: each call's deadline)
 
 output:
   --json                 print the report as JSON
@@ -48,7 +59,14 @@ export interface BenchReport {
   startedAt: string;
   machine: MachineInfo;
   target: {
-    url: string;
+    protocol: 'rest' | 'grpc';
+    /** The HTTP server (REST, model info); with --grpc-address alone, absent. */
+    url?: string;
+    /** grpc: HOST:PORT of the gRPC listener. */
+    grpcAddress?: string;
+    /** grpc: HTTP/2 connections. */
+    channels?: number;
+    /** rest: the POSTed path; grpc: inference.GRPCInferenceService/ModelInfer. */
     path: string;
     model: string;
     selfStarted: boolean;
@@ -73,15 +91,16 @@ function positive(raw: string | undefined, flag: string, fallback: number): numb
 const fmt = (n: number, digits = 1) => n.toFixed(digits);
 
 export function formatReport(report: BenchReport): string {
+  const at = report.target.protocol === 'grpc' ? `${report.target.grpcAddress} (gRPC, ${report.target.channels} channel${report.target.channels === 1 ? '' : 's'})` : report.target.url;
   const lines = [
-    `vigil bench: ${report.target.path} at ${report.target.url}${report.target.selfStarted ? ' (self-started)' : ''}`,
+    `vigil bench: ${report.target.path}${report.target.protocol === 'grpc' ? ` of ${report.target.model}` : ''} at ${at}${report.target.selfStarted ? ' (self-started)' : ''}`,
     `machine: ${report.machine.cpus} x ${report.machine.cpuModel}, node ${report.machine.node}, load average ${report.machine.loadAverage}`,
     `texts: ${report.texts.count} from ${report.texts.source} (${report.texts.words.min}-${report.texts.words.max} words, median ${report.texts.words.median}); ${report.batch} per request`,
   ];
   if (report.target.coldStartMs !== undefined) lines.push(`cold start (spawn to /ready 200): ${fmt(report.target.coldStartMs, 0)} ms`);
   if (report.target.batching !== undefined) lines.push(`batching: ${JSON.stringify(report.target.batching)}`);
   lines.push('');
-  lines.push('conc  rate     req/s  inputs/s   p50 ms   p90 ms   p99 ms  errors  non2xx  cpu %  peak RSS MiB');
+  lines.push(`conc  rate     req/s  inputs/s   p50 ms   p90 ms   p99 ms  errors  ${report.target.protocol === 'grpc' ? ' nonOK' : 'non2xx'}  cpu %  peak RSS MiB`);
   for (const run of report.runs) {
     lines.push(
       [
@@ -108,7 +127,10 @@ export async function run(args: string[]): Promise<number> {
     ({ values } = parseArgs({
       args,
       options: {
+        protocol: { type: 'string' },
         url: { type: 'string' },
+        'grpc-address': { type: 'string' },
+        channels: { type: 'string' },
         pid: { type: 'string' },
         model: { type: 'string' },
         path: { type: 'string' },
@@ -146,7 +168,17 @@ export async function run(args: string[]): Promise<number> {
   let batch: number;
   let rate: number | undefined;
   let pid: number | undefined;
+  let channels = 1;
+  const protocol = values.protocol ?? 'rest';
   try {
+    if (protocol !== 'rest' && protocol !== 'grpc') throw new Error(`--protocol must be rest or grpc, got "${protocol}"`);
+    if (protocol === 'grpc') {
+      for (const flag of ['path', 'rate'] as const) if (values[flag] !== undefined) throw new Error(`--${flag} is for --protocol rest`);
+      channels = Math.round(positive(values.channels, '--channels', 1));
+      if (values['grpc-address'] !== undefined && !/^[^\s/]+:\d{1,5}$/.test(values['grpc-address'])) throw new Error(`--grpc-address must be HOST:PORT, got "${values['grpc-address']}"`);
+    } else {
+      for (const flag of ['grpc-address', 'channels'] as const) if (values[flag] !== undefined) throw new Error(`--${flag} is for --protocol grpc`);
+    }
     concurrency = (values.concurrency ?? '32').split(',').map((c) => positive(c.trim(), '--concurrency', 32));
     duration = positive(values.duration, '--duration', 10);
     warmup = values.warmup === '0' ? 0 : positive(values.warmup, '--warmup', 2);
@@ -159,7 +191,7 @@ export async function run(args: string[]): Promise<number> {
     return 2;
   }
   const model = values.model ?? 'sentiment';
-  const path = values.path ?? `/v1/models/${encodeURIComponent(model)}/predict`;
+  const path = protocol === 'grpc' ? MODEL_INFER : (values.path ?? `/v1/models/${encodeURIComponent(model)}/predict`);
   let texts;
   try {
     texts = loadTexts(values.texts);
@@ -170,8 +202,16 @@ export async function run(args: string[]): Promise<number> {
 
   let server: StartedServer | undefined;
   let serveArgs: string[] | undefined;
-  if (!values.url) {
+  let grpcAddress = values['grpc-address'];
+  if (!values.url && !grpcAddress) {
+    if (protocol === 'grpc' && (values['serve-arg'] ?? []).some((a) => a.startsWith('--grpc-port'))) {
+      console.error('vigil bench: with --protocol grpc, bench gives the server it starts a free gRPC port: drop --serve-arg=--grpc-port');
+      return 2;
+    }
+    const grpcPort = protocol === 'grpc' ? await freePort() : undefined;
+    if (grpcPort !== undefined) grpcAddress = `127.0.0.1:${grpcPort}`;
     serveArgs = [
+      ...(grpcPort === undefined ? [] : ['--grpc-port', String(grpcPort)]),
       ...(values['no-embedded'] ? ['--no-embedded'] : []),
       ...(values['serve-model'] ?? []).flatMap((m) => ['--model', m]),
       ...(['threads', 'sessions', 'max-batch-size', 'max-delay-ms', 'max-queue', 'bucketing'] as const).flatMap((flag) =>
@@ -186,34 +226,54 @@ export async function run(args: string[]): Promise<number> {
       return 1;
     }
   }
-  const url = (values.url ?? server!.url).replace(/\/$/, '');
+  const url = (values.url ?? server?.url)?.replace(/\/$/, '');
+  if (protocol === 'grpc' && !grpcAddress) grpcAddress = `${new URL(url!).hostname}:8081`;
   const serverPid = server?.pid ?? pid;
   const report: BenchReport = {
     tool: 'vigil bench',
     startedAt: new Date().toISOString(),
     machine: machineInfo(),
-    target: { url, path, model, selfStarted: server !== undefined, pid: serverPid, coldStartMs: server?.coldStartMs, serveArgs },
+    target: {
+      protocol,
+      url,
+      ...(protocol === 'grpc' ? { grpcAddress, channels } : {}),
+      path,
+      model,
+      selfStarted: server !== undefined,
+      pid: serverPid,
+      coldStartMs: server?.coldStartMs,
+      serveArgs,
+    },
     texts: { source: texts.source, count: texts.texts.length, words: texts.words },
     batch,
     runs: [],
   };
-  report.target.batching = await fetch(`${url}/v1/models/${encodeURIComponent(model)}`)
-    .then(async (r) => (r.ok ? ((await r.json()) as { batching?: unknown }).batching : undefined))
-    .catch(() => undefined);
+  if (url) {
+    report.target.batching = await fetch(`${url}/v1/models/${encodeURIComponent(model)}`)
+      .then(async (r) => (r.ok ? ((await r.json()) as { batching?: unknown }).batching : undefined))
+      .catch(() => undefined);
+  }
+  if (protocol === 'grpc') {
+    const code = await benchGrpc(report, { address: grpcAddress!, channels, model, texts: texts.texts, batch, concurrency, duration, warmup, serverPid, timeoutMs: values['timeout-ms'] });
+    await server?.stop();
+    if (code !== 0) return code;
+    console.log(values.json ? JSON.stringify(report, null, 2) : formatReport(report));
+    return report.runs.some((r) => r.requests === 0) ? 1 : 0;
+  }
   const bodies = textBodies(texts.texts, batch);
   const headers = values['timeout-ms'] === undefined ? undefined : { 'x-vigil-timeout-ms': values['timeout-ms'] };
   try {
     // One request first: a wrong model or path fails loudly instead of as N seconds of 404s.
-    const probe = await fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: bodies[0] });
+    const probe = await fetch(`${url!}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: bodies[0] });
     if (probe.status >= 400 && probe.status < 500) {
       console.error(`vigil bench: POST ${path} answered ${probe.status}: ${(await probe.text()).slice(0, 300)}`);
       return 1;
     }
-    if (warmup > 0) await runLoad({ url, path, bodies, connections: Math.max(...concurrency), durationSeconds: warmup, overallRate: rate, headers });
+    if (warmup > 0) await runLoad({ url: url!, path, bodies, connections: Math.max(...concurrency), durationSeconds: warmup, overallRate: rate, headers });
     for (const connections of concurrency) {
       const sampler = serverPid === undefined ? undefined : new ProcessSampler(serverPid);
       sampler?.start();
-      const result = await runLoad({ url, path, bodies, inputsPerBody: batch, connections, durationSeconds: duration, overallRate: rate, headers });
+      const result = await runLoad({ url: url!, path, bodies, inputsPerBody: batch, connections, durationSeconds: duration, overallRate: rate, headers });
       const usage = sampler?.stop();
       report.runs.push({ ...result, ...(rate === undefined ? {} : { rate }), ...(usage ? { server: usage } : {}) });
     }
@@ -226,4 +286,44 @@ export async function run(args: string[]): Promise<number> {
   console.log(values.json ? JSON.stringify(report, null, 2) : formatReport(report));
   const failed = report.runs.some((r) => r.requests === 0);
   return failed ? 1 : 0;
+}
+
+/** The runs of --protocol grpc, into the report; 0, or the exit code of a failure (already explained on stderr). */
+async function benchGrpc(
+  report: BenchReport,
+  options: { address: string; channels: number; model: string; texts: string[]; batch: number; concurrency: number[]; duration: number; warmup: number; serverPid?: number; timeoutMs?: string },
+): Promise<number> {
+  const clients = grpcClients(options.address, options.channels);
+  const timeoutMs = options.timeoutMs === undefined ? undefined : Number(options.timeoutMs);
+  try {
+    let messages;
+    try {
+      const inputs = await modelInputs(clients[0]!, options.model);
+      messages = inferMessages({ model: options.model, inputs, texts: options.texts, batch: options.batch });
+    } catch (error) {
+      console.error(`vigil bench: ${(error as Error).message}`);
+      return 1;
+    }
+    // One call first: a wrong model or input fails loudly instead of as N seconds of errors.
+    const probe = await probeInfer(clients[0]!, messages[0]!);
+    if (!probe.ok) {
+      console.error(`vigil bench: ModelInfer of "${options.model}" at ${options.address} answered ${probe.code}${probe.answered ? '' : ' (no answer from the server)'}: ${(probe.details ?? '').slice(0, 300)}`);
+      return 1;
+    }
+    const load = { clients, messages, inputsPerMessage: options.batch, timeoutMs };
+    if (options.warmup > 0) await runGrpcLoad({ ...load, concurrency: Math.max(...options.concurrency), durationSeconds: options.warmup });
+    for (const concurrency of options.concurrency) {
+      const sampler = options.serverPid === undefined ? undefined : new ProcessSampler(options.serverPid);
+      sampler?.start();
+      const result = await runGrpcLoad({ ...load, concurrency, durationSeconds: options.duration });
+      const usage = sampler?.stop();
+      report.runs.push({ ...result, ...(usage ? { server: usage } : {}) });
+    }
+    return 0;
+  } catch (error) {
+    console.error(`vigil bench: ${(error as Error).message}`);
+    return 1;
+  } finally {
+    closeClients(clients);
+  }
 }

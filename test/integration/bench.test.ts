@@ -1,5 +1,9 @@
 import { spawn } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../helpers/prometheus.js';
 import { CLI, REPO_ROOT, startVigil, type VigilProcess } from '../helpers/server.js';
 
 /**
@@ -31,15 +35,37 @@ function expectRun(run: any, connections: number): void {
 }
 
 let server: VigilProcess;
+let grpcPort: number;
+let root: string;
 
 beforeAll(async () => {
-  server = await startVigil([]);
+  // A copy of sentiment whose queue holds one input: concurrent calls get real refusals.
+  root = mkdtempSync(path.join(tmpdir(), 'vigil-bench-'));
+  const tiny = path.join(root, 'sentiment-tiny-queue');
+  cpSync(path.join(REPO_ROOT, 'models', 'sentiment', '1'), tiny, { recursive: true });
+  const spec = JSON.parse(readFileSync(path.join(tiny, 'vigil.model.json'), 'utf8'));
+  writeFileSync(path.join(tiny, 'vigil.model.json'), JSON.stringify({ ...spec, name: 'sentiment-tiny-queue', batching: { maxQueue: 1, maxBatchSize: 1, maxDelayMs: 0 } }));
+  grpcPort = await freePort();
+  server = await startVigil(['--grpc-port', String(grpcPort), '--model', tiny]);
   await server.waitUntilReady();
 });
 
 afterAll(async () => {
   await server?.stop();
+  if (root) rmSync(root, { recursive: true, force: true });
 });
+
+/** The server's grpc_server_handled_total for ModelInfer, by code. */
+async function handledByCode(): Promise<Record<string, number>> {
+  const metrics = await (await fetch(`${server.url}/metrics`)).text();
+  const counts: Record<string, number> = {};
+  for (const line of metrics.split('\n')) {
+    if (!line.startsWith('grpc_server_handled_total{') || !line.includes('grpc_method="ModelInfer"')) continue;
+    const code = /grpc_code="([A-Z_]+)"/.exec(line)![1]!;
+    counts[code] = (counts[code] ?? 0) + Number(line.split(' ').at(-1));
+  }
+  return counts;
+}
 
 describe('vigil bench --json', () => {
   it('against a running server (--url, --pid): one run per concurrency, with the server CPU and RSS', async () => {
@@ -92,5 +118,94 @@ describe('vigil bench --json', () => {
     const unknown = await runBench(['--url', server.url, '--model', 'no-such-model', '--duration', '1', '--warmup', '0']);
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toMatch(/404/);
+  });
+});
+
+describe('vigil bench --protocol grpc --json', () => {
+  it('drives ModelInfer at a running server: one run per concurrency, every call answered and counted by the server', async () => {
+    const before = await handledByCode();
+    const { code, stdout, stderr } = await runBench([
+      '--protocol', 'grpc', '--url', server.url, '--grpc-address', `127.0.0.1:${grpcPort}`, '--pid', String(server.process.pid),
+      '--model', 'sentiment', '--concurrency', '1,4', '--duration', '1', '--warmup', '0', '--batch', '2', '--json',
+    ]);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    const report = JSON.parse(stdout);
+    expect(report.target).toMatchObject({
+      protocol: 'grpc', url: server.url, grpcAddress: `127.0.0.1:${grpcPort}`, channels: 1,
+      path: 'inference.GRPCInferenceService/ModelInfer', model: 'sentiment', selfStarted: false,
+    });
+    expect(report.target.batching).toMatchObject({ maxBatchSize: expect.any(Number) });
+    expect(report.runs).toHaveLength(2);
+    for (const [i, connections] of [1, 4].entries()) {
+      const run = report.runs[i];
+      expect(run.connections).toBe(connections);
+      expect(run.errors).toBe(0);
+      expect(run.non2xx).toBe(0);
+      expect(run.statusCodes.OK).toBeGreaterThan(0);
+      expect(run.requests).toBe(run.statusCodes.OK);
+      expect(run.requestsPerSecond).toBeGreaterThan(0);
+      expect(run.inputsPerSecond).toBeCloseTo(2 * run.requestsPerSecond, 5);
+      for (const key of ['p50', 'p90', 'p99', 'mean', 'max']) expect(Number.isFinite(run.latencyMs[key]), key).toBe(true);
+      expect(run.latencyMs.p50).toBeLessThanOrEqual(run.latencyMs.p99);
+      expect(run.latencyMs.p99).toBeLessThanOrEqual(run.latencyMs.max);
+    }
+    expect(report.runs[1].server.cpuPercent).toBeGreaterThan(0);
+    // The server answered every counted call over gRPC (and the probe call before the runs).
+    const after = await handledByCode();
+    const ok = report.runs[0].statusCodes.OK + report.runs[1].statusCodes.OK;
+    expect((after.OK ?? 0) - (before.OK ?? 0)).toBe(ok + 1);
+  });
+
+  it('counts the server\'s refusals as answers other than OK, not as errors', async () => {
+    const { code, stdout } = await runBench([
+      '--protocol', 'grpc', '--url', server.url, '--grpc-address', `127.0.0.1:${grpcPort}`,
+      '--model', 'sentiment-tiny-queue', '--concurrency', '16', '--duration', '1', '--warmup', '0', '--json',
+    ]);
+    expect(code).toBe(0);
+    const [run] = JSON.parse(stdout).runs;
+    expect(run.errors).toBe(0);
+    expect(run.statusCodes.OK).toBeGreaterThan(0);
+    expect(run.statusCodes.UNAVAILABLE).toBeGreaterThan(0);
+    expect(run.non2xx).toBe(run.statusCodes.UNAVAILABLE);
+    expect(run.requests).toBe(run.statusCodes.OK + run.statusCodes.UNAVAILABLE);
+    expect(run.requestsPerSecond * run.durationSeconds).toBeCloseTo(run.statusCodes.OK, 5);
+  });
+
+  it('self-starts a server with a gRPC port and drives an FP32 model (digits) with --channels 2', async () => {
+    const { code, stdout, stderr } = await runBench(['--protocol', 'grpc', '--model', 'digits', '--channels', '2', '--concurrency', '4', '--duration', '1', '--warmup', '0', '--json']);
+    expect(code, stderr).toBe(0);
+    const report = JSON.parse(stdout);
+    expect(report.target.selfStarted).toBe(true);
+    expect(report.target.grpcAddress).toMatch(/^127\.0\.0\.1:\d+$/);
+    expect(report.target.channels).toBe(2);
+    expect(report.target.serveArgs).toContain('--grpc-port');
+    const [run] = report.runs;
+    expect(run.errors).toBe(0);
+    expect(run.non2xx).toBe(0);
+    expect(run.statusCodes.OK).toBeGreaterThan(0);
+    expect(run.server.peakRssMiB).toBeGreaterThan(10);
+  });
+
+  it('refuses bad flags with exit code 2, and an unknown model or a silent address with exit code 1', async () => {
+    for (const args of [
+      ['--protocol', 'ftp'],
+      ['--protocol', 'grpc', '--rate', '10'],
+      ['--protocol', 'grpc', '--path', '/v1/models/sentiment/predict'],
+      ['--protocol', 'grpc', '--grpc-address', 'no-port'],
+      ['--protocol', 'grpc', '--channels', '0'],
+      ['--grpc-address', `127.0.0.1:${grpcPort}`],
+      ['--protocol', 'grpc', '--serve-arg=--grpc-port', '--serve-arg=9'],
+    ]) {
+      const result = await runBench(args);
+      expect(result.code, args.join(' ')).toBe(2);
+      expect(result.stderr, args.join(' ')).toMatch(/^vigil bench: /);
+    }
+    const unknown = await runBench(['--protocol', 'grpc', '--grpc-address', `127.0.0.1:${grpcPort}`, '--model', 'no-such-model', '--duration', '1', '--warmup', '0']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/NOT_FOUND/);
+    const silent = await runBench(['--protocol', 'grpc', '--grpc-address', `127.0.0.1:${await freePort()}`, '--duration', '1', '--warmup', '0']);
+    expect(silent.code).toBe(1);
+    expect(silent.stderr).toMatch(/UNAVAILABLE \(no answer from the server\)/);
   });
 });

@@ -1,0 +1,214 @@
+import path from 'node:path';
+import { credentials, loadPackageDefinition, Metadata, status, type Client, type GrpcObject, type ServiceClientConstructor, type ServiceError } from '@grpc/grpc-js';
+import { loadSync } from '@grpc/proto-loader';
+import { LOADER_OPTIONS, PROTO_DIR } from '../../grpc/proto.js';
+import type { LatencySummary, LoadResult } from './load.js';
+
+/**
+ * `vigil bench --protocol grpc`: closed-loop load on ModelInfer of the Open Inference Protocol's
+ * gRPC form, over @grpc/grpc-js with Vigil's own proto (proto/inference.proto). N calls are kept
+ * outstanding (each worker sends its next call when the last one is answered), spread over one or
+ * more channels (each its own HTTP/2 connection). Inputs go as `raw_input_contents`, the form
+ * tritonclient.grpc sends. Every call is timed here with sub-millisecond precision.
+ *
+ * A call that ends with a status the server sent (its trailers carry `x-request-id`, which Vigil
+ * sets on every answer) is answered: OK, or counted in `non2xx` (the REST report's column) by code.
+ * One that ends without (connection refused or lost, the client's own deadline) is an error.
+ */
+
+export const MODEL_INFER = 'inference.GRPCInferenceService/ModelInfer';
+
+export interface TensorMetadata {
+  name: string;
+  datatype: string;
+  shape: number[];
+}
+
+export interface InferMessage {
+  model_name: string;
+  model_version?: string;
+  inputs: { name: string; datatype: string; shape: number[] }[];
+  raw_input_contents: Buffer[];
+}
+
+type InferenceClient = Client & Record<string, (...args: unknown[]) => unknown>;
+
+let serviceConstructor: ServiceClientConstructor | undefined;
+
+function inferenceService(): ServiceClientConstructor {
+  if (serviceConstructor) return serviceConstructor;
+  const definition = loadSync(path.join(PROTO_DIR, 'inference.proto'), { ...LOADER_OPTIONS, includeDirs: [PROTO_DIR] });
+  const root = loadPackageDefinition(definition);
+  serviceConstructor = (root.inference as GrpcObject).GRPCInferenceService as ServiceClientConstructor;
+  return serviceConstructor;
+}
+
+/** `channels` clients to `address` (HOST:PORT), each on its own HTTP/2 connection. */
+export function grpcClients(address: string, channels: number): InferenceClient[] {
+  const Service = inferenceService();
+  return Array.from(
+    { length: channels },
+    () =>
+      new Service(address, credentials.createInsecure(), {
+        // Without it every client to one address shares one connection (grpc-js' global pool).
+        'grpc.use_local_subchannel_pool': 1,
+        'grpc.max_receive_message_length': 64 * 1024 * 1024,
+        'grpc.max_send_message_length': 64 * 1024 * 1024,
+      }) as unknown as InferenceClient,
+  );
+}
+
+export function closeClients(clients: Client[]): void {
+  for (const client of clients) client.close();
+}
+
+interface Outcome {
+  /** The status code; undefined when the call succeeded. */
+  code: status;
+  /** The server sent the status (its trailers carry x-request-id). */
+  answered: boolean;
+  details?: string;
+  response?: unknown;
+}
+
+function unary(client: InferenceClient, method: string, request: unknown, deadlineMs?: number, metadata = new Metadata()): Promise<Outcome> {
+  return new Promise((resolve) => {
+    const options = deadlineMs === undefined ? {} : { deadline: Date.now() + deadlineMs };
+    client[method]!(request, metadata, options, (error: ServiceError | null, response: unknown) => {
+      if (!error) return resolve({ code: status.OK, answered: true, response });
+      const answered = (error.metadata?.get('x-request-id').length ?? 0) > 0;
+      resolve({ code: error.code, answered, details: error.details });
+    });
+  });
+}
+
+const codeName = (code: status): string => status[code] ?? String(code);
+
+/** The model's inputs, from ModelMetadata over the same connection the load will use. */
+export async function modelInputs(client: InferenceClient, model: string, version?: string): Promise<TensorMetadata[]> {
+  const outcome = await unary(client, 'ModelMetadata', { name: model, version: version ?? '' }, 30_000);
+  if (outcome.code !== status.OK) {
+    throw new Error(`ModelMetadata of "${model}" answered ${codeName(outcome.code)}${outcome.answered ? '' : ' (no answer from the server)'}: ${outcome.details ?? ''}`);
+  }
+  return ((outcome.response as { inputs?: TensorMetadata[] }).inputs ?? []).map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape.map(Number) }));
+}
+
+function rawBytes(values: string[]): Buffer {
+  return Buffer.concat(
+    values.flatMap((value) => {
+      const bytes = Buffer.from(value, 'utf8');
+      const length = Buffer.alloc(4);
+      length.writeUInt32LE(bytes.length);
+      return [length, bytes];
+    }),
+  );
+}
+
+/** Deterministic FP32 values in [0, 1], different for each variant, so no two requests are alike. */
+function rawFloats(count: number, variant: number): Buffer {
+  const out = Buffer.alloc(count * 4);
+  for (let i = 0; i < count; i++) out.writeFloatLE(((i * 37 + variant * 101) % 256) / 255, i * 4);
+  return out;
+}
+
+/**
+ * ModelInfer messages for a model whose inputs the server described: BYTES inputs take the texts
+ * (`batch` per call), FP32 inputs deterministic values in [0, 1] (pixels, standardised features);
+ * the first dimension (-1) is the batch. Other datatypes or variable inner dimensions are refused
+ * with a message naming the input.
+ */
+export function inferMessages(options: { model: string; version?: string; inputs: TensorMetadata[]; texts: string[]; batch: number; variants?: number }): InferMessage[] {
+  const { model, version, inputs, texts, batch } = options;
+  if (inputs.length === 0) throw new Error(`model "${model}" declares no inputs`);
+  for (const input of inputs) {
+    if (input.datatype !== 'BYTES' && input.datatype !== 'FP32') {
+      throw new Error(`input "${input.name}" of "${model}" is ${input.datatype}: bench over gRPC builds BYTES (texts) and FP32 inputs only`);
+    }
+    if (input.shape.slice(1).some((d) => d < 0)) throw new Error(`input "${input.name}" of "${model}" has a variable inner dimension (shape [${input.shape.join(', ')}])`);
+  }
+  const hasText = inputs.some((i) => i.datatype === 'BYTES');
+  const count = Math.max(1, hasText ? Math.floor(texts.length / batch) : (options.variants ?? 16));
+  return Array.from({ length: count }, (_, variant) => {
+    const group = Array.from({ length: batch }, (_, i) => texts[(variant * batch + i) % texts.length]!);
+    const tensors = inputs.map((input) => ({ name: input.name, datatype: input.datatype, shape: [batch, ...input.shape.slice(1)] }));
+    const raw = inputs.map((input) => (input.datatype === 'BYTES' ? rawBytes(group) : rawFloats(batch * input.shape.slice(1).reduce((a, b) => a * b, 1), variant)));
+    return { model_name: model, ...(version ? { model_version: version } : {}), inputs: tensors, raw_input_contents: raw };
+  });
+}
+
+/** One call, for a wrong model or input to fail loudly before N seconds of the same error. */
+export async function probeInfer(client: InferenceClient, message: InferMessage, deadlineMs = 30_000): Promise<{ ok: boolean; code: string; answered: boolean; details?: string }> {
+  const outcome = await unary(client, 'ModelInfer', message, deadlineMs);
+  return { ok: outcome.code === status.OK, code: codeName(outcome.code), answered: outcome.answered, details: outcome.details };
+}
+
+export interface GrpcLoadOptions {
+  clients: InferenceClient[];
+  messages: InferMessage[];
+  /** Inputs per message, to report inputs/s. */
+  inputsPerMessage?: number;
+  /** Calls outstanding at any time (closed loop), spread over the clients. */
+  concurrency: number;
+  durationSeconds: number;
+  /** Deadline of each call, in milliseconds. */
+  timeoutMs?: number;
+  /** Metadata sent with every call. */
+  metadata?: Record<string, string>;
+}
+
+function summary(times: number[]): LatencySummary {
+  times.sort((a, b) => a - b);
+  const at = (q: number) => times[Math.min(times.length - 1, Math.floor(q * times.length))] ?? Number.NaN;
+  const mean = times.length === 0 ? Number.NaN : times.reduce((s, t) => s + t, 0) / times.length;
+  return { p50: at(0.5), p90: at(0.9), p99: at(0.99), mean, max: times.at(-1) ?? Number.NaN };
+}
+
+/**
+ * Closed-loop load for `durationSeconds`: no call starts after it; the ones in flight then are
+ * awaited and counted, and the run's duration ends with the last of them.
+ */
+export async function runGrpcLoad(options: GrpcLoadOptions): Promise<LoadResult> {
+  const { clients, messages } = options;
+  if (messages.length === 0 || clients.length === 0) throw new Error('runGrpcLoad needs at least one message and one client');
+  const metadata = new Metadata();
+  for (const [key, value] of Object.entries(options.metadata ?? {})) metadata.set(key, value);
+  const times: number[] = [];
+  const statusCodes: Record<string, number> = {};
+  let ok = 0;
+  let errors = 0;
+  let non2xx = 0;
+  let next = 0;
+  const start = performance.now();
+  const end = start + options.durationSeconds * 1000;
+  const worker = async (index: number) => {
+    const client = clients[index % clients.length]!;
+    while (performance.now() < end) {
+      const message = messages[next++ % messages.length]!;
+      const begun = performance.now();
+      const outcome = await unary(client, 'ModelInfer', message, options.timeoutMs, metadata);
+      const elapsed = performance.now() - begun;
+      if (!outcome.answered) {
+        errors++;
+        continue;
+      }
+      times.push(elapsed);
+      const name = codeName(outcome.code);
+      statusCodes[name] = (statusCodes[name] ?? 0) + 1;
+      if (outcome.code === status.OK) ok++;
+      else non2xx++;
+    }
+  };
+  await Promise.all(Array.from({ length: options.concurrency }, (_, i) => worker(i)));
+  const seconds = (performance.now() - start) / 1000;
+  return {
+    connections: options.concurrency,
+    durationSeconds: seconds,
+    requestsPerSecond: ok / seconds,
+    inputsPerSecond: (ok * (options.inputsPerMessage ?? 1)) / seconds,
+    latencyMs: summary(times),
+    requests: times.length + errors,
+    errors,
+    non2xx,
+    statusCodes,
+  };
+}
