@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { closeClients, grpcClients, inferMessages, MODEL_INFER, modelInputs, probeInfer, runGrpcLoad } from '../ops/bench/grpc-load.js';
 import { runLoad, textBodies, type LoadResult } from '../ops/bench/load.js';
+import { benchTensors, binaryInferBody, jsonInferBody, type TensorMetadata } from '../ops/bench/oip-inputs.js';
 import { machineInfo, type MachineInfo } from '../ops/bench/machine.js';
 import { ProcessSampler, type ProcessUsage } from '../ops/bench/proc.js';
 import { freePort, startVigil, type StartedServer } from '../ops/bench/spawn.js';
@@ -15,9 +16,12 @@ it drives ModelInfer of the Open Inference Protocol over gRPC instead, with its 
 over @grpc/grpc-js (N calls outstanding) and the same report (non2xx: answers other than OK).
 
 target:
-  --protocol rest|grpc   rest (default): POST JSON to /v1/models/NAME/predict; grpc: ModelInfer
-                         with raw_input_contents (BYTES inputs take the texts, FP32 inputs
-                         deterministic values in [0, 1]), built from the model's ModelMetadata
+  --protocol P           rest (default): POST {"text": ...} to /v1/models/NAME/predict;
+                         the Open Inference Protocol, inputs built from the model's metadata
+                         (BYTES inputs take the texts, FP32 inputs deterministic values in [0, 1]):
+                         oip-json: POST /v2/models/NAME/infer with JSON tensors;
+                         oip-binary: the same with the binary tensor extension (outputs binary too);
+                         grpc: ModelInfer with raw_input_contents
   --url URL              a running server; without it (and without --grpc-address), bench starts
                          \`vigil serve\` itself (the embedded models plus any --model) and stops it
                          afterwards (with --protocol grpc, on a free gRPC port)
@@ -41,13 +45,16 @@ load:
   --duration S           seconds measured per run (default 10)
   --warmup S             seconds of unmeasured load before the first run (default 2)
   --batch N              texts per request as {"texts": [...]} (default 1: {"text": ...});
-                         grpc: inputs per call (the first dimension of each input tensor)
-  --rate R               rest: open loop, R requests/s overall instead of as fast as possible
+                         oip-*, grpc: inputs per request (the first dimension of each tensor)
+  --rate R               rest, oip-*: open loop, R requests/s overall instead of as fast as possible
   --timeout-ms MS        send x-vigil-timeout-ms with every request (grpc: each call's deadline)
 
 output:
   --json                 print the report as JSON
 `;
+
+const PROTOCOLS = ['rest', 'oip-json', 'oip-binary', 'grpc'] as const;
+type Protocol = (typeof PROTOCOLS)[number];
 
 export interface BenchRun extends LoadResult {
   rate?: number;
@@ -59,14 +66,14 @@ export interface BenchReport {
   startedAt: string;
   machine: MachineInfo;
   target: {
-    protocol: 'rest' | 'grpc';
+    protocol: Protocol;
     /** The HTTP server (REST, model info); with --grpc-address alone, absent. */
     url?: string;
     /** grpc: HOST:PORT of the gRPC listener. */
     grpcAddress?: string;
     /** grpc: HTTP/2 connections. */
     channels?: number;
-    /** rest: the POSTed path; grpc: inference.GRPCInferenceService/ModelInfer. */
+    /** rest, oip-*: the POSTed path; grpc: inference.GRPCInferenceService/ModelInfer. */
     path: string;
     model: string;
     selfStarted: boolean;
@@ -91,9 +98,11 @@ function positive(raw: string | undefined, flag: string, fallback: number): numb
 const fmt = (n: number, digits = 1) => n.toFixed(digits);
 
 export function formatReport(report: BenchReport): string {
-  const at = report.target.protocol === 'grpc' ? `${report.target.grpcAddress} (gRPC, ${report.target.channels} channel${report.target.channels === 1 ? '' : 's'})` : report.target.url;
+  const { protocol } = report.target;
+  const at = protocol === 'grpc' ? `${report.target.grpcAddress} (gRPC, ${report.target.channels} channel${report.target.channels === 1 ? '' : 's'})` : report.target.url;
+  const form = protocol === 'grpc' ? ` of ${report.target.model}` : protocol === 'oip-json' ? ' (JSON tensors)' : protocol === 'oip-binary' ? ' (binary tensors)' : '';
   const lines = [
-    `vigil bench: ${report.target.path}${report.target.protocol === 'grpc' ? ` of ${report.target.model}` : ''} at ${at}${report.target.selfStarted ? ' (self-started)' : ''}`,
+    `vigil bench: ${report.target.path}${form} at ${at}${report.target.selfStarted ? ' (self-started)' : ''}`,
     `machine: ${report.machine.cpus} x ${report.machine.cpuModel}, node ${report.machine.node}, load average ${report.machine.loadAverage}`,
     `texts: ${report.texts.count} from ${report.texts.source} (${report.texts.words.min}-${report.texts.words.max} words, median ${report.texts.words.median}); ${report.batch} per request`,
   ];
@@ -169,11 +178,12 @@ export async function run(args: string[]): Promise<number> {
   let rate: number | undefined;
   let pid: number | undefined;
   let channels = 1;
-  const protocol = values.protocol ?? 'rest';
+  const protocol = (values.protocol ?? 'rest') as Protocol;
   try {
-    if (protocol !== 'rest' && protocol !== 'grpc') throw new Error(`--protocol must be rest or grpc, got "${protocol}"`);
+    if (!PROTOCOLS.includes(protocol)) throw new Error(`--protocol must be one of ${PROTOCOLS.join(', ')}, got "${protocol}"`);
+    if (protocol !== 'rest' && values.path !== undefined) throw new Error('--path is for --protocol rest');
     if (protocol === 'grpc') {
-      for (const flag of ['path', 'rate'] as const) if (values[flag] !== undefined) throw new Error(`--${flag} is for --protocol rest`);
+      if (values.rate !== undefined) throw new Error('--rate is for the HTTP protocols (rest, oip-json, oip-binary)');
       channels = Math.round(positive(values.channels, '--channels', 1));
       if (values['grpc-address'] !== undefined && !/^[^\s/]+:\d{1,5}$/.test(values['grpc-address'])) throw new Error(`--grpc-address must be HOST:PORT, got "${values['grpc-address']}"`);
     } else {
@@ -191,7 +201,8 @@ export async function run(args: string[]): Promise<number> {
     return 2;
   }
   const model = values.model ?? 'sentiment';
-  const path = protocol === 'grpc' ? MODEL_INFER : (values.path ?? `/v1/models/${encodeURIComponent(model)}/predict`);
+  const path =
+    protocol === 'grpc' ? MODEL_INFER : protocol === 'rest' ? (values.path ?? `/v1/models/${encodeURIComponent(model)}/predict`) : `/v2/models/${encodeURIComponent(model)}/infer`;
   let texts;
   try {
     texts = loadTexts(values.texts);
@@ -260,20 +271,36 @@ export async function run(args: string[]): Promise<number> {
     console.log(values.json ? JSON.stringify(report, null, 2) : formatReport(report));
     return report.runs.some((r) => r.requests === 0) ? 1 : 0;
   }
-  const bodies = textBodies(texts.texts, batch);
   const headers = values['timeout-ms'] === undefined ? undefined : { 'x-vigil-timeout-ms': values['timeout-ms'] };
   try {
+    let bodies: Array<string | Buffer> = [];
+    let bodyHeaders: Array<Record<string, string>> | undefined;
+    if (protocol === 'rest') bodies = textBodies(texts.texts, batch);
+    else {
+      try {
+        const tensors = benchTensors({ model, inputs: await oipInputs(url!, model), texts: texts.texts, batch });
+        if (protocol === 'oip-json') bodies = tensors.map(jsonInferBody);
+        else {
+          const binary = tensors.map(binaryInferBody);
+          bodies = binary.map((b) => b.body);
+          bodyHeaders = binary.map((b) => b.headers);
+        }
+      } catch (error) {
+        console.error(`vigil bench: ${(error as Error).message}`);
+        return 1;
+      }
+    }
     // One request first: a wrong model or path fails loudly instead of as N seconds of 404s.
-    const probe = await fetch(`${url!}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: bodies[0] });
+    const probe = await fetch(`${url!}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...bodyHeaders?.[0] }, body: typeof bodies[0] === 'string' ? bodies[0] : new Uint8Array(bodies[0]!) });
     if (probe.status >= 400 && probe.status < 500) {
       console.error(`vigil bench: POST ${path} answered ${probe.status}: ${(await probe.text()).slice(0, 300)}`);
       return 1;
     }
-    if (warmup > 0) await runLoad({ url: url!, path, bodies, connections: Math.max(...concurrency), durationSeconds: warmup, overallRate: rate, headers });
+    if (warmup > 0) await runLoad({ url: url!, path, bodies, bodyHeaders, connections: Math.max(...concurrency), durationSeconds: warmup, overallRate: rate, headers });
     for (const connections of concurrency) {
       const sampler = serverPid === undefined ? undefined : new ProcessSampler(serverPid);
       sampler?.start();
-      const result = await runLoad({ url: url!, path, bodies, inputsPerBody: batch, connections, durationSeconds: duration, overallRate: rate, headers });
+      const result = await runLoad({ url: url!, path, bodies, bodyHeaders, inputsPerBody: batch, connections, durationSeconds: duration, overallRate: rate, headers });
       const usage = sampler?.stop();
       report.runs.push({ ...result, ...(rate === undefined ? {} : { rate }), ...(usage ? { server: usage } : {}) });
     }
@@ -286,6 +313,14 @@ export async function run(args: string[]): Promise<number> {
   console.log(values.json ? JSON.stringify(report, null, 2) : formatReport(report));
   const failed = report.runs.some((r) => r.requests === 0);
   return failed ? 1 : 0;
+}
+
+/** The model's inputs from OIP REST model metadata (GET /v2/models/NAME). */
+async function oipInputs(url: string, model: string): Promise<TensorMetadata[]> {
+  const response = await fetch(`${url}/v2/models/${encodeURIComponent(model)}`);
+  const text = await response.text();
+  if (!response.ok) throw new Error(`GET /v2/models/${model} answered ${response.status}: ${text.slice(0, 300)}`);
+  return ((JSON.parse(text) as { inputs?: TensorMetadata[] }).inputs ?? []).map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape.map(Number) }));
 }
 
 /** The runs of --protocol grpc, into the report; 0, or the exit code of a failure (already explained on stderr). */

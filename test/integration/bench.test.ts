@@ -121,6 +121,46 @@ describe('vigil bench --json', () => {
   });
 });
 
+/** vigil_predictions_total of one model, all labels and versions. */
+async function predictions(model: string): Promise<number> {
+  const metrics = await (await fetch(`${server.url}/metrics`)).text();
+  return metrics
+    .split('\n')
+    .filter((l) => l.startsWith('vigil_predictions_total{') && l.includes(`model="${model}"`))
+    .reduce((sum, l) => sum + Number(l.split(' ').at(-1)), 0);
+}
+
+describe('vigil bench --protocol oip-json|oip-binary --json', () => {
+  for (const protocol of ['oip-json', 'oip-binary']) {
+    for (const model of ['sentiment', 'digits']) {
+      it(`${protocol}, ${model}: POST /v2/models/${model}/infer, every request answered 200 and predicted`, async () => {
+        const before = await predictions(model);
+        const { code, stdout, stderr } = await runBench([
+          '--protocol', protocol, '--url', server.url, '--model', model, '--concurrency', '2', '--duration', '1', '--warmup', '0', '--batch', '2', '--json',
+        ]);
+        expect(stderr).toBe('');
+        expect(code).toBe(0);
+        const report = JSON.parse(stdout);
+        expect(report.target).toMatchObject({ protocol, path: `/v2/models/${model}/infer`, model });
+        expect(report.runs).toHaveLength(1);
+        expectRun(report.runs[0], 2);
+        // Two inputs per request, each predicted: the probe, the counted answers, and at most
+        // one request per connection still in flight when autocannon stopped counting.
+        const predicted = (await predictions(model)) - before;
+        const answered = report.runs[0].statusCodes['200'] + 1;
+        expect(predicted).toBeGreaterThanOrEqual(2 * answered);
+        expect(predicted).toBeLessThanOrEqual(2 * (answered + 2));
+      });
+    }
+  }
+
+  it('refuses an unknown model with exit code 1 (the metadata request names it)', async () => {
+    const unknown = await runBench(['--protocol', 'oip-binary', '--url', server.url, '--model', 'no-such-model', '--duration', '1', '--warmup', '0']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/GET \/v2\/models\/no-such-model answered 404/);
+  });
+});
+
 describe('vigil bench --protocol grpc --json', () => {
   it('drives ModelInfer at a running server: one run per concurrency, every call answered and counted by the server', async () => {
     const before = await handledByCode();
@@ -192,6 +232,8 @@ describe('vigil bench --protocol grpc --json', () => {
       ['--protocol', 'ftp'],
       ['--protocol', 'grpc', '--rate', '10'],
       ['--protocol', 'grpc', '--path', '/v1/models/sentiment/predict'],
+      ['--protocol', 'oip-json', '--path', '/v1/models/sentiment/predict'],
+      ['--protocol', 'oip-binary', '--channels', '2'],
       ['--protocol', 'grpc', '--grpc-address', 'no-port'],
       ['--protocol', 'grpc', '--channels', '0'],
       ['--grpc-address', `127.0.0.1:${grpcPort}`],

@@ -3,6 +3,7 @@ import { credentials, loadPackageDefinition, Metadata, status, type Client, type
 import { loadSync } from '@grpc/proto-loader';
 import { LOADER_OPTIONS, PROTO_DIR } from '../../grpc/proto.js';
 import type { LatencySummary, LoadResult } from './load.js';
+import { benchTensors, type TensorMetadata } from './oip-inputs.js';
 
 /**
  * `vigil bench --protocol grpc`: closed-loop load on ModelInfer of the Open Inference Protocol's
@@ -17,12 +18,6 @@ import type { LatencySummary, LoadResult } from './load.js';
  */
 
 export const MODEL_INFER = 'inference.GRPCInferenceService/ModelInfer';
-
-export interface TensorMetadata {
-  name: string;
-  datatype: string;
-  shape: number[];
-}
 
 export interface InferMessage {
   model_name: string;
@@ -93,47 +88,14 @@ export async function modelInputs(client: InferenceClient, model: string, versio
   return ((outcome.response as { inputs?: TensorMetadata[] }).inputs ?? []).map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape.map(Number) }));
 }
 
-function rawBytes(values: string[]): Buffer {
-  return Buffer.concat(
-    values.flatMap((value) => {
-      const bytes = Buffer.from(value, 'utf8');
-      const length = Buffer.alloc(4);
-      length.writeUInt32LE(bytes.length);
-      return [length, bytes];
-    }),
-  );
-}
-
-/** Deterministic FP32 values in [0, 1], different for each variant, so no two requests are alike. */
-function rawFloats(count: number, variant: number): Buffer {
-  const out = Buffer.alloc(count * 4);
-  for (let i = 0; i < count; i++) out.writeFloatLE(((i * 37 + variant * 101) % 256) / 255, i * 4);
-  return out;
-}
-
-/**
- * ModelInfer messages for a model whose inputs the server described: BYTES inputs take the texts
- * (`batch` per call), FP32 inputs deterministic values in [0, 1] (pixels, standardised features);
- * the first dimension (-1) is the batch. Other datatypes or variable inner dimensions are refused
- * with a message naming the input.
- */
+/** ModelInfer messages from the bench's tensors (src/ops/bench/oip-inputs.ts), as raw contents. */
 export function inferMessages(options: { model: string; version?: string; inputs: TensorMetadata[]; texts: string[]; batch: number; variants?: number }): InferMessage[] {
-  const { model, version, inputs, texts, batch } = options;
-  if (inputs.length === 0) throw new Error(`model "${model}" declares no inputs`);
-  for (const input of inputs) {
-    if (input.datatype !== 'BYTES' && input.datatype !== 'FP32') {
-      throw new Error(`input "${input.name}" of "${model}" is ${input.datatype}: bench over gRPC builds BYTES (texts) and FP32 inputs only`);
-    }
-    if (input.shape.slice(1).some((d) => d < 0)) throw new Error(`input "${input.name}" of "${model}" has a variable inner dimension (shape [${input.shape.join(', ')}])`);
-  }
-  const hasText = inputs.some((i) => i.datatype === 'BYTES');
-  const count = Math.max(1, hasText ? Math.floor(texts.length / batch) : (options.variants ?? 16));
-  return Array.from({ length: count }, (_, variant) => {
-    const group = Array.from({ length: batch }, (_, i) => texts[(variant * batch + i) % texts.length]!);
-    const tensors = inputs.map((input) => ({ name: input.name, datatype: input.datatype, shape: [batch, ...input.shape.slice(1)] }));
-    const raw = inputs.map((input) => (input.datatype === 'BYTES' ? rawBytes(group) : rawFloats(batch * input.shape.slice(1).reduce((a, b) => a * b, 1), variant)));
-    return { model_name: model, ...(version ? { model_version: version } : {}), inputs: tensors, raw_input_contents: raw };
-  });
+  return benchTensors(options).map((tensors) => ({
+    model_name: options.model,
+    ...(options.version ? { model_version: options.version } : {}),
+    inputs: tensors.map(({ name, datatype, shape }) => ({ name, datatype, shape })),
+    raw_input_contents: tensors.map((t) => t.raw),
+  }));
 }
 
 /** One call, for a wrong model or input to fail loudly before N seconds of the same error. */

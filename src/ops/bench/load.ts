@@ -5,8 +5,10 @@ export interface LoadOptions {
   url: string;
   /** Path that takes the POST, e.g. /v1/models/sentiment/predict. */
   path: string;
-  /** JSON bodies, sent in turn (each connection walks the list from its own offset). */
-  bodies: string[];
+  /** Bodies (JSON text, or bytes for binary tensors), sent in turn. */
+  bodies: Array<string | Buffer>;
+  /** Headers of each body (same index), beside `headers`: e.g. the binary tensors' header length. */
+  bodyHeaders?: Array<Record<string, string>>;
   /** Inputs per body (texts in a batch body), to report inputs/s. */
   inputsPerBody?: number;
   /** Concurrent connections, each with one request outstanding (closed loop). */
@@ -59,8 +61,9 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
         path: options.path,
         headers: { 'content-type': 'application/json', ...options.headers },
         setupRequest: (request) => {
-          const body = bodies[next++ % bodies.length]!;
-          return { ...request, body };
+          const index = next++ % bodies.length;
+          const extra = options.bodyHeaders?.[index];
+          return { ...request, body: bodies[index]!, ...(extra ? { headers: { ...request.headers, ...extra } } : {}) };
         },
       },
     ],
