@@ -24,12 +24,28 @@ export interface NegationIds {
 
 /** The trigger and ender ids of a vocabulary (words it lacks are simply not triggers). */
 export function negationIds(vocab: readonly string[]): NegationIds {
-  const index = new Map(vocab.map((w, i) => [w, i]));
-  const ids = (words: string[]) => new Set(words.map((w) => index.get(w)).filter((i): i is number => i !== undefined));
-  const enders = ids(NEGATION_ENDERS);
-  enders.add(SEP_ID);
-  return { triggers: ids(NEGATION_TRIGGERS), enders };
+  return scopeIds(vocab, NEGATION_TRIGGERS, NEGATION_ENDERS);
 }
+
+/**
+ * The same rule for another scope: trigger and ender ids of `vocab` for the given words ([SEP]
+ * always ends a scope).
+ */
+export function scopeIds(vocab: readonly string[], triggers: readonly string[], enders: readonly string[]): NegationIds {
+  const index = new Map(vocab.map((w, i) => [w, i]));
+  const ids = (words: readonly string[]) => new Set(words.map((w) => index.get(w)).filter((i): i is number => i !== undefined));
+  const end = ids(enders);
+  end.add(SEP_ID);
+  return { triggers: ids(triggers), enders: end };
+}
+
+/**
+ * Contrast scope (the "A but B" rule of Hu et al. 2016, after Socher et al.'s analysis of SST):
+ * after "but" and its kin, the clause that follows usually carries the sentence's sentiment, up to
+ * the end of the sentence. Order-aware, with the negation scope's rule and graph.
+ */
+export const CONTRAST_TRIGGERS = ['but', 'however', 'nevertheless', 'nonetheless'];
+export const CONTRAST_ENDERS = ['.', '!', '?', ';'];
 
 /** 1 for each token in a negation scope, else 0. */
 export function negationScope(ids: ArrayLike<number>, neg: NegationIds): Uint8Array {
@@ -51,18 +67,18 @@ export function negationScope(ids: ArrayLike<number>, neg: NegationIds): Uint8Ar
  * trigger[s] AND P[s] == P[t] -- a [T, T] comparison per text, cheap for sentences (T <= 128) and
  * free of the loops ONNX cannot express without a Scan.
  */
-export function negationScopeNode(g: GraphBuilder, ids: string, vocabSize: number, neg: NegationIds): string {
+export function negationScopeNode(g: GraphBuilder, ids: string, vocabSize: number, neg: NegationIds, prefix = 'negation'): string {
   const flag = (set: Set<number>) => Array.from({ length: vocabSize }, (_, i) => (set.has(i) ? 1 : 0));
-  const trig = g.node('Gather', [g.floats('negation.trigger', [vocabSize], flag(neg.triggers)), ids], { axis: 0 }); // [B,T] float
-  const ender = g.node('Gather', [g.ints('negation.ender', [vocabSize], flag(neg.enders)), ids], { axis: 0 }); // [B,T] int64
-  const one = g.ints('negation.axis1', [1], [1]);
-  const two = g.ints('negation.axis2', [1], [2]);
-  const p = g.node('CumSum', [ender, g.ints('negation.cumsum_axis', [], [1])]);
+  const trig = g.node('Gather', [g.floats(`${prefix}.trigger`, [vocabSize], flag(neg.triggers)), ids], { axis: 0 }); // [B,T] float
+  const ender = g.node('Gather', [g.ints(`${prefix}.ender`, [vocabSize], flag(neg.enders)), ids], { axis: 0 }); // [B,T] int64
+  const one = g.ints(`${prefix}.axis1`, [1], [1]);
+  const two = g.ints(`${prefix}.axis2`, [1], [2]);
+  const p = g.node('CumSum', [ender, g.ints(`${prefix}.cumsum_axis`, [], [1])]);
   const same = g.node('Equal', [g.node('Unsqueeze', [p, two]), g.node('Unsqueeze', [p, one])]); // [B,T(t),T(s)]
-  const len = g.node('Gather', [g.node('Shape', [ids]), g.ints('negation.seq_dim', [], [1])], { axis: 0 });
-  const pos = g.node('Range', [g.ints('negation.zero', [], [0]), len, g.ints('negation.step', [], [1])]); // [T]
-  const before = g.node('Less', [g.node('Unsqueeze', [pos, g.ints('negation.axis0', [1], [0])]), g.node('Unsqueeze', [pos, one])]); // [T(t),T(s)]: s < t
+  const len = g.node('Gather', [g.node('Shape', [ids]), g.ints(`${prefix}.seq_dim`, [], [1])], { axis: 0 });
+  const pos = g.node('Range', [g.ints(`${prefix}.zero`, [], [0]), len, g.ints(`${prefix}.step`, [], [1])]); // [T]
+  const before = g.node('Less', [g.node('Unsqueeze', [pos, g.ints(`${prefix}.axis0`, [1], [0])]), g.node('Unsqueeze', [pos, one])]); // [T(t),T(s)]: s < t
   const reach = g.node('Cast', [g.node('And', [same, before])], { to: 1 }); // [B,T,T] float
   const hits = g.node('MatMul', [reach, g.node('Unsqueeze', [trig, two])]); // [B,T,1]: triggers reaching t
-  return g.node('Greater', [g.node('Squeeze', [hits, two]), g.floats('negation.zero_f', [], [0])]);
+  return g.node('Greater', [g.node('Squeeze', [hits, two]), g.floats(`${prefix}.zero_f`, [], [0])]);
 }

