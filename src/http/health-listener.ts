@@ -1,8 +1,6 @@
-import { existsSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { HEARTBEAT_INTERVAL_MS, type FromHealthThread, type HealthWorkerData, type Readiness, type ToHealthThread } from './health-state.js';
+import { workerFile } from '../worker-file.js';
 
 /**
  * The server thread's side of the health port (--health-port): starts the health thread
@@ -38,19 +36,6 @@ export class HealthListenError extends Error {
   }
 }
 
-function workerFile(): string {
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  const sibling = path.join(here, 'health-worker.js');
-  if (existsSync(sibling)) return sibling;
-  // Bundled into dist/cli/serve.js, or run from src/ by tests: the built file under dist/.
-  for (let dir = here; ; dir = path.dirname(dir)) {
-    const built = path.join(dir, 'dist', 'http', 'health-worker.js');
-    if (existsSync(built)) return built;
-    if (path.dirname(dir) === dir) break;
-  }
-  throw new Error(`the health worker is not built (no ${sibling}, nor dist/http/health-worker.js above it): run npm run build`);
-}
-
 export async function startHealthListener(options: HealthListenerOptions): Promise<HealthListener> {
   const shared = new SharedArrayBuffer(BigInt64Array.BYTES_PER_ELEMENT);
   const heartbeat = new BigInt64Array(shared);
@@ -58,7 +43,7 @@ export async function startHealthListener(options: HealthListenerOptions): Promi
   beat();
   let posted = options.readiness();
   let postedText = JSON.stringify(posted);
-  const worker = new Worker(workerFile(), {
+  const worker = new Worker(workerFile(import.meta.url, 'http/health-worker.js', 'health worker'), {
     workerData: { host: options.host, port: options.port, stallMs: options.stallMs, startedAt: options.startedAt, heartbeat: shared, readiness: posted } satisfies HealthWorkerData,
     // Its own small heap: it holds a readiness document and a few sockets.
     resourceLimits: { maxOldGenerationSizeMb: 32 },

@@ -1,10 +1,8 @@
-import { existsSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { VigilError } from '../errors.js';
 import { checkPngSize, type FitOptions, type ImageLimits } from './image-preprocessing.js';
 import type { DecodeRequest, DecodeResult } from './image-worker.js';
+import { workerFile } from '../worker-file.js';
 
 /**
  * PNG decoding and resizing off the server thread. Decoding a 2048x2048 PNG took ~250 ms of
@@ -14,18 +12,6 @@ import type { DecodeRequest, DecodeResult } from './image-worker.js';
  * keeps the process alive. sharp (libvips on libuv's pool) was the other candidate; it would
  * change the pixels (its resampling is not the area average the models were checked with).
  */
-
-function workerFile(): string {
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  const sibling = path.join(here, 'image-worker.js');
-  if (existsSync(sibling)) return sibling;
-  for (let dir = here; ; dir = path.dirname(dir)) {
-    const built = path.join(dir, 'dist', 'tasks', 'image-worker.js');
-    if (existsSync(built)) return built;
-    if (path.dirname(dir) === dir) break;
-  }
-  throw new Error(`the image worker is not built (no ${sibling}, nor dist/tasks/image-worker.js above it): run npm run build`);
-}
 
 class ImageDecoder {
   private worker: Worker | undefined;
@@ -46,7 +32,7 @@ class ImageDecoder {
 
   private started(): Worker {
     if (this.worker) return this.worker;
-    const worker = new Worker(workerFile());
+    const worker = new Worker(workerFile(import.meta.url, 'tasks/image-worker.js', 'image worker'));
     worker.unref();
     worker.on('message', (result: DecodeResult) => {
       const waiting = this.pending.get(result.id);

@@ -1,12 +1,10 @@
-import { existsSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { TensorSpec } from '../../models/spec.js';
 import { chooseEngine, type Calibration, type EngineChoice, type PlacementSetting } from './engine-choice.js';
 import { InlineEngine } from './inline.js';
 import { transferables, type FromWorker, type ThreadSettings, type WireMetadata, type WireTensor, type WorkerInit } from './protocol.js';
 import { Tensor } from './tensor.js';
+import { workerFile } from '../../worker-file.js';
 
 export type Feeds = Record<string, Tensor>;
 export type Outputs = Record<string, Tensor>;
@@ -44,23 +42,6 @@ const ORT_TO_OIP: Record<string, TensorSpec['datatype']> = {
   string: 'BYTES',
 };
 
-/**
- * The compiled worker: next to this file in tsc's output (dist/runtimes/onnx/), else under the
- * package root's dist/, looked up from here — which is dist/cli/ in the bundled server and
- * src/runtimes/onnx/ when tests run the TypeScript sources.
- */
-function workerFile(): string {
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  const sibling = path.join(here, 'worker.js');
-  if (existsSync(sibling)) return sibling;
-  for (let dir = here; ; dir = path.dirname(dir)) {
-    const built = path.join(dir, 'dist', 'runtimes', 'onnx', 'worker.js');
-    if (existsSync(built)) return built;
-    if (path.dirname(dir) === dir) break;
-  }
-  throw new Error(`the inference worker is not built (no ${sibling}, nor dist/runtimes/onnx/worker.js above it): run npm run build`);
-}
-
 /** One worker thread holding one onnxruntime session, with its calls in flight. */
 class SessionWorker {
   private nextId = 0;
@@ -96,7 +77,7 @@ class SessionWorker {
   }
 
   static start(init: WorkerInit): Promise<SessionWorker> {
-    const worker = new Worker(workerFile(), { workerData: init });
+    const worker = new Worker(workerFile(import.meta.url, 'runtimes/onnx/worker.js', 'inference worker'), { workerData: init });
     return new Promise((resolve, reject) => {
       const onMessage = (message: FromWorker) => {
         worker.off('error', onError);
