@@ -376,7 +376,7 @@ export const SETTINGS = {
     defaultText: 'off',
     flag: 'prediction-log-sync',
     env: 'VIGIL_PREDICTION_LOG_SYNC',
-    help: "SQLite: commit each request's prediction rows before its answer is sent, so an answered prediction survives a crash (off: a crash loses at most the last 200 ms of rows; a clean SIGTERM loses none)",
+    help: "SQLite: commit each request's prediction rows before its answer is sent, on the server thread, so an answered prediction survives a crash (off: rows go to a writer thread every 200 ms and a crash loses at most the last 200 ms of rows; a clean SIGTERM loses none)",
   }),
   predictionLogMaxDays: declare({
     schema: Type.Optional(Type.Number({ minimum: 0 })),

@@ -131,7 +131,8 @@ export class ModelMonitor implements PredictionObserver {
     });
     const dropped = this.logDropped;
     this.log = openPredictionStore(
-      { ...options.log, now: this.now },
+      // The clock goes to the store only when a test sets one (the store then stays on this thread).
+      { ...options.log, ...(options.now ? { now: options.now } : {}) },
       {
         onDrop: (rows) => dropped.inc(rows),
         onError: (error, rows) => {

@@ -2,6 +2,7 @@ import { parseStoreTarget } from '../store/target.js';
 import { PostgresPredictionStore } from './postgres-prediction-store.js';
 import type { PredictionStore, StoreEvents } from './prediction-store.js';
 import { SqlitePredictionStore } from './sqlite-prediction-store.js';
+import { ThreadedSqliteStore } from './threaded-sqlite-store.js';
 
 export interface StoreOptions {
   /** `--prediction-log`: a SQLite file, ':memory:' (default) or postgres://user@host:port/db (store/target.ts). */
@@ -23,5 +24,9 @@ export function openPredictionStore(options: StoreOptions, events: StoreEvents =
   const target = parseStoreTarget(options.path);
   const common = { maxRows: options.maxRows, maxAgeDays: options.maxAgeDays, flushIntervalMs: options.flushIntervalMs, flushSize: options.flushSize, pruneIntervalMs: options.pruneIntervalMs, now: options.now };
   if (target.kind === 'postgres') return new PostgresPredictionStore({ ...common, url: target.url, bufferRows: options.bufferRows, ...events });
-  return new SqlitePredictionStore({ ...common, path: target.path, synchronous: options.synchronous, onError: events.onError, onDrop: events.onDrop });
+  const sqlite = { ...common, path: target.path, onError: events.onError, onDrop: events.onDrop };
+  // Writes on a thread of their own, unless each request's rows must be committed before its
+  // answer, or a test drives the clock (neither crosses to another thread).
+  if (options.synchronous || options.now) return new SqlitePredictionStore({ ...sqlite, synchronous: options.synchronous });
+  return new ThreadedSqliteStore(sqlite);
 }

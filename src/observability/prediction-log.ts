@@ -8,6 +8,8 @@ import Database from 'better-sqlite3';
  * hours later (POST /v1/feedback) can be joined with what the model said.
  *
  * - Never the raw input: only with `logInputs` is a PII-scrubbed copy of text inputs kept.
+ * - Served from a writer thread by default (threaded-sqlite-store.ts runs this class there); on
+ *   the server thread with `synchronous` commits.
  * - Writes stay off the request path: rows are buffered and inserted with a prepared statement
  *   on a short timer (`flushIntervalMs`, default 200 ms) or as soon as `flushSize` rows
  *   (default 256) are waiting, in transactions of at most 128 rows, one per turn of the event
