@@ -1,5 +1,9 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getJson, postJson, startVigil, type VigilProcess } from '../helpers/server.js';
+import { eventually, writeModelFolder } from '../helpers/fake-upstream.js';
+import { getJson, postJson, REPO_ROOT, startVigil, type VigilProcess } from '../helpers/server.js';
 import { postHead, rawConnect, type RawConnection } from '../helpers/raw-http.js';
 
 /**
@@ -36,37 +40,55 @@ async function finish(held: RawConnection[]): Promise<number[]> {
 
 describe('admission at the door', () => {
   let server: VigilProcess;
+  let root: string;
   beforeAll(async () => {
-    server = await startVigil(['--max-in-flight', '6', '--max-in-flight-per-model', '3']);
+    // "held": the sentiment model with a batcher that waits up to 3 s for a batch of 64, so the
+    // predictions sent to it stay in flight long enough to fill its bound whatever the speed.
+    root = mkdtempSync(path.join(tmpdir(), 'vigil-door-'));
+    const sentimentDir = path.join(REPO_ROOT, 'models/sentiment/1');
+    const spec = JSON.parse(readFileSync(path.join(sentimentDir, 'vigil.model.json'), 'utf8'));
+    const held = await writeModelFolder(root, {
+      ...spec,
+      name: 'held',
+      onnx: { ...spec.onnx, file: path.join(sentimentDir, spec.onnx.file) },
+      preprocessing: { ...spec.preprocessing, tokenizer: sentimentDir },
+      batching: { maxBatchSize: 64, maxDelayMs: 3000 },
+    });
+    server = await startVigil(['--max-in-flight', '6', '--max-in-flight-per-model', '3', '--model', held]);
     await server.waitUntilReady();
   });
   afterAll(async () => {
     await server?.stop();
+    rmSync(root, { recursive: true, force: true });
   });
 
   it('past the per-model bound: 503 overloaded with Retry-After; other models and health still answer', async () => {
-    const shedBefore = await metric(server.url, /^vigil_requests_shed_total\{model="sentiment",version="",reason="model_in_flight"\}/);
-    const flood = await Promise.all(Array.from({ length: 60 }, () => postJson(`${server.url}/v1/models/sentiment/predict`, JSON.parse(BODY))));
-    const refused = flood.filter((a) => a.status === 503);
-    expect(flood.every((a) => a.status === 200 || a.status === 503)).toBe(true);
-    expect(refused.length).toBeGreaterThan(0);
+    const shedPattern = /^vigil_requests_shed_total\{model="held",version="",reason="model_in_flight"\}/;
+    const shedBefore = await metric(server.url, shedPattern);
+    // Three predictions wait in held's batcher: its bound of 3 is full (3 of the process's 6 slots).
+    const waiting = Array.from({ length: 3 }, () => postJson(`${server.url}/v1/models/held/predict`, JSON.parse(BODY)));
+    await eventually(async () => (await metric(server.url, /^vigil_queue_depth\{model="held",version="1"\}/)) === 3, 'three predictions waiting in the batcher');
+    // One at a time, so the process bound (6) is never what refuses them.
+    const refused = [];
+    for (let i = 0; i < 4; i++) refused.push(await postJson(`${server.url}/v1/models/held/predict`, JSON.parse(BODY)));
     for (const answer of refused) {
+      expect(answer.status).toBe(503);
       expect(answer.body.error.code).toBe('overloaded');
-      // The process bound (6) or the model's (3), whichever came first, named with its value.
-      expect(answer.body.error.message).toMatch(/model "sentiment" is at its bound of 3 requests in flight|the server is at its bound of 6 requests in flight/);
+      expect(answer.body.error.message).toMatch(/model "held" is at its bound of 3 requests in flight/);
       const retryAfter = Number(answer.headers.get('retry-after'));
       expect(Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= 30).toBe(true);
     }
-    const modelRefusals = refused.filter((a) => /model "sentiment"/.test(a.body.error.message)).length;
-    const shedAfter = await metric(server.url, /^vigil_requests_shed_total\{model="sentiment",version="",reason="model_in_flight"\}/);
-    expect(shedAfter - shedBefore).toBe(modelRefusals);
-    // OIP speaks its own error shape, and is behind the same bounds.
-    const oip = await Promise.all(
-      Array.from({ length: 60 }, () => postJson(`${server.url}/v2/models/sentiment/infer`, { inputs: [{ name: 'text', shape: [1], datatype: 'BYTES', data: ['fine'] }] })),
-    );
-    const oipRefused = oip.filter((a) => a.status === 503);
-    expect(oipRefused.length).toBeGreaterThan(0);
-    for (const answer of oipRefused) expect(answer.body.error).toMatch(/at its bound of/);
+    // OIP speaks its own error shape, and is behind the same bound.
+    const oip = await postJson(`${server.url}/v2/models/held/infer`, { inputs: [{ name: 'text', shape: [1], datatype: 'BYTES', data: ['fine'] }] });
+    expect(oip.status).toBe(503);
+    expect(oip.body.error).toMatch(/model "held" is at its bound of 3 requests in flight/);
+    expect((await metric(server.url, shedPattern)) - shedBefore).toBe(5);
+    // Meanwhile another model answers, and so do health and metrics.
+    expect((await postJson(`${server.url}/v1/models/sentiment/predict`, JSON.parse(BODY))).status).toBe(200);
+    expect((await getJson(`${server.url}/alive`)).status).toBe(200);
+    expect((await fetch(`${server.url}/metrics`)).status).toBe(200);
+    // The held ones are answered when their batch leaves (the 3 s wait).
+    expect((await Promise.all(waiting)).map((a) => a.status)).toEqual([200, 200, 200]);
     // Health and metrics are behind no bound; the flood is over, so everything answers again.
     for (const path of ['/alive', '/ready', '/health', '/v2/health/live', '/v2/health/ready']) expect((await getJson(`${server.url}${path}`)).status).toBe(200);
     expect((await postJson(`${server.url}/v1/models/spam/predict`, { text: 'win money now' })).status).toBe(200);
