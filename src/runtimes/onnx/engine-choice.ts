@@ -14,9 +14,9 @@
  * is measurably faster. On the server thread, one thread always (unless configured): an inline
  * call is short by definition, so the pool could save a fraction of a millisecond per batch,
  * while between calls, which is most of the time there, its threads would spin on the cores the
- * server thread, the GC and the kernel's network stack need. Measured on 2 cores with the
- * embedded sentiment model at 1,500 requests/s: the pool cost 450 µs of process CPU per request,
- * one thread 274 µs (docs/performance.md).
+ * server thread, the GC and the kernel's network stack need. Measured on 2 cores shared with
+ * other work, embedded sentiment at 1,500 requests/s: the pool cost 450-747 µs of process CPU per
+ * request and fell behind, one thread 274-327 µs; on a quiet machine the same (docs/performance.md).
  *
  * This module only decides; measuring is done by the engine (worker.ts / inline.ts) and the
  * tests give it measured inputs.
