@@ -108,6 +108,26 @@ export function parseTabularRequest(body: unknown, limits: RequestLimits): Parse
  * and non-finite feature is named at once, so a client fixes its payload in one go.
  */
 export function featureVector(input: TabularInput, settings: TabularSettings): Float32Array {
+  const { features } = input;
+  const specs = settings.features;
+  // The usual row, checked in one pass: every feature a finite number, and no other key (as
+  // many keys as features, all of them found). Anything else is explained by invalidRow.
+  if (Object.keys(features).length === specs.length) {
+    const row = new Float32Array(specs.length);
+    let valid = true;
+    for (let i = 0; i < specs.length && valid; i++) {
+      const f = specs[i]!;
+      const v = features[f.name];
+      if (typeof v !== 'number' || !Number.isFinite(v)) valid = false;
+      else row[i] = settings.standardize && f.mean !== undefined && f.std !== undefined ? (v - f.mean) / f.std : v;
+    }
+    if (valid) return row;
+  }
+  throw invalidRow(input, settings);
+}
+
+/** What is wrong with a row featureVector refused: every missing, unknown and non-finite feature. */
+function invalidRow(input: TabularInput, settings: TabularSettings): InvalidInput {
   const { features, field } = input;
   const known = new Set(settings.features.map((f) => f.name));
   const missing = settings.features.filter((f) => !(f.name in features)).map((f) => f.name);
@@ -120,13 +140,8 @@ export function featureVector(input: TabularInput, settings: TabularSettings): F
   if (missing.length > 0) problems.push(`missing feature${missing.length > 1 ? 's' : ''} ${list(missing)}`);
   if (unknown.length > 0) problems.push(`unknown feature${unknown.length > 1 ? 's' : ''} ${list(unknown)}`);
   if (notNumbers.length > 0) problems.push(notNumbers.length > 1 ? `features ${list(notNumbers)} must be finite numbers` : `feature ${list(notNumbers)} must be a finite number`);
-  if (problems.length > 0) {
-    throw new InvalidInput(`"${field}": ${problems.join('; ')} (expected: ${settings.features.map((f) => (f.unit ? `${f.name} [${f.unit}]` : f.name)).join(', ')})`);
-  }
-  return Float32Array.from(settings.features, (f) => {
-    const v = features[f.name] as number;
-    return settings.standardize && f.mean !== undefined && f.std !== undefined ? (v - f.mean) / f.std : v;
-  });
+  if (problems.length === 0) problems.push('not a row of finite numbers');
+  return new InvalidInput(`"${field}": ${problems.join('; ')} (expected: ${settings.features.map((f) => (f.unit ? `${f.name} [${f.unit}]` : f.name)).join(', ')})`);
 }
 
 /** Values of regression predictions, per model version: the distribution drift shows in. */

@@ -53,6 +53,9 @@ describe('featureVector', () => {
       /"rows\[2\]": missing features "CO\(GT\)", "RH"; unknown features "x", "y" \(expected: CO\(GT\) \[mg\/m\^3\], T \[°C\], RH\)/,
     );
     expect(() => featureVector({ features: { 'CO(GT)': 1, T: '1', RH: Number.NaN }, field: 'features' }, settings)).toThrow(/features "T", "RH" must be finite numbers/);
+    // As many keys as features, one of them not a feature: still named (the one-pass check counts keys).
+    expect(() => featureVector({ features: { 'CO(GT)': 1, T: 2, humidity: 50 }, field: 'features' }, settings)).toThrow(/missing feature "RH"; unknown feature "humidity"/);
+    expect(() => featureVector({ features: { 'CO(GT)': 1, T: 2, constructor: 3 }, field: 'features' }, settings)).toThrow(/missing feature "RH"; unknown feature "constructor"/);
   });
 });
 
