@@ -11,7 +11,14 @@
  * int8 server held 228-260 MiB at /ready (bimodal) and 265-291 MiB under load. Pinned at
  * glibc's own default, it holds 205-209 and 240-247 MiB, with no measurable cost in speed
  * (docs/performance.md, "Memory"). Ignored by other C libraries (musl, macOS).
+ *
+ * NODE_OPTIONS=--max-semi-space-size=16: V8 sizes its young generation from the heap limit, and
+ * since Node 22 lets it grow to 64 MiB per semi-space on a machine with a few GiB or more (the
+ * new space reached 128 MiB under load on Node 24 here). Held at 16 MiB, Node 20's size, a
+ * default server under 64 connections held 322-332 MiB RSS instead of 389-400, with the same
+ * throughput within the noise (2026-12-02, docs/performance.md, "Memory"). V8 reads it at start.
  */
 export const SERVE_ENVIRONMENT: Readonly<Record<string, string>> = {
   MALLOC_MMAP_THRESHOLD_: '131072',
+  NODE_OPTIONS: '--max-semi-space-size=16',
 };
