@@ -56,8 +56,10 @@ beforeAll(async () => {
   const fast = { timeoutMs: 1000, retry: { maxRetries: 1, baseDelayMs: 10, maxDelayMs: 20 } };
   const thought = readSpec('models/positive-thought/1/vigil.model.json');
   const folders = [
-    // One input at a time, held 1 s for company, one waiting at most: a burst is shed.
-    await localCopy('sentiment-shedding', { fallback: 'sentiment-remote', batching: { maxBatchSize: 1, maxDelayMs: 1000, maxQueue: 1 } }),
+    // One waiting at most, and it waits up to 1 s for a batch of 64: the second input of a burst
+    // finds the queue full whatever the speed of the engine (a batch of one left at once, and a
+    // fast enough server then never had two waiting).
+    await localCopy('sentiment-shedding', { fallback: 'sentiment-remote', batching: { maxBatchSize: 64, maxDelayMs: 1000, maxQueue: 1 } }),
     await localCopy('sentiment-steady', {}),
     await writeModelFolder(root, {
       ...example,

@@ -64,6 +64,17 @@ describe.skipIf(!available)('a healthy default server under Prometheus', () => {
       }),
       promPort,
     );
+    // Prometheus has scraped Vigil once before the traffic starts: every counter the traffic
+    // moves then rises between scrapes, so its rates are not 0 (a series whose whole traffic
+    // came before its first scrape has a rate of 0, and the gRPC error ratio 0/0 = NaN).
+    await waitFor(
+      async () => {
+        const r = await prometheus.query('up{job="vigil"}');
+        return r.data?.result[0]?.value?.[1] === '1' ? true : undefined;
+      },
+      'a first scrape of Vigil',
+      60_000,
+    );
     // Clean traffic on every local model, spread over several scrapes.
     for (let round = 0; round < 6; round++) {
       const answers = await Promise.all([
@@ -111,8 +122,18 @@ describe.skipIf(!available)('a healthy default server under Prometheus', () => {
     expect(codes.OK).toBeGreaterThanOrEqual(30);
     expect(codes.NOT_FOUND).toBeGreaterThanOrEqual(6);
     expect(codes.INVALID_ARGUMENT).toBeGreaterThanOrEqual(6);
-    const ratio = await prometheus.query('job:grpc_slo_errors_per_call:ratio_rate5m');
-    expect(ratio.data!.result.map((r) => r.value![1])).toEqual(['0']);
+    // The ratio is recorded on the rules' own schedule: its first evaluations may predate the
+    // traffic's second scrape (0/0). It must settle at 0, never above.
+    const ratio = await waitFor(
+      async () => {
+        const r = await prometheus.query('job:grpc_slo_errors_per_call:ratio_rate5m');
+        const values = r.data!.result.map((x) => x.value![1]);
+        return values.length > 0 && values.every((v) => v !== 'NaN') ? values : undefined;
+      },
+      'the gRPC error ratio recorded from the traffic',
+      30_000,
+    );
+    expect(ratio).toEqual(['0']);
   });
 
   it('holds no page condition: every page expression is empty', async () => {
