@@ -407,12 +407,20 @@ describe.skipIf(!haveBinaries)('monitoring stack against the live server', () =>
     // Recording rules and rates need a few evaluations over the traffic above; wait until the
     // slowest of them (the 3-day SLO ratio) has been recorded.
     await waitFor(async () => ((await query('job:slo_errors_per_request:ratio_rate3d')).length > 0 ? true : undefined), 'SLO recording rules');
-    const problems: string[] = [];
-    for (const { where, expr } of queries) {
-      const result = await prometheus.query(expandDashboardExpr(expr));
-      if (result.status !== 'success') problems.push(`${where}: ${result.error} in ${expr}`);
-      else if (result.data!.result.length === 0) problems.push(`${where}: no series for ${expr}`);
-    }
+    const evaluate = async () => {
+      const problems: string[] = [];
+      for (const { where, expr } of queries) {
+        const result = await prometheus.query(expandDashboardExpr(expr));
+        if (result.status !== 'success') problems.push(`${where}: ${result.error} in ${expr}`);
+        else if (result.data!.result.length === 0) problems.push(`${where}: no series for ${expr}`);
+      }
+      return problems;
+    };
+    // Rules are recorded on their own schedule, one group after another: on a slow machine a
+    // query over a recorded series can come before its first evaluation. Asked again for up to
+    // a minute; a query that never answers still fails, with its text.
+    let problems = await evaluate();
+    for (const deadline = Date.now() + 60_000; problems.length > 0 && Date.now() < deadline; problems = await evaluate()) await sleep(2000);
     expect(problems).toEqual([]);
   });
 
