@@ -342,7 +342,7 @@ describe.skipIf(!haveBinaries)('monitoring stack against the live server', () =>
       if (value > 14.4 * 0.005) return value;
       await crowd();
       return undefined;
-    }, 'the 5m SLO error ratio to pass 14.4x the budget', 60_000);
+    }, 'the 5m SLO error ratio to pass 14.4x the budget', 100_000);
     expect(ratio).toBeLessThan(1);
 
     // ...the real fast-burn alert fires, and Alertmanager's real routing pages the webhook.
@@ -350,7 +350,7 @@ describe.skipIf(!haveBinaries)('monitoring stack against the live server', () =>
       async () =>
         webhook.received.find((n) => n.body?.status === 'firing' && n.body.alerts?.some((a: any) => a.labels.alertname === 'VigilErrorBudgetBurnFast')),
       'VigilErrorBudgetBurnFast at the webhook',
-      60_000,
+      100_000,
     );
     expect(page.path).toBe('/alerts/page');
     expect(page.body.receiver).toBe('page');
@@ -361,7 +361,9 @@ describe.skipIf(!haveBinaries)('monitoring stack against the live server', () =>
     // Nothing paged that should not have: every page is an SLO burn.
     const paged = webhook.received.filter((n) => n.path === '/alerts/page').flatMap((n) => n.body.alerts.map((a: any) => a.labels.alertname));
     expect(new Set(paged)).toEqual(new Set(['VigilErrorBudgetBurnFast']));
-  });
+    // Two waits of up to 100 s each on a loaded machine (the full suite ran it in 68 s and timed
+    // out a 60 s wait once; alone it takes ~30 s).
+  }, 300_000);
 
   it('records the gRPC listener by method and code: refusals are server errors, the caller\'s mistake is not', async () => {
     // The refusals burn the gRPC budget (a little); the probes and health checks are no API calls.
