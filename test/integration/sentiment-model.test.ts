@@ -21,6 +21,19 @@ const spec = parseSpec(JSON.parse(readFileSync(path.join(dir, SPEC_FILE), 'utf8'
 const training = spec.training as { quick: boolean; architecture: Record<string, unknown>; variants: Array<{ name: string; heldOutAccuracy: number; cvAccuracy: number }>; hyperParameters: { variant: string } };
 const accuracy = (spec.evaluation as { metrics: { accuracy: number } }).metrics.accuracy;
 
+/** A server of models/sentiment alone for the describe block that calls it (started before its tests, stopped after). */
+function servedSentiment(): () => VigilProcess {
+  let server: VigilProcess | undefined;
+  beforeAll(async () => {
+    server = await startVigil(['--no-embedded', '--model', path.join(REPO_ROOT, 'models', 'sentiment')]);
+    await server.waitUntilReady();
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+  return () => server!;
+}
+
 describe('models/sentiment/1 and its measurements', () => {
   it('is a full (not quick) training of the chosen ablation row', () => {
     expect(training.quick).toBe(false);
@@ -41,16 +54,9 @@ describe('models/sentiment/1 and its measurements', () => {
 });
 
 describe('negation, served', () => {
-  let server: VigilProcess;
-  beforeAll(async () => {
-    server = await startVigil(['--no-embedded', '--model', path.join(REPO_ROOT, 'models', 'sentiment')]);
-    await server.waitUntilReady();
-  });
-  afterAll(async () => {
-    await server?.stop();
-  });
+  const sentimentServer = servedSentiment();
   const predict = async (texts: string[]) => {
-    const { status, body } = await postJson(`${server.url}/v1/models/sentiment/predict`, { texts });
+    const { status, body } = await postJson(`${sentimentServer().url}/v1/models/sentiment/predict`, { texts });
     expect(status).toBe(200);
     return body.predictions as Array<{ label: string; scores: { POSITIVE: number } }>;
   };
@@ -77,34 +83,20 @@ describe('negation, served', () => {
 });
 
 describe.skipIf(!CHOSEN.features.lexicon || !hasShared)('lexicon knowledge, served', () => {
-  let server: VigilProcess;
-  beforeAll(async () => {
-    server = await startVigil(['--no-embedded', '--model', path.join(REPO_ROOT, 'models', 'sentiment')]);
-    await server.waitUntilReady();
-  });
-  afterAll(async () => {
-    await server?.stop();
-  });
+  const sentimentServer = servedSentiment();
 
   it('reads words no SST-2 training row has by their VADER rating: the served tokenizer knows them, the graph uses their class', async () => {
     // blissful +2.9, cheerful +2.5; crestfallen -2.5, cruellest -2.9: none occurs in the SST-2 training split.
     const data = readFileSync(sharedPath('data', 'sst2', 'train.tsv'), 'utf8').toLowerCase();
     for (const w of ['blissful', 'cheerful', 'crestfallen', 'cruellest']) expect(data).not.toMatch(new RegExp(`\\b${w}\\b`));
-    const { status, body } = await postJson(`${server.url}/v1/models/sentiment/predict`, { texts: ['A blissful, cheerful film.', 'A crestfallen, cruellest film.'] });
+    const { status, body } = await postJson(`${sentimentServer().url}/v1/models/sentiment/predict`, { texts: ['A blissful, cheerful film.', 'A crestfallen, cruellest film.'] });
     expect(status).toBe(200);
     expect(body.predictions.map((p: { label: string }) => p.label)).toEqual(['POSITIVE', 'NEGATIVE']);
   });
 });
 
 describe.skipIf(!hasShared)('served features are the trained features', () => {
-  let server: VigilProcess;
-  beforeAll(async () => {
-    server = await startVigil(['--no-embedded', '--model', path.join(REPO_ROOT, 'models', 'sentiment')]);
-    await server.waitUntilReady();
-  });
-  afterAll(async () => {
-    await server?.stop();
-  });
+  const sentimentServer = servedSentiment();
 
   it('answers over HTTP what the trainer\'s tokenizer and the graph give, on SST-2 held-out sentences', async () => {
     // The server tokenizes (its own WordPiece path) and the graph derives every feature from the
@@ -119,7 +111,7 @@ describe.skipIf(!hasShared)('served features are the trained features', () => {
     const served: number[] = [];
     for (let i = 0; i < texts.length; i += 60) {
       // At most 64 inputs per request (--max-batch-inputs).
-      const { status, body } = await postJson(`${server.url}/v1/models/sentiment/predict`, { texts: texts.slice(i, i + 60) });
+      const { status, body } = await postJson(`${sentimentServer().url}/v1/models/sentiment/predict`, { texts: texts.slice(i, i + 60) });
       expect(status).toBe(200);
       served.push(...(body.predictions as Array<{ scores: { POSITIVE: number } }>).map((p) => p.scores.POSITIVE));
     }
@@ -132,14 +124,7 @@ describe.skipIf(!hasShared)('served features are the trained features', () => {
 });
 
 describe.skipIf((CHOSEN.features.contrast ?? 1) <= 1)('contrast scope, served', () => {
-  let server: VigilProcess;
-  beforeAll(async () => {
-    server = await startVigil(['--no-embedded', '--model', path.join(REPO_ROOT, 'models', 'sentiment')]);
-    await server.waitUntilReady();
-  });
-  afterAll(async () => {
-    await server?.stop();
-  });
+  const sentimentServer = servedSentiment();
 
   it('weighs the clause after "but" more: swapping the clauses moves the score towards the second one', async () => {
     // A bag of words without the contrast scope gives both orders the same score (the same words).
@@ -148,7 +133,7 @@ describe.skipIf((CHOSEN.features.contrast ?? 1) <= 1)('contrast scope, served', 
       ['it looks gorgeous', 'it is a tedious mess'],
     ];
     const texts = pairs.flatMap(([good, bad]) => [`${good} , but ${bad} .`, `${bad} , but ${good} .`]);
-    const { status, body } = await postJson(`${server.url}/v1/models/sentiment/predict`, { texts });
+    const { status, body } = await postJson(`${sentimentServer().url}/v1/models/sentiment/predict`, { texts });
     expect(status).toBe(200);
     const p = (body.predictions as Array<{ scores: { POSITIVE: number } }>).map((x) => x.scores.POSITIVE);
     for (let i = 0; i < p.length; i += 2) expect(p[i + 1]! - p[i]!).toBeGreaterThan(0.02);
