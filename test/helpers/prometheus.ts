@@ -46,6 +46,18 @@ export function run(command: string, args: string[], cwd = REPO_ROOT): { code: n
   return { code: result.status, output: `${result.stdout ?? ''}${result.stderr ?? ''}` };
 }
 
+/** `run` without blocking the event loop, so that several can run side by side. */
+export function runAsync(command: string, args: string[], cwd = REPO_ROOT): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd });
+    let output = '';
+    child.stdout.on('data', (chunk) => (output += chunk));
+    child.stderr.on('data', (chunk) => (output += chunk));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, output }));
+  });
+}
+
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Polls until `check` returns a value (not undefined) or the time is up. */

@@ -13,6 +13,7 @@ import {
   requireMonitoringBinaries,
   ruleExpressions,
   run,
+  runAsync,
   selectorsOf,
   startAlertmanager,
   startNodeExporter,
@@ -85,14 +86,23 @@ describe.skipIf(!haveBinaries)('monitoring stack: config checks', () => {
     expect(result.code, result.output).toBe(0);
   });
 
-  it('the promtool unit tests of every alert pass', () => {
+  it('the promtool unit tests of every alert pass', async () => {
     const dir = path.join(DEPLOY, 'prometheus', 'tests');
     const files = readdirSync(dir).filter((f) => f.endsWith('.yml')).map((f) => path.join(dir, f));
     expect(files.length).toBeGreaterThan(0);
-    const result = run(BINARIES.promtool, ['test', 'rules', ...files]);
-    expect(result.code, result.output).toBe(0);
-    expect(result.output).not.toContain('FAILED');
-  });
+    // One promtool per file, two at a time (one per core): together they take ~45 s of CPU,
+    // most of it evaluating every rule once a simulated minute over hours.
+    const pending = [...files];
+    const failures: string[] = [];
+    const lane = async () => {
+      for (let file = pending.shift(); file; file = pending.shift()) {
+        const result = await runAsync(BINARIES.promtool, ['test', 'rules', file]);
+        if (result.code !== 0 || result.output.includes('FAILED')) failures.push(`${path.basename(file)}:\n${result.output}`);
+      }
+    };
+    await Promise.all([lane(), lane()]);
+    expect(failures).toEqual([]);
+  }, 300_000);
 
   it('every alert is tested by promtool firing and not firing, and has summary, description and a runbook section', () => {
     const alerts = ruleExpressions(readDeploy('prometheus', 'rules', 'alerts.yml')).filter((r) => r.kind === 'alert');
@@ -142,13 +152,16 @@ describe.skipIf(!haveBinaries)('monitoring stack against the live server', () =>
   beforeAll(async () => {
     root = mkdtempSync(path.join(tmpdir(), 'vigil-monitoring-'));
     // A copy of the sentiment model whose queue holds one input: concurrent requests get 503s
-    // from real admission control, the server-side errors the SLO alerts are about.
+    // from real admission control, the server-side errors the SLO alerts are about. The queued
+    // input waits 200 ms for company, so of a crowd arriving within that time all but one are
+    // refused however fast the machine is (with batches of one and no wait, a fast engine
+    // emptied the queue between arrivals and the count of refusals depended on speed).
     const tiny = path.join(root, 'sentiment-tiny-queue');
     cpSync(path.join(REPO_ROOT, 'models', 'sentiment', '1'), tiny, { recursive: true });
     const spec = JSON.parse(readFileSync(path.join(tiny, 'vigil.model.json'), 'utf8'));
     writeFileSync(
       path.join(tiny, 'vigil.model.json'),
-      JSON.stringify({ ...spec, name: 'sentiment-tiny-queue', batching: { maxQueue: 1, maxBatchSize: 1, maxDelayMs: 0 } }, null, 2),
+      JSON.stringify({ ...spec, name: 'sentiment-tiny-queue', batching: { maxQueue: 1, maxBatchSize: 64, maxDelayMs: 200 } }, null, 2),
     );
 
     // Remote models against a fake OpenAI-compatible upstream on loopback: one healthy, one
@@ -254,9 +267,11 @@ describe.skipIf(!haveBinaries)('monitoring stack against the live server', () =>
     expect(mistake.code).toBe(grpcStatus.INVALID_ARGUMENT);
     let grpcRefused = 0;
     const grpcCrowd = async () => {
+      // Two calls at once: one waits in the queue, the other is refused (unless a stalled
+      // machine sends them 200 ms apart; then again).
       const before = grpcRefused;
-      for (let round = 0; round < 50 && grpcRefused === before; round++) {
-        const outcomes = await Promise.allSettled(Array.from({ length: 6 }, () => inferText('sentiment-tiny-queue', 'a crowd over gRPC')));
+      for (let round = 0; round < 10 && grpcRefused === before; round++) {
+        const outcomes = await Promise.allSettled(Array.from({ length: 2 }, () => inferText('sentiment-tiny-queue', 'a crowd over gRPC')));
         for (const o of outcomes) {
           if (o.status === 'rejected') {
             expect((o.reason as { code: number }).code, String(o.reason)).toBe(grpcStatus.UNAVAILABLE);
@@ -264,7 +279,7 @@ describe.skipIf(!haveBinaries)('monitoring stack against the live server', () =>
           }
         }
       }
-      expect(grpcRefused).toBeGreaterThan(before);
+      expect(grpcRefused).toBe(before + 1);
     };
     // Twice, scrapes apart: the series of a new code starts at its first scrape, and rate() sees
     // only what came after it.
@@ -321,9 +336,8 @@ describe.skipIf(!haveBinaries)('monitoring stack against the live server', () =>
       expect(r.body.model).toBe('positive-thought');
     }
 
-    // The error burst: rounds of concurrent requests into a queue of one.
-    // How many are shed depends on how fast the server is, so rounds go on (a few per second)
-    // until Prometheus has seen enough of them, rather than a fixed number of rounds.
+    // The error burst: rounds of concurrent requests into a queue of one, each round 39 of 40
+    // refused.
     const crowd = async () => {
       const results = await Promise.all(
         Array.from({ length: 40 }, () => postJson(`${vigil.url}/v1/models/sentiment-tiny-queue/predict`, { text: 'a crowd arrives at once' })),
@@ -333,17 +347,34 @@ describe.skipIf(!haveBinaries)('monitoring stack against the live server', () =>
     };
     let shed = 0;
     for (let round = 0; round < 10; round++) shed += await crowd();
-    expect(shed).toBeGreaterThan(50);
+    expect(shed).toBeGreaterThan(10 * 30); // a few may arrive after the 200 ms and queue
 
-    // Prometheus sees the 503s...
-    const ratio = await waitFor(async () => {
-      const [sample] = await query('job:slo_errors_per_request:ratio_rate5m{job="vigil"}');
-      const value = Number(sample?.value?.[1]);
-      if (value > 14.4 * 0.005) return value;
-      await crowd();
-      return undefined;
-    }, 'the 5m SLO error ratio to pass 14.4x the budget', 100_000);
-    expect(ratio).toBeLessThan(1);
+    // Prometheus sees the 503s: every condition of the fast-burn page pair holds. The long
+    // window also needs 0.1 requests/s, i.e. 360 counted in the hour, and a series counts only
+    // what came after its first scrape; so the crowds go on until Prometheus has counted twice
+    // that. (A CI run stopped them once the 5m ratio alone was high and got no page: the hour
+    // had about 0.1 requests/s, and an alert on that edge flaps, firing or not by the
+    // extrapolation of one evaluation; the dashboard's ALERTS annotation then found nothing.)
+    const burn = { ratio5m: NaN, ratio1h: NaN, requests1h: NaN };
+    const sampleOf = async (expr: string) => Number((await query(expr))[0]?.value?.[1]);
+    const burning = async () => {
+      burn.ratio5m = await sampleOf('job:slo_errors_per_request:ratio_rate5m{job="vigil"}');
+      burn.ratio1h = await sampleOf('job:slo_errors_per_request:ratio_rate1h{job="vigil"}');
+      burn.requests1h = await sampleOf('job:slo_requests:rate1h{job="vigil"}');
+      return burn.ratio5m > 14.4 * 0.005 && burn.ratio1h > 14.4 * 0.005 && burn.requests1h > 0.2;
+    };
+    await waitFor(
+      async () => {
+        if (await burning()) return true;
+        await crowd();
+        return undefined;
+      },
+      'the fast-burn conditions with room (5m and 1h error ratios over 14.4x the budget, 0.2 requests/s in the hour)',
+      100_000,
+    ).catch((error) => {
+      throw new Error(`${(error as Error).message}; last seen ${JSON.stringify(burn)}`);
+    });
+    expect(burn.ratio5m).toBeLessThan(1);
 
     // ...the real fast-burn alert fires, and Alertmanager's real routing pages the webhook.
     const page = await waitFor(
@@ -351,7 +382,11 @@ describe.skipIf(!haveBinaries)('monitoring stack against the live server', () =>
         webhook.received.find((n) => n.body?.status === 'firing' && n.body.alerts?.some((a: any) => a.labels.alertname === 'VigilErrorBudgetBurnFast')),
       'VigilErrorBudgetBurnFast at the webhook',
       100_000,
-    );
+    ).catch(async (error) => {
+      await burning();
+      const alerts = await fetch(`${prometheus.url}/api/v1/alerts`).then((r) => r.text());
+      throw new Error(`${(error as Error).message}; burn ${JSON.stringify(burn)}; Prometheus alerts ${alerts.slice(0, 2000)}`);
+    });
     expect(page.path).toBe('/alerts/page');
     expect(page.body.receiver).toBe('page');
     const alert = page.body.alerts.find((a: any) => a.labels.alertname === 'VigilErrorBudgetBurnFast');
@@ -361,8 +396,7 @@ describe.skipIf(!haveBinaries)('monitoring stack against the live server', () =>
     // Nothing paged that should not have: every page is an SLO burn.
     const paged = webhook.received.filter((n) => n.path === '/alerts/page').flatMap((n) => n.body.alerts.map((a: any) => a.labels.alertname));
     expect(new Set(paged)).toEqual(new Set(['VigilErrorBudgetBurnFast']));
-    // Two waits of up to 100 s each on a loaded machine (the full suite ran it in 68 s and timed
-    // out a 60 s wait once; alone it takes ~30 s).
+    // Two waits of up to 100 s each on a loaded machine (alone the test takes ~30 s).
   }, 300_000);
 
   it('records the gRPC listener by method and code: refusals are server errors, the caller\'s mistake is not', async () => {
