@@ -37,11 +37,23 @@ export interface HistoryResponse {
 
 /**
  * Routes left out of traffic, errors and latency: Prometheus' scrapes, the Monitor tab's own
- * polling and health probes would otherwise show up as traffic on an idle server, and a
- * readiness 503 while models load or the server drains is not a failed user request. The
- * Prometheus SLO rules (deploy/prometheus/rules/recording.yml) leave out the same routes.
+ * polling and health probes (Vigil's own and the Open Inference Protocol's) would otherwise
+ * show up as traffic on an idle server, and a readiness 503 while models load or the server
+ * drains is not a failed user request. The Prometheus SLO rules
+ * (deploy/prometheus/rules/recording.yml) leave out the same routes; test/unit/slo-routes.test.ts
+ * keeps the two in step.
  */
-export const SELF_ROUTES: ReadonlySet<string> = new Set(['/metrics', '/v1/monitor/history', '/alive', '/ready', '/health']);
+export const SELF_ROUTES: ReadonlySet<string> = new Set([
+  '/metrics',
+  '/v1/monitor/history',
+  '/alive',
+  '/ready',
+  '/health',
+  '/v2/health/live',
+  '/v2/health/ready',
+  '/v2/models/:name/ready',
+  '/v2/models/:name/versions/:version/ready',
+]);
 
 /** Cumulative readings of the registry at one instant. */
 export interface Snapshot {
