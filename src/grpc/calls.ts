@@ -46,6 +46,7 @@ function firstValue(metadata: Metadata, name: string): string | undefined {
 export function unary<Req, Res>(deps: CallDeps, service: string, method: string, handle: (request: Req, call: CallInfo) => Res | Promise<Res>): handleUnaryCall<Req, Res> {
   const { metrics, logger } = deps;
   const started = metrics.started.labels({ grpc_service: service, grpc_method: method, grpc_type: 'unary' });
+  metrics.declare(service, method, 'unary');
   return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
     const begun = performance.now();
     started.inc();

@@ -8,6 +8,16 @@ import { LATENCY_BUCKETS } from '../observability/metrics.js';
  * dashboards written for those work here. Labels are bounded: the services and methods Vigil
  * declares (grpc-js answers unknown methods itself, before any handler) and the 17 status codes.
  */
+/**
+ * Status codes whose `grpc_server_handled_total` series exist, at 0, for every method from
+ * start-up: OK and the server errors the gRPC SLO counts (deploy/prometheus/rules/recording.yml).
+ * Prometheus counts a series from its first scrape, so the calls that create a series are
+ * invisible to rate(): the first refusals of a burst would not burn the budget. The caller's
+ * mistakes (INVALID_ARGUMENT, NOT_FOUND, ...) are left to appear when they happen, keeping the
+ * series count at methods x 7.
+ */
+export const CODES_FROM_START = ['OK', 'UNKNOWN', 'INTERNAL', 'UNAVAILABLE', 'DEADLINE_EXCEEDED', 'DATA_LOSS', 'UNIMPLEMENTED'] as const;
+
 export class GrpcMetrics {
   readonly started: Counter<'grpc_service' | 'grpc_method' | 'grpc_type'>;
   readonly handled: Counter<'grpc_service' | 'grpc_method' | 'grpc_type' | 'grpc_code'>;
@@ -36,6 +46,11 @@ export class GrpcMetrics {
       registers: [registry],
     });
     this.inFlight = new Gauge({ name: 'grpc_server_in_flight', help: 'gRPC calls being handled now.', registers: [registry] });
+  }
+
+  /** Creates a method's handled series for CODES_FROM_START at 0 (see there why). */
+  declare(service: string, method: string, type: 'unary' | 'server_stream' = 'unary'): void {
+    for (const code of CODES_FROM_START) this.handled.inc({ grpc_service: service, grpc_method: method, grpc_type: type, grpc_code: code }, 0);
   }
 
   /** The bound counter and histogram of one (service, method, code), made once. */

@@ -101,6 +101,16 @@ describe.skipIf(!HAVE_SPEC)('OIP over gRPC', () => {
   });
 
   describe('health and metadata', () => {
+    it('before any call, OK and the server errors of each method are series at 0 (rate() then sees the first)', async () => {
+      const text = await fetch(`${vigil.url}/metrics`).then((r) => r.text());
+      const zeros = (method: string) =>
+        [...text.matchAll(new RegExp(`^grpc_server_handled_total\\{[^}]*grpc_method="${method}"[^}]*grpc_code="([A-Z_]+)"\\} 0$`, 'gm'))].map((m) => m[1]).sort();
+      const expected = ['DATA_LOSS', 'DEADLINE_EXCEEDED', 'INTERNAL', 'OK', 'UNAVAILABLE', 'UNIMPLEMENTED', 'UNKNOWN'];
+      for (const method of ['ModelInfer', 'ModelMetadata', 'ServerReady']) expect(zeros(method), method).toEqual(expected);
+      // The caller's mistakes appear when they happen.
+      expect(text).not.toMatch(/grpc_code="INVALID_ARGUMENT"/);
+    });
+
     it('ServerLive, ServerReady, ServerMetadata', async () => {
       expect((await unaryCall(client, 'ServerLive', {})).response).toEqual({ live: true });
       expect((await unaryCall(client, 'ServerReady', {})).response).toEqual({ ready: true });
