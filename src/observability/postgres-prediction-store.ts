@@ -3,6 +3,7 @@ import type pg from 'pg';
 import { VigilError } from '../errors.js';
 import { createPool, describeError, isRefusedStatement, migrate, type PoolLike } from '../store/postgres.js';
 import { redactUrl } from '../store/target.js';
+import { finiteOrNull, PREDICTION_COLUMNS, recordColumns, storedPrediction, type PredictionRow } from './prediction-row.js';
 import type { LabelItem, PredictionRecord, PredictionStore, StoreEvents, StoredPrediction } from './prediction-store.js';
 
 /**
@@ -46,45 +47,6 @@ const BATCH_ROWS = 1000;
 const PRUNE_CHUNK = 5000;
 /** Any constant works; every replica takes the same one ("vigp" in ASCII). */
 const PRUNE_LOCK = 0x76696770;
-
-interface Row {
-  id: string;
-  request_id: string;
-  idx: number;
-  model: string;
-  version: string;
-  created_at: string;
-  label: string | null;
-  score: number | null;
-  value: number | null;
-  fallback_from: string | null;
-  fallback_reason: string | null;
-  input: string | null;
-  true_label: string | null;
-  true_value: number | null;
-  labelled_at: string | null;
-  shadow: boolean;
-}
-
-const COLUMNS = 'id, request_id, idx, model, version, created_at, label, score, value, fallback_from, fallback_reason, input, true_label, true_value, labelled_at, shadow';
-
-function fromRow(row: Row): StoredPrediction {
-  // bigint columns arrive as strings; ids and Unix milliseconds stay far below 2^53.
-  const out: StoredPrediction = { id: Number(row.id), requestId: row.request_id, index: row.idx, model: row.model, version: row.version, createdAt: Number(row.created_at) };
-  if (row.label !== null) out.label = row.label;
-  if (row.score !== null) out.score = row.score;
-  if (row.value !== null) out.value = row.value;
-  if (row.fallback_from !== null) out.fallbackFrom = row.fallback_from;
-  if (row.fallback_reason !== null) out.fallbackReason = row.fallback_reason;
-  if (row.input !== null) out.input = row.input;
-  if (row.true_label !== null) out.trueLabel = row.true_label;
-  if (row.true_value !== null) out.trueValue = row.true_value;
-  if (row.labelled_at !== null) out.labelledAt = Number(row.labelled_at);
-  if (row.shadow) out.shadow = true;
-  return out;
-}
-
-const finiteOrNull = (v: number | undefined) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 
 /** A lookup the database cannot answer now: the caller may retry (503, not the caller's fault). */
 export class PredictionLogUnavailable extends VigilError {
@@ -235,17 +197,7 @@ export class PostgresPredictionStore implements PredictionStore {
   private async insert(rows: (PredictionRecord & { seq?: number })[]): Promise<void> {
     const cols: unknown[][] = Array.from({ length: 14 }, () => new Array(rows.length));
     rows.forEach((r, i) => {
-      cols[0]![i] = r.requestId;
-      cols[1]![i] = r.index;
-      cols[2]![i] = r.model;
-      cols[3]![i] = r.version;
-      cols[4]![i] = Math.round(r.createdAt);
-      cols[5]![i] = r.label ?? null;
-      cols[6]![i] = finiteOrNull(r.score);
-      cols[7]![i] = finiteOrNull(r.value);
-      cols[8]![i] = r.fallbackFrom ?? null;
-      cols[9]![i] = r.fallbackReason ?? null;
-      cols[10]![i] = r.input ?? null;
+      recordColumns(r).forEach((value, c) => (cols[c]![i] = value));
       cols[11]![i] = r.shadow === true;
       cols[12]![i] = this.replica;
       cols[13]![i] = r.seq;
@@ -305,8 +257,8 @@ export class PostgresPredictionStore implements PredictionStore {
   async find(requestId: string): Promise<StoredPrediction[]> {
     // This replica's own queued rows first, so feedback right after a prediction joins.
     if (this.pending.length > 0 || this.inFlight) await this.flush();
-    const rows = await this.query<Row>(`SELECT ${COLUMNS} FROM vigil_predictions WHERE request_id = $1 ORDER BY idx, id`, [requestId]);
-    return rows.map(fromRow);
+    const rows = await this.query<PredictionRow>(`SELECT ${PREDICTION_COLUMNS} FROM vigil_predictions WHERE request_id = $1 ORDER BY idx, id`, [requestId]);
+    return rows.map(storedPrediction);
   }
 
   async label(items: LabelItem[]): Promise<{ ok: true } | { ok: false; already: number }> {
@@ -346,11 +298,11 @@ export class PostgresPredictionStore implements PredictionStore {
   }
 
   async recentLabelled(model: string, version: string, limit: number): Promise<StoredPrediction[]> {
-    const rows = await this.query<Row>(
-      `SELECT ${COLUMNS} FROM vigil_predictions WHERE model = $1 AND version = $2 AND labelled_at IS NOT NULL ORDER BY labelled_at DESC, id DESC LIMIT $3`,
+    const rows = await this.query<PredictionRow>(
+      `SELECT ${PREDICTION_COLUMNS} FROM vigil_predictions WHERE model = $1 AND version = $2 AND labelled_at IS NOT NULL ORDER BY labelled_at DESC, id DESC LIMIT $3`,
       [model, version, limit],
     );
-    return rows.reverse().map(fromRow);
+    return rows.reverse().map(storedPrediction);
   }
 
   async count(): Promise<number> {

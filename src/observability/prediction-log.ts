@@ -1,6 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { finiteOrNull, recordColumns, storedPrediction, PREDICTION_COLUMNS, type PredictionRecord, type PredictionRow, type StoredPrediction } from './prediction-row.js';
+import { RowBuffer } from './row-buffer.js';
 
 /**
  * The prediction log: one SQLite row per prediction (request id, index within the request,
@@ -21,32 +23,7 @@ import Database from 'better-sqlite3';
  * - File databases use WAL, so readers (sqlite3 on the command line) never block the server.
  */
 
-export interface PredictionRecord {
-  requestId: string;
-  /** Position of the input within its request (0 for single-input requests). */
-  index: number;
-  model: string;
-  version: string;
-  /** Unix time in milliseconds. */
-  createdAt: number;
-  label?: string;
-  score?: number;
-  value?: number;
-  fallbackFrom?: string;
-  fallbackReason?: string;
-  /** Only with --log-inputs, already scrubbed. */
-  input?: string;
-  /** A shadow version's copy: nobody got this answer; a label scores it beside the one given. */
-  shadow?: boolean;
-}
-
-export interface StoredPrediction extends PredictionRecord {
-  id: number;
-  trueLabel?: string;
-  trueValue?: number;
-  /** Unix time in milliseconds; absent until labelled. */
-  labelledAt?: number;
-}
+export type { PredictionRecord, StoredPrediction } from './prediction-row.js';
 
 export interface PredictionLogOptions {
   /** A file path, or ':memory:' (the default). */
@@ -110,42 +87,6 @@ CREATE INDEX IF NOT EXISTS predictions_created ON predictions (created_at);
 CREATE INDEX IF NOT EXISTS predictions_labelled ON predictions (model, version, labelled_at) WHERE labelled_at IS NOT NULL;
 `;
 
-interface Row {
-  id: number;
-  request_id: string;
-  idx: number;
-  model: string;
-  version: string;
-  created_at: number;
-  label: string | null;
-  score: number | null;
-  value: number | null;
-  fallback_from: string | null;
-  fallback_reason: string | null;
-  input: string | null;
-  true_label: string | null;
-  true_value: number | null;
-  labelled_at: number | null;
-  shadow: number;
-}
-
-function fromRow(row: Row): StoredPrediction {
-  const out: StoredPrediction = { id: row.id, requestId: row.request_id, index: row.idx, model: row.model, version: row.version, createdAt: row.created_at };
-  if (row.label !== null) out.label = row.label;
-  if (row.score !== null) out.score = row.score;
-  if (row.value !== null) out.value = row.value;
-  if (row.fallback_from !== null) out.fallbackFrom = row.fallback_from;
-  if (row.fallback_reason !== null) out.fallbackReason = row.fallback_reason;
-  if (row.input !== null) out.input = row.input;
-  if (row.true_label !== null) out.trueLabel = row.true_label;
-  if (row.true_value !== null) out.trueValue = row.true_value;
-  if (row.labelled_at !== null) out.labelledAt = row.labelled_at;
-  if (row.shadow === 1) out.shadow = true;
-  return out;
-}
-
-const finiteOrNull = (v: number | undefined) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
-
 export class PredictionLog {
   readonly path: string;
   readonly maxRows: number;
@@ -155,12 +96,9 @@ export class PredictionLog {
   /** Rows written so far. */
   written = 0;
   private readonly db: Database.Database;
-  private pending: PredictionRecord[] = [];
-  private timer: NodeJS.Timeout | undefined;
+  private readonly pending: RowBuffer<PredictionRecord>;
   private readonly pruneTimer: NodeJS.Timeout | undefined;
   private closed = false;
-  /** A flush is scheduled for the next turn of the event loop (the size threshold was crossed). */
-  private soon = false;
   private readonly now: () => number;
   private readonly insert: Database.Statement;
   private readonly insertMany: (rows: PredictionRecord[]) => void;
@@ -176,6 +114,16 @@ export class PredictionLog {
   constructor(private readonly options: PredictionLogOptions = {}) {
     this.path = options.path && options.path !== '' ? options.path : MEMORY;
     this.now = options.now ?? Date.now;
+    this.pending = new RowBuffer({
+      flushSize: options.flushSize ?? 256,
+      flushIntervalMs: options.flushIntervalMs ?? 200,
+      maxPending: MAX_PENDING,
+      due: () => this.flushInBackground(),
+      dropped: (rows) => {
+        this.dropped += rows;
+        this.options.onDrop?.(rows);
+      },
+    });
     const inMemory = this.path === MEMORY;
     this.maxRows = options.maxRows ?? (inMemory ? DEFAULT_MEMORY_MAX_ROWS : DEFAULT_MAX_ROWS);
     this.maxAgeDays = options.maxAgeDays ?? DEFAULT_MAX_AGE_DAYS;
@@ -196,11 +144,11 @@ export class PredictionLog {
     );
     this.insertMany = this.db.transaction((rows: PredictionRecord[]) => {
       for (const r of rows) {
-        this.insert.run(r.requestId, r.index, r.model, r.version, Math.round(r.createdAt), r.label ?? null, finiteOrNull(r.score), finiteOrNull(r.value), r.fallbackFrom ?? null, r.fallbackReason ?? null, r.input ?? null, r.shadow ? 1 : 0);
+        this.insert.run(...recordColumns(r), r.shadow ? 1 : 0);
       }
     });
-    this.byRequest = this.db.prepare('SELECT * FROM predictions WHERE request_id = ? ORDER BY idx, id');
-    this.labelledOf = this.db.prepare('SELECT * FROM predictions WHERE model = ? AND version = ? AND labelled_at IS NOT NULL ORDER BY labelled_at DESC, id DESC LIMIT ?');
+    this.byRequest = this.db.prepare(`SELECT ${PREDICTION_COLUMNS} FROM predictions WHERE request_id = ? ORDER BY idx, id`);
+    this.labelledOf = this.db.prepare(`SELECT ${PREDICTION_COLUMNS} FROM predictions WHERE model = ? AND version = ? AND labelled_at IS NOT NULL ORDER BY labelled_at DESC, id DESC LIMIT ?`);
     this.setLabel = this.db.prepare('UPDATE predictions SET true_label = ?, true_value = ?, labelled_at = ? WHERE id = ? AND labelled_at IS NULL');
     // ORDER BY created_at lets SQLite use predictions_created; ORDER BY id scanned the whole table at every prune.
     this.deleteOlder = this.db.prepare('DELETE FROM predictions WHERE id IN (SELECT id FROM predictions WHERE created_at < ? ORDER BY created_at LIMIT ?)');
@@ -225,38 +173,14 @@ export class PredictionLog {
       this.write(records);
       return;
     }
-    for (const r of records) this.pending.push(r);
-    if (this.pending.length > MAX_PENDING) {
-      // The database has not taken rows for a while: drop the oldest tenth at once (cheap, and rare).
-      const excess = this.pending.length - MAX_PENDING + Math.floor(MAX_PENDING / 10);
-      this.pending.splice(0, excess);
-      this.dropped += excess;
-      this.options.onDrop?.(excess);
-    }
-    if (this.pending.length >= (this.options.flushSize ?? 256)) {
-      // Soon, but not inside the request that crossed the threshold.
-      if (!this.soon) {
-        clearTimeout(this.timer);
-        this.soon = true;
-        this.timer = setTimeout(() => this.flushInBackground(), 0);
-        this.timer.unref();
-      }
-    } else if (!this.timer) {
-      this.timer = setTimeout(() => this.flushInBackground(), this.options.flushIntervalMs ?? 200);
-      this.timer.unref();
-    }
+    this.pending.add(records);
   }
 
   /** The timer's flush: FLUSH_CHUNK rows per transaction, one transaction per turn of the event loop. */
   private flushInBackground(): void {
-    this.timer = undefined;
-    this.soon = false;
     if (this.pending.length <= FLUSH_CHUNK) return this.flush();
-    this.write(this.pending.splice(0, FLUSH_CHUNK));
-    // Set before the next append could, so it does not schedule a second writer.
-    this.soon = true;
-    this.timer = setTimeout(() => this.flushInBackground(), 0);
-    this.timer.unref();
+    this.write(this.pending.take(FLUSH_CHUNK));
+    this.pending.dueSoon();
   }
 
   get pendingRows(): number {
@@ -265,13 +189,9 @@ export class PredictionLog {
 
   /** Writes every queued row now, in one transaction. */
   flush(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    this.soon = false;
-    if (this.pending.length === 0 || !this.db.open) return;
-    const rows = this.pending;
-    this.pending = [];
-    this.write(rows);
+    if (!this.db.open) return this.pending.stop();
+    const rows = this.pending.take();
+    if (rows.length > 0) this.write(rows);
   }
 
   private write(rows: PredictionRecord[]): void {
@@ -288,8 +208,8 @@ export class PredictionLog {
   /** Every prediction of a request (a client may reuse a request id: newest last), flushing first. */
   find(requestId: string): StoredPrediction[] {
     this.flush();
-    const rows = this.byRequest.all(requestId) as Row[];
-    return rows.map(fromRow);
+    const rows = this.byRequest.all(requestId) as PredictionRow[];
+    return rows.map(storedPrediction);
   }
 
   /**
@@ -316,8 +236,8 @@ export class PredictionLog {
   /** The newest `limit` labelled predictions of a model version, oldest first (label arrival order). */
   recentLabelled(model: string, version: string, limit: number): StoredPrediction[] {
     this.flush();
-    const rows = this.labelledOf.all(model, version, limit) as Row[];
-    return rows.reverse().map(fromRow);
+    const rows = this.labelledOf.all(model, version, limit) as PredictionRow[];
+    return rows.reverse().map(storedPrediction);
   }
 
   count(): number {

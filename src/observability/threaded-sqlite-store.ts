@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { workerFile } from '../worker-file.js';
+import { RowBuffer } from './row-buffer.js';
 import { DEFAULT_MAX_AGE_DAYS, DEFAULT_MAX_ROWS, DEFAULT_MEMORY_MAX_ROWS, MEMORY, PredictionLog, type PredictionLogOptions } from './prediction-log.js';
 import type { LabelItem, PredictionRecord, PredictionStore, StoredPrediction } from './prediction-store.js';
 import type { FromStoreThread, StoreWorkerData, ToStoreThread } from './sqlite-store-protocol.js';
@@ -31,13 +32,11 @@ export class ThreadedSqliteStore implements PredictionStore {
   private readonly worker: Worker;
   private readonly ready: Promise<void>;
   private failure: Error | undefined;
-  private pending: PredictionRecord[] = [];
+  private readonly pending: RowBuffer<PredictionRecord>;
   private posted = 0;
   private writtenThere = 0;
   private droppedThere = 0;
   private droppedHere = 0;
-  private timer: NodeJS.Timeout | undefined;
-  private soon = false;
   private nextId = 0;
   private readonly calls = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
   private closing: Promise<void> | undefined;
@@ -49,6 +48,14 @@ export class ThreadedSqliteStore implements PredictionStore {
     this.inMemory = this.location === MEMORY;
     this.maxRows = options.maxRows ?? (this.inMemory ? DEFAULT_MEMORY_MAX_ROWS : DEFAULT_MAX_ROWS);
     this.maxAgeDays = options.maxAgeDays ?? DEFAULT_MAX_AGE_DAYS;
+    this.pending = new RowBuffer({
+      flushSize: options.flushSize ?? 256,
+      flushIntervalMs: options.flushIntervalMs ?? 200,
+      maxPending: MAX_PENDING,
+      due: () => this.post(),
+      dropped: (rows) => this.drop(rows),
+      inTransit: () => this.posted - this.writtenThere - this.droppedThere,
+    });
     // Opened once here first, so a path that cannot be a database stops the start with the same
     // error as before, synchronously (the thread opens it again for good).
     if (!this.inMemory) new PredictionLog({ path: this.location, maxRows: 0, maxAgeDays: 0, pruneIntervalMs: 0 }).close();
@@ -89,26 +96,7 @@ export class ThreadedSqliteStore implements PredictionStore {
       if (records.length > 0 && !this.closing) this.drop(records.length);
       return;
     }
-    for (const r of records) this.pending.push(r);
-    const waiting = this.pendingRows;
-    if (waiting > MAX_PENDING) {
-      // The writer has not kept up for a while: drop the oldest tenth at once (cheap, and rare).
-      const excess = Math.min(this.pending.length, waiting - MAX_PENDING + Math.floor(MAX_PENDING / 10));
-      this.pending.splice(0, excess);
-      this.drop(excess);
-    }
-    if (this.pending.length >= (this.options.flushSize ?? 256)) {
-      // Soon, but not inside the request that crossed the threshold.
-      if (!this.soon) {
-        clearTimeout(this.timer);
-        this.soon = true;
-        this.timer = setTimeout(() => this.post(), 0);
-        this.timer.unref();
-      }
-    } else if (!this.timer) {
-      this.timer = setTimeout(() => this.post(), this.options.flushIntervalMs ?? 200);
-      this.timer.unref();
-    }
+    this.pending.add(records);
   }
 
   async flush(): Promise<void> {
@@ -146,12 +134,9 @@ export class ThreadedSqliteStore implements PredictionStore {
 
   /** The queued rows, to the writer thread in one message. */
   private post(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    this.soon = false;
-    if (this.pending.length === 0 || this.failure) return;
-    const rows = this.pending;
-    this.pending = [];
+    if (this.failure) return this.pending.stop();
+    const rows = this.pending.take();
+    if (rows.length === 0) return;
     this.posted += rows.length;
     this.worker.postMessage({ type: 'append', rows } satisfies ToStoreThread);
   }
@@ -202,7 +187,7 @@ export class ThreadedSqliteStore implements PredictionStore {
     this.notStarted?.(error);
     // What was still queued here or on its way is lost: counted, and said once.
     const lost = this.pendingRows;
-    this.pending = [];
+    this.pending.clear();
     if (lost > 0 && !this.closing) {
       this.droppedHere += lost;
       this.options.onError?.(error, lost);
