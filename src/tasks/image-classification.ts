@@ -1,7 +1,7 @@
 import { InvalidInput } from '../errors.js';
 import type { ModelSpec } from '../models/spec.js';
 import { type OnnxSession, Tensor } from '../runtimes/onnx/session.js';
-import { loadOnnxSession } from './onnx-session-loader.js';
+import { loadOnnxSession, OnnxPipeline } from './onnx-session-loader.js';
 import { imageDecoder } from './image-decoder.js';
 import { DEFAULT_IMAGE_LIMITS, decodeBase64Image, type FitOptions, type ImageLimits } from './image-preprocessing.js';
 import { softmax } from './math.js';
@@ -113,7 +113,7 @@ function labelsFor(spec: ModelSpec, classes: number): string[] {
   return Array.from({ length: classes }, (_, i) => labels[i] ?? String(i));
 }
 
-class ImageClassificationPipeline implements Pipeline<ImageInput, Float32Array, Float32Array> {
+class ImageClassificationPipeline extends OnnxPipeline implements Pipeline<ImageInput, Float32Array, Float32Array> {
   private readonly inputName: string;
   private readonly outputName: string;
   /** Dimensions after the batch one: [H*W], [H,W] or [1,H,W], whichever the graph declares. */
@@ -123,10 +123,11 @@ class ImageClassificationPipeline implements Pipeline<ImageInput, Float32Array, 
 
   constructor(
     private readonly spec: ModelSpec,
-    private readonly session: OnnxSession,
+    session: OnnxSession,
     private readonly settings: ImageSettings,
     private readonly limits: ImageLimits = DEFAULT_IMAGE_LIMITS,
   ) {
+    super(session);
     const { inputs, outputs } = session.describe();
     const input = inputs.find((i) => i.name === spec.inputs?.[0]?.name) ?? inputs[0];
     const output = outputs.find((o) => o.name === spec.outputs?.[0]?.name) ?? outputs[0];
@@ -187,23 +188,6 @@ class ImageClassificationPipeline implements Pipeline<ImageInput, Float32Array, 
 
   sampleInput(): ImageInput {
     return { pixels: new Float32Array(this.settings.width * this.settings.height), field: 'pixels' };
-  }
-
-  signature() {
-    return this.session.describe();
-  }
-
-  /** One batch at a time per session: --sessions N lets the batcher run N at once. */
-  get concurrency(): number {
-    return this.session.concurrency;
-  }
-
-  get engine() {
-    return this.session.engine;
-  }
-
-  async release(): Promise<void> {
-    await this.session.release();
   }
 }
 

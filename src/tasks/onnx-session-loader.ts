@@ -18,3 +18,28 @@ export function loadOnnxSession(spec: ModelSpec, options: LoadOptions): Promise<
     sessions: options.sessions ?? spec.onnx.sessions,
   }, options.engine && { ...options.engine, placement: spec.onnx.placement ?? options.engine.placement });
 }
+
+/**
+ * What every pipeline over one ONNX session answers the same way: its tensors as the graph
+ * declares them, how many batches it runs at once, where its engine runs, and release.
+ */
+export abstract class OnnxPipeline {
+  constructor(protected readonly session: OnnxSession) {}
+
+  signature(): ReturnType<OnnxSession['describe']> {
+    return this.session.describe();
+  }
+
+  /** One batch at a time per session: --sessions N lets the batcher run N at once. */
+  get concurrency(): number {
+    return this.session.concurrency;
+  }
+
+  get engine(): OnnxSession['engine'] {
+    return this.session.engine;
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}

@@ -1,7 +1,7 @@
 import { InvalidInput } from '../errors.js';
 import type { ModelSpec } from '../models/spec.js';
 import { type OnnxSession, Tensor } from '../runtimes/onnx/session.js';
-import { loadOnnxSession } from './onnx-session-loader.js';
+import { loadOnnxSession, OnnxPipeline } from './onnx-session-loader.js';
 import type { ParsedRequest, Pipeline, Prediction, RequestLimits, TaskDefinition } from './types.js';
 
 /**
@@ -145,15 +145,16 @@ function invalidRow(input: TabularInput, settings: TabularSettings): InvalidInpu
 }
 
 /** Values of regression predictions, per model version: the distribution drift shows in. */
-class TabularRegressionPipeline implements Pipeline<TabularInput, Float32Array, number> {
+class TabularRegressionPipeline extends OnnxPipeline implements Pipeline<TabularInput, Float32Array, number> {
   private readonly inputName: string;
   private readonly outputName: string;
 
   constructor(
     spec: ModelSpec,
-    private readonly session: OnnxSession,
+    session: OnnxSession,
     private readonly settings: TabularSettings,
   ) {
+    super(session);
     const { inputs, outputs } = session.describe();
     const input = inputs.find((i) => i.name === spec.inputs?.[0]?.name) ?? inputs[0];
     const output = outputs.find((o) => o.name === spec.outputs?.[0]?.name) ?? outputs[0];
@@ -202,23 +203,6 @@ class TabularRegressionPipeline implements Pipeline<TabularInput, Float32Array, 
   sampleInput(): TabularInput {
     // Each feature at its training mean (or 0): a typical row.
     return { features: Object.fromEntries(this.settings.features.map((f) => [f.name, f.mean ?? 0])), field: 'features' };
-  }
-
-  signature() {
-    return this.session.describe();
-  }
-
-  /** One batch at a time per session: --sessions N lets the batcher run N at once. */
-  get concurrency(): number {
-    return this.session.concurrency;
-  }
-
-  get engine() {
-    return this.session.engine;
-  }
-
-  async release(): Promise<void> {
-    await this.session.release();
   }
 }
 

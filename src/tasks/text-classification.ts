@@ -2,7 +2,7 @@ import path from 'node:path';
 import { InvalidInput } from '../errors.js';
 import type { ModelSpec } from '../models/spec.js';
 import { type OnnxSession, Tensor } from '../runtimes/onnx/session.js';
-import { loadOnnxSession } from './onnx-session-loader.js';
+import { loadOnnxSession, OnnxPipeline } from './onnx-session-loader.js';
 import { loadTokenizer, type SpecialTokenIds, type TextTokenizer } from './tokenizer.js';
 import { softmax } from './math.js';
 import type { ParsedRequest, Pipeline, Prediction, RequestLimits, TaskDefinition } from './types.js';
@@ -100,18 +100,20 @@ export function writeInt64Rows(ids: BigInt64Array, mask: BigInt64Array, batch: r
   });
 }
 
-class TextClassificationPipeline implements Pipeline<string, EncodedText, Float32Array> {
+class TextClassificationPipeline extends OnnxPipeline implements Pipeline<string, EncodedText, Float32Array> {
   /** Label names by class index, set on the first decode (the graph's output says how many). */
   private labels: string[] | undefined;
 
   constructor(
     private readonly spec: ModelSpec,
-    private readonly session: OnnxSession,
+    session: OnnxSession,
     private readonly tokenizer: TextTokenizer,
     private readonly maxLength: number,
     private readonly usesAttentionMask: boolean,
     private readonly specialTokens: SpecialTokenIds = { special: new Set() },
-  ) {}
+  ) {
+    super(session);
+  }
 
   encode(text: string): EncodedText {
     return this.tokenizer.encode(text, this.maxLength);
@@ -152,22 +154,6 @@ class TextClassificationPipeline implements Pipeline<string, EncodedText, Float3
 
   sampleInput(): string {
     return 'I am so happy today!';
-  }
-
-  signature() {
-    return this.session.describe();
-  }
-
-  get concurrency(): number {
-    return this.session.concurrency;
-  }
-
-  get engine() {
-    return this.session.engine;
-  }
-
-  async release(): Promise<void> {
-    await this.session.release();
   }
 }
 
