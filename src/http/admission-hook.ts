@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Refusal } from '../serving/admission.js';
 import type { ServerContext } from './context.js';
+import { UNBOUNDED_PATHS } from './door.js';
 import { sendError } from './errors.js';
 
 const SHED = 'vigilShed';
@@ -12,12 +13,6 @@ declare module 'fastify' {
   }
 }
 
-/**
- * Health and metrics are never behind the in-flight bounds: an orchestrator must be able to
- * see a saturated server as alive (and a scraper see why it is saturated).
- */
-export const UNBOUNDED_ROUTES: ReadonlySet<string> = new Set(['/alive', '/ready', '/health', '/metrics', '/v2/health/live', '/v2/health/ready']);
-
 /** Seconds a client is told to wait when the server is shutting down (another replica answers). */
 const SHUTDOWN_RETRY_AFTER_S = 1;
 
@@ -27,9 +22,8 @@ function isInference(request: FastifyRequest, route: string): boolean {
 }
 
 /**
- * The HTTP side of admission (src/serving/admission.ts): the process bound in the earliest
- * hook there is (the route is known, the body not yet read), a model's bound as soon as the
- * body is in. Also where draining shows: while the server drains
+ * The HTTP side of admission (src/serving/admission.ts) within fastify: a model's bound as
+ * soon as the body is in (the process bound comes earlier, in door.ts). Also where draining shows: while the server drains
  * every answer says `Connection: close`, and once the listener has closed, requests still
  * arriving on open connections get a 503 with Retry-After instead of fastify's bare one.
  */
@@ -43,7 +37,7 @@ export function registerAdmission(app: FastifyInstance, context: ServerContext):
   });
   app.addHook('onRequest', (request, reply, done) => {
     const route = request.routeOptions.url;
-    if (route !== undefined && UNBOUNDED_ROUTES.has(route)) {
+    if (route !== undefined && UNBOUNDED_PATHS.has(route)) {
       done();
       return;
     }
@@ -55,13 +49,7 @@ export function registerAdmission(app: FastifyInstance, context: ServerContext):
       sendError(request, reply, 503, 'shutting_down', `the server is shutting down; retry after ${SHUTDOWN_RETRY_AFTER_S} s (another replica will answer)`);
       return;
     }
-    const refusal = admission.admitServer();
-    if (refusal) {
-      refuse(request, reply, refusal, inferenceModel(request, route));
-      return;
-    }
-    // 'close' follows the end of the response, and also comes alone when the client leaves first.
-    reply.raw.once('close', () => admission.releaseServer());
+    // The process bound was checked before fastify saw the request (door.ts).
     done();
   });
   // A model's bound once the body is in (a withheld body must not hold a model's slot).

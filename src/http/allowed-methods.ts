@@ -7,7 +7,7 @@ import type { FastifyInstance, RouteOptions } from 'fastify';
  * routes are added and matches a path against them when that happens.
  */
 export class AllowedMethods {
-  private readonly routes: { pattern: RegExp; methods: Set<string> }[] = [];
+  private readonly routes: { template: string; pattern: RegExp; methods: Set<string> }[] = [];
   private readonly byTemplate = new Map<string, Set<string>>();
 
   add(route: Pick<RouteOptions, 'method' | 'url'>): void {
@@ -15,9 +15,24 @@ export class AllowedMethods {
     if (!methods) {
       methods = new Set();
       this.byTemplate.set(route.url, methods);
-      this.routes.push({ pattern: templatePattern(route.url), methods });
+      this.routes.push({ template: route.url, pattern: templatePattern(route.url), methods });
     }
     for (const method of Array.isArray(route.method) ? route.method : [route.method]) methods.add(method.toUpperCase());
+  }
+
+  /**
+   * The template of the route that answers this method on this path (no query), as fastify
+   * would pick it: a static path, then a parametric one, then a wildcard. Undefined: no route has it.
+   */
+  templateOf(method: string, path: string): string | undefined {
+    if (this.byTemplate.get(path)?.has(method)) return path;
+    let wildcard: string | undefined;
+    for (const route of this.routes) {
+      if (!route.methods.has(method) || !route.pattern.test(path)) continue;
+      if (!route.template.includes('*')) return route.template;
+      wildcard ??= route.template;
+    }
+    return wildcard;
   }
 
   /** The methods some route answers for this path (no query), sorted; empty: no route has it. */

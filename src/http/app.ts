@@ -1,9 +1,11 @@
+import { createServer } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { ServerContext } from './context.js';
 import { AllowedMethods } from './allowed-methods.js';
+import { door } from './door.js';
 import { registerBodyPolicy } from './content-type.js';
 import { registerErrorHandlers } from './errors.js';
 import { openApiOptions, useSchemasAsContract } from './schemas/openapi.js';
@@ -23,20 +25,26 @@ import { registerSecurity } from './security/index.js';
 
 /** The whole HTTP surface of one Vigil server, without listening yet. */
 export async function buildApp(context: ServerContext): Promise<FastifyInstance> {
+  const allowed = new AllowedMethods();
+  const limits = context.limits;
   const app = Fastify({
     loggerInstance: context.logger as FastifyBaseLogger,
     // One line per request is written by registerObservation, with the route template.
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'request_id' }),
-    bodyLimit: context.limits.bodyLimit,
+    bodyLimit: limits.bodyLimit,
     genReqId: (req) => requestIdFrom(req.headers['x-request-id'], randomUUID),
+    // Node's server with the process bound in front of fastify (door.ts).
     // Slow and silent clients: headers and the whole request must arrive in time (Node answers
     // 408 and closes), and an idle keep-alive connection is closed. Node checks these every
     // connectionsCheckingInterval, so the interval bounds how late a timeout is noticed.
-    requestTimeout: context.limits.requestTimeoutMs,
-    keepAliveTimeout: context.limits.keepAliveTimeoutMs,
-    http: {
-      headersTimeout: context.limits.headersTimeoutMs,
-      connectionsCheckingInterval: Math.min(1000, Math.max(100, Math.round(context.limits.headersTimeoutMs / 4))),
+    serverFactory: (handler) => {
+      const server = createServer(
+        { headersTimeout: limits.headersTimeoutMs, connectionsCheckingInterval: Math.min(1000, Math.max(100, Math.round(limits.headersTimeoutMs / 4))) },
+        door(context, allowed, handler),
+      );
+      server.requestTimeout = limits.requestTimeoutMs;
+      server.keepAliveTimeout = limits.keepAliveTimeoutMs;
+      return server;
     },
     // Shutdown closes idle connections itself, after giving them a chance to end cleanly
     // (src/http/drain.ts); requests arriving after the listener closed get admission-hook's 503.
@@ -45,7 +53,6 @@ export async function buildApp(context: ServerContext): Promise<FastifyInstance>
     ajv: { customOptions: { allErrors: false, coerceTypes: false } },
   });
 
-  const allowed = new AllowedMethods();
   allowed.register(app);
   registerErrorHandlers(app, context.limits.bodyLimit, context.shedLog, allowed);
   registerBodyPolicy(app);

@@ -108,9 +108,20 @@ describe('admission at the door', () => {
   it('past the process bound: every bounded route is refused, health and metrics are not', async () => {
     const held = await holdRequests(server.url, '/predict', 6);
     for (let i = 0; i < 200 && (await metric(server.url, /^http_requests_in_flight /)) < 7; i++) await new Promise((r) => setTimeout(r, 20));
-    const refused = await postJson(`${server.url}/v1/models/digits/predict`, { pixels: Array(784).fill(0) });
+    const before503 = await metric(server.url, /^http_requests_total\{method="POST",route="\/v1\/models\/:name\/predict",status="503"\}/);
+    const refused = await postJson(`${server.url}/v1/models/digits/predict`, { pixels: Array(784).fill(0) }, { 'x-request-id': 'door-check-1' });
     expect(refused.status).toBe(503);
+    expect(refused.body.error).toMatchObject({ code: 'overloaded', request_id: 'door-check-1' });
     expect(refused.body.error.message).toMatch(/the server is at its bound of 6 requests in flight/);
+    // Refused before fastify (door.ts), with the answer and the metrics the fastify path gives.
+    expect(refused.headers.get('retry-after')).toMatch(/^\d+$/);
+    expect(refused.headers.get('x-request-id')).toBe('door-check-1');
+    expect(refused.headers.get('content-type')).toBe('application/json; charset=utf-8');
+    expect(await metric(server.url, /^http_requests_total\{method="POST",route="\/v1\/models\/:name\/predict",status="503"\}/)).toBe(before503 + 1);
+    // OIP paths answer in the protocol's error shape.
+    const oip = await postJson(`${server.url}/v2/models/digits/infer`, { inputs: [] });
+    expect(oip.status).toBe(503);
+    expect(oip.body).toEqual({ error: expect.stringMatching(/bound of 6 requests in flight/) });
     expect((await getJson(`${server.url}/v1/models`)).status).toBe(503);
     expect((await getJson(`${server.url}/alive`)).status).toBe(200);
     expect((await fetch(`${server.url}/metrics`)).status).toBe(200);
@@ -120,7 +131,7 @@ describe('admission at the door', () => {
     expect(statuses.every((s) => s === 200 || s === 503)).toBe(true);
     expect((await getJson(`${server.url}/v1/models`)).status).toBe(200);
     // Labelled by model when the path names a served one (digits), else not (GET /v1/models).
-    expect(await metric(server.url, /^vigil_requests_shed_total\{model="digits",version="",reason="server_in_flight"\}/)).toBe(1);
+    expect(await metric(server.url, /^vigil_requests_shed_total\{model="digits",version="",reason="server_in_flight"\}/)).toBe(2);
     expect(await metric(server.url, /^vigil_requests_shed_total\{model="",version="",reason="server_in_flight"\}/)).toBe(1);
   });
 

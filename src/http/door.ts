@@ -1,0 +1,89 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import { UNMATCHED_ROUTE } from '../observability/metrics.js';
+import type { Refusal } from '../serving/admission.js';
+import type { AllowedMethods } from './allowed-methods.js';
+import type { ServerContext } from './context.js';
+import { isOipPath } from './errors.js';
+import { requestIdFrom } from './observe.js';
+
+/**
+ * The process bound (--max-in-flight), checked on Node's own request event, before fastify
+ * makes its request, reply and child logger: past the bound the 503 is written here. A refusal
+ * that went through fastify's lifecycle cost about twice what Node's HTTP stack alone costs
+ * for the same answer (bench/refusal-cost.mjs), and under an open-loop overload every
+ * microsecond a refusal costs is taken from the requests that are served: at three times
+ * capacity a server whose refusals cost a third of a prediction serves none.
+ *
+ * The answer is the one the fastify path gives (same status, headers, JSON body by protocol),
+ * counted in the same metrics (http_requests_total by route template, vigil_shed_total) and
+ * summed up in the shed log line. Health, readiness and metrics are never behind the bound.
+ * An admitted request holds its slot until its response closes, answered or abandoned.
+ */
+
+/**
+ * Health and metrics are never behind the in-flight bounds: an orchestrator must be able to
+ * see a saturated server as alive (and a scraper see why it is saturated). Exact paths, which
+ * are also their route templates (no parameters).
+ */
+export const UNBOUNDED_PATHS: ReadonlySet<string> = new Set(['/alive', '/ready', '/health', '/metrics', '/v2/health/live', '/v2/health/ready']);
+
+/** The model an inference path names: /v1/models/NAME/predict, /v2/models/NAME[/versions/V]/infer. */
+const INFERENCE_PATH = /^\/v[12]\/models\/([^/]+)\/(?:versions\/[^/]+\/)?(?:predict|infer)$/;
+
+type Handler = (request: IncomingMessage, response: ServerResponse) => void;
+
+export function door(context: ServerContext, routes: AllowedMethods, next: Handler): Handler {
+  const { admission, metrics, shedLog, registry, lifecycle } = context;
+
+  function modelOf(method: string | undefined, path: string): string | undefined {
+    if (method !== 'POST') return undefined;
+    if (path === '/predict') return registry.defaultModelName;
+    const match = INFERENCE_PATH.exec(path);
+    if (!match) return undefined;
+    let name: string;
+    try {
+      name = decodeURIComponent(match[1]!);
+    } catch {
+      return undefined;
+    }
+    // Only served models become label values: the name comes from the request.
+    return registry.has(name) ? name : undefined;
+  }
+
+  function refuse(request: IncomingMessage, response: ServerResponse, path: string, refusal: Refusal): void {
+    const started = performance.now();
+    const model = modelOf(request.method, path);
+    metrics.shed.inc({ model: model ?? '', version: '', reason: refusal.reason });
+    shedLog.record(refusal.reason, model);
+    const requestId = requestIdFrom(request.headers['x-request-id'], randomUUID);
+    const body = JSON.stringify(isOipPath(path) ? { error: refusal.message } : { error: { code: 'overloaded', message: refusal.message, request_id: requestId } });
+    const headers: Record<string, string | number> = {
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': Buffer.byteLength(body),
+      'retry-after': String(refusal.retryAfterSeconds),
+      'x-request-id': requestId,
+      'x-content-type-options': 'nosniff',
+    };
+    if (lifecycle.draining) headers.connection = 'close';
+    response.writeHead(503, headers);
+    response.end(body);
+    const method = request.method ?? 'GET';
+    const series = metrics.httpSeries(method, routes.templateOf(method, path) ?? UNMATCHED_ROUTE, '503');
+    series.count();
+    series.observe((performance.now() - started) / 1000);
+  }
+
+  return (request, response) => {
+    const url = request.url ?? '/';
+    const query = url.indexOf('?');
+    const path = query === -1 ? url : url.slice(0, query);
+    // Shutting down is answered by fastify (admission-hook.ts): rare, and it needs the route.
+    if (UNBOUNDED_PATHS.has(path) || lifecycle.closing) return next(request, response);
+    const refusal = admission.admitServer();
+    if (refusal) return refuse(request, response, path, refusal);
+    // 'close' follows the end of the response, and also comes alone when the client leaves first.
+    response.once('close', () => admission.releaseServer());
+    next(request, response);
+  };
+}
