@@ -16,7 +16,9 @@
 //            body: what any refusal costs in Node's HTTP stack, however early it is decided
 // Figures: server-thread CPU per answer (utime + stime of the main thread, /proc/PID/task/PID/stat).
 //
-//   npm run build && node bench/refusal-cost.mjs [--duration 5] [--rounds 3] [--connections 64]
+// With --baseline DIR (another built checkout), its refusals are measured in the same rounds too.
+//
+//   npm run build && node bench/refusal-cost.mjs [--duration 5] [--rounds 3] [--connections 64] [--baseline DIR]
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -26,7 +28,7 @@ import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const { values } = parseArgs({ options: { duration: { type: 'string', default: '5' }, rounds: { type: 'string', default: '3' }, connections: { type: 'string', default: '64' } } });
+const { values } = parseArgs({ options: { duration: { type: 'string', default: '5' }, rounds: { type: 'string', default: '3' }, connections: { type: 'string', default: '64' }, baseline: { type: 'string' } } });
 const DURATION_S = Number(values.duration);
 const ROUNDS = Number(values.rounds);
 const CONNECTIONS = Number(values.connections);
@@ -79,9 +81,9 @@ async function waitFor(url, status) {
   throw new Error(`${url} never answered ${status}`);
 }
 
-async function startVigil(extra) {
+async function startVigil(extra, root = ROOT) {
   const port = await freePort();
-  const child = spawn(process.execPath, [`${ROOT}/dist/cli/main.js`, 'serve', '--no-embedded', '--model', `${ROOT}/models/sentiment`, '--port', String(port), '--grpc-port', '0', ...extra], { stdio: 'ignore' });
+  const child = spawn(process.execPath, [`${root}/dist/cli/main.js`, 'serve', '--no-embedded', '--model', `${root}/models/sentiment`, '--port', String(port), '--grpc-port', '0', ...extra], { stdio: 'ignore' });
   await waitFor(`http://127.0.0.1:${port}/ready`, 200);
   return { child, port };
 }
@@ -115,6 +117,7 @@ const servers = {
   refused: await startVigil(['--max-in-flight', '1']),
   fastify: await startBare(FASTIFY_SERVER, `${ROOT}/node_modules/fastify`),
   floor: await startBare(FLOOR_SERVER),
+  ...(values.baseline ? { baseline: await startVigil(['--max-in-flight', '1'], values.baseline) } : {}),
 };
 try {
   for (const server of Object.values(servers)) await load(server.port, 2); // warm-up: JIT, caches
@@ -124,18 +127,21 @@ try {
     const refused = await measure(servers.refused);
     const fastify = await measure(servers.fastify);
     const floor = await measure(servers.floor);
+    const baseline = servers.baseline && (await measure(servers.baseline));
     const servedUs = (1e6 * served.cpu) / served.ok;
     // The refused server's few 200s at the served server's cost of this round; the rest is the refusals'.
     const refusalUs = (1e6 * (refused.cpu - (refused.ok * servedUs) / 1e6)) / refused.refused;
     const fastifyUs = (1e6 * fastify.cpu) / fastify.refused;
     const floorUs = (1e6 * floor.cpu) / floor.refused;
-    rounds.push({ servedUs, refusalUs, fastifyUs, floorUs, served, refused, fastify, floor });
+    const baselineUs = baseline ? (1e6 * (baseline.cpu - (baseline.ok * servedUs) / 1e6)) / baseline.refused : NaN;
+    rounds.push({ servedUs, refusalUs, fastifyUs, floorUs, baselineUs, served, refused, fastify, floor });
   }
   const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   const servedUs = median(rounds.map((r) => r.servedUs));
   const refusalUs = median(rounds.map((r) => r.refusalUs));
   const fastifyUs = median(rounds.map((r) => r.fastifyUs));
   const floorUs = median(rounds.map((r) => r.floorUs));
+  const baselineUs = median(rounds.map((r) => r.baselineUs));
   const goodputAt = (k, r) => Math.max(0, (1 - k * r) / (1 - r));
   const fmt = (x) => x.toFixed(1);
   console.log(`machine: ${cpus().length} x ${cpus()[0]?.model.trim()}, node ${process.version}, load average ${loadavg()[0].toFixed(2)}; ${ROUNDS} rounds of ${DURATION_S} s, ${CONNECTIONS} connections`);
@@ -147,6 +153,7 @@ try {
   const rFloor = floorUs / servedUs;
   console.log(`refusal / served r = ${r.toFixed(3)}: at 3x offered, at most ${(100 * goodputAt(3, r)).toFixed(0)}% of capacity served when every request is answered`);
   console.log(`floor / served = ${rFloor.toFixed(3)}: the best any refusal in Node's HTTP stack allows, ${(100 * goodputAt(3, rFloor)).toFixed(0)}% at 3x (80% needs r <= 0.091)`);
+  if (values.baseline) console.log(`baseline ${values.baseline}: refusal ${fmt(baselineUs)} µs (rounds: ${rounds.map((x) => fmt(x.baselineUs)).join(', ')}), this checkout / baseline = ${(refusalUs / baselineUs).toFixed(3)}`);
   console.log(`fastify / served = ${(fastifyUs / servedUs).toFixed(3)}: a refusal as early as fastify allows, ${(100 * goodputAt(3, fastifyUs / servedUs)).toFixed(0)}% at 3x`);
   const bad = rounds.flatMap((x) => [x.served.other, x.refused.other, x.fastify.other, x.floor.other]).reduce((a, b) => a + b, 0);
   if (bad > 0) console.log(`note: ${bad} answers were neither 2xx nor 5xx (or were client errors)`);
