@@ -4,6 +4,7 @@ import { trainNbLogistic } from './nb-logistic.js';
 import { FeatureSpace, PLAIN_FEATURES, type FeatureConfig } from './sentiment-features.js';
 import { sentimentLogits, type SentimentParts } from './sentiment-model.js';
 import { TextClassifier } from './text-classifier.js';
+import { TextCnn } from './text-cnn.js';
 import { buildVocab, loadTokenizer, preTokenize, writeTokenizer, type PreTokenization, type TextTokenizer } from './tokenizer.js';
 import { loadLexicon } from './data/lexicon.js';
 import { loadAfinn } from './data/afinn.js';
@@ -36,6 +37,24 @@ export interface SentimentVariant {
    * span of a longer row), or every phrase plus the full sentences a second time.
    */
   rows: 'phrases' | 'sentences' | 'phrases + sentences';
+  /**
+   * An order-aware part: a small text CNN over the served ids (src/training/text-cnn.ts), its
+   * logits added to the others' times `cnnWeight` (default 1). With `members: 0` and no linear
+   * part it is the whole model.
+   */
+  cnn?: CnnSettings;
+  cnnWeight?: number;
+}
+
+/** The text CNN's shape and training (see TextCnnConfig and TextCnnTrainOptions). */
+export interface CnnSettings {
+  dim: number;
+  widths: number[];
+  filters: number;
+  epochs: number;
+  lr: number;
+  batchSize: number;
+  dropout: number;
 }
 
 /** The configuration of version 1 before this work (kept as the ablation's baseline). */
@@ -135,6 +154,16 @@ export function fitSentiment(vocab: readonly string[], train: Labelled, v: Senti
     parts.linear = memo(`nb-logistic ${JSON.stringify({ preTokenization: v.preTokenization, features: v.features, rows: v.rows, earlyStopping: v.earlyStopping, seed })}`, () =>
       trainNbLogistic(featuresOfTrain(), train.labels, features.rows, { alpha: 1, epochs: 5, lr: 0.1, l2: 1e-5, seed }),
     );
+  }
+  if (v.cnn) {
+    const c = v.cnn;
+    // The CNN reads the ids alone, so it depends on the vocabulary (lexicon words added), the rows and the seed, not on the bag features.
+    parts.cnn = memo(`cnn ${JSON.stringify({ preTokenization: v.preTokenization, lexicons: lexiconsOf(v.features), rows: v.rows, earlyStopping: v.earlyStopping, cnn: c, seed })}`, () => {
+      const cnn = new TextCnn({ vocabSize: vocab.length, dim: c.dim, widths: c.widths, filters: c.filters }, seed);
+      cnn.train(train.ids, train.labels, { epochs: c.epochs, lr: c.lr, batchSize: c.batchSize, dropout: c.dropout, seed, onEpoch: (e, loss) => log(`    cnn epoch ${e}: loss ${loss.toFixed(4)}`) });
+      return cnn;
+    });
+    parts.cnnWeight = v.cnnWeight ?? 1;
   }
   for (let k = 0; k < v.members; k++) parts.members.push(memo(`member ${memberKey(v, seed + k)}`, () => fitMember(features, featuresOfTrain(), train.labels, v, seed + k, k, validation, log)));
   return parts;

@@ -4,18 +4,23 @@ import { linearScore, type LinearScorer } from './nb-logistic.js';
 import { GraphBuilder } from './onnx-graph.js';
 import type { FeatureSpace } from './sentiment-features.js';
 import { HASH_MUL, type TextClassifier } from './text-classifier.js';
+import { textCnnNode, type TextCnn } from './text-cnn.js';
 
 /**
  * The sentiment model: K fastText-style members (same features, different seeds) whose logits are
  * averaged, plus optionally an NB-weighted linear model over the same features, added to the
  * logit difference with weight `linearWeight`. All of it is one ONNX graph with the DistilBERT
  * classifier interface (input_ids, attention_mask -> logits), so the server needs nothing new.
+ * Optionally a text CNN (order-aware) whose logits are added times `cnnWeight`; with no members
+ * it stands alone.
  */
 export interface SentimentParts {
   features: FeatureSpace;
   members: TextClassifier[];
   linear?: LinearScorer;
   linearWeight: number;
+  cnn?: TextCnn;
+  cnnWeight?: number;
 }
 
 /** Logits of one unpadded id sequence from the trained parts (training-time view, float32). */
@@ -31,6 +36,12 @@ export function sentimentLogits(parts: SentimentParts, ids: ArrayLike<number>): 
     const half = (parts.linearWeight * linearScore(parts.linear, feats)) / 2;
     out[0]! -= half;
     out[1]! += half;
+  }
+  if (parts.cnn) {
+    const c = parts.cnn.forward(ids);
+    const w = parts.cnnWeight ?? 1;
+    out[0]! += w * c[0]!;
+    out[1]! += w * c[1]!;
   }
   return out;
 }
@@ -56,12 +67,15 @@ export interface FusedSentiment {
   b2: Float32Array;
   /** [rows, 2] or undefined. */
   linear?: Float32Array;
+  /** The CNN as exported (float16 embedding, dense layer times its weight), or undefined. */
+  cnn?: TextCnn;
 }
 
 export function fuseSentiment(parts: SentimentParts): FusedSentiment {
   const { features, members } = parts;
   const K = members.length;
-  const { dim, hidden } = members[0]!.cfg;
+  // A CNN alone has no members: no table, and the bag part of the graph is left out.
+  const { dim, hidden } = members[0]?.cfg ?? { dim: 0, hidden: 0 };
   if (members.some((m) => m.cfg.dim !== dim || m.cfg.hidden !== hidden)) throw new Error('ensemble members must share dim and hidden');
   const rows = features.fusedRows;
   const fused = members.map((m) => features.fuse(m.emb, dim));
@@ -94,7 +108,9 @@ export function fuseSentiment(parts: SentimentParts): FusedSentiment {
     b2[0]! -= half * parts.linear.bias;
     b2[1]! += half * parts.linear.bias;
   }
-  return { features, dim, members: K, hidden, table: roundToHalf(table), counts: fused[0]!.counts, w1, b1, w2, b2, linear };
+  const cnn = parts.cnn?.exported(parts.cnnWeight ?? 1);
+  if (K === 0 && parts.linear) throw new Error('a linear part needs the members\' pooled features in the graph');
+  return { features, dim, members: K, hidden, table: roundToHalf(table), counts: fused[0]?.counts ?? new Float32Array(0), w1, b1, w2, b2, linear, cnn };
 }
 
 /** Rows of the fused table one unpadded id sequence gathers (its shifted ids, then its bigram rows), and each one's weight. */
@@ -115,6 +131,17 @@ function fusedPositions(f: FusedSentiment, ids: ArrayLike<number>): { rows: numb
 
 /** Logits of one unpadded id sequence, computed as the exported graph computes them. */
 export function fusedLogits(f: FusedSentiment, ids: ArrayLike<number>): Float32Array {
+  const logits = f.members > 0 ? bagLogits(f, ids) : new Float32Array(2);
+  if (f.cnn) {
+    const c = f.cnn.forward(ids);
+    logits[0]! += c[0]!;
+    logits[1]! += c[1]!;
+  }
+  return logits;
+}
+
+/** The members' (and linear part's) logits, as the graph computes them. */
+function bagLogits(f: FusedSentiment, ids: ArrayLike<number>): Float32Array {
   const width = f.members * f.dim;
   const pooled = new Float64Array(width);
   let count = 0;
@@ -158,6 +185,14 @@ export function sentimentOnnx(f: FusedSentiment, docString = ''): Uint8Array {
   const g = new GraphBuilder('vigil_sentiment');
   const ids = g.input('input_ids', 'int64', ['batch', 'sequence']);
   const mask = g.input('attention_mask', 'int64', ['batch', 'sequence']);
+
+  const cnnLogits = f.cnn ? textCnnNode(g, f.cnn, ids, g.node('Cast', [mask], { to: 1 })) : undefined;
+  if (K === 0) {
+    if (!cnnLogits) throw new Error('a sentiment model needs members or a CNN');
+    g.node('Identity', [cnnLogits], {}, ['logits']);
+    g.output('logits', 'float32', ['batch', 2]);
+    return g.encode(docString);
+  }
   const axis1 = g.ints('axis1', [1], [1]);
   const axis2 = g.ints('axis2', [1], [2]);
 
@@ -207,7 +242,8 @@ export function sentimentOnnx(f: FusedSentiment, docString = ''): Uint8Array {
     const gathered = g.node('Gather', [g.floats('linear.weight', [rows, 2], f.linear), allIds], { axis: 0 });
     logits = g.node('Add', [logits, g.node('ReduceSum', [g.node('Mul', [gathered, mask3]), axis1], { keepdims: 0 })]);
   }
-  g.node('Add', [logits, g.floats('classifier.bias', [2], f.b2)], {}, ['logits']);
+  const bag = g.node('Add', [logits, g.floats('classifier.bias', [2], f.b2)], {}, cnnLogits ? undefined : ['logits']);
+  if (cnnLogits) g.node('Add', [bag, cnnLogits], {}, ['logits']);
   g.output('logits', 'float32', ['batch', 2]);
   return g.encode(docString);
 }
