@@ -54,7 +54,7 @@ async function train(ctx: TrainContext): Promise<TrainResult> {
   const tsLogits = test.ids.map((ids) => fusedLogits(fused, ids));
 
   const onnxFile = resolve(ctx.out, 'model.onnx');
-  writeFileSync(onnxFile, sentimentOnnx(fused, 'Vigil sentiment classifier (fastText-style ensemble); see MODEL_CARD.md'));
+  writeFileSync(onnxFile, sentimentOnnx(fused, `Vigil sentiment classifier (${variant.members === 0 ? 'text CNN' : `fastText-style ensemble${variant.cnn ? ' + text CNN' : ''}`}); see MODEL_CARD.md`));
   const session = await openSession(onnxFile);
   const logits = await runTextClassifier(session, test.ids);
   await session.release();
@@ -71,7 +71,7 @@ async function train(ctx: TrainContext): Promise<TrainResult> {
     version: '1',
     task: 'text-classification',
     runtime: 'onnx',
-    description: `English movie-review sentiment (NEGATIVE/POSITIVE). fastText-style bag of words with negation scope${(variant.features.contrast ?? 1) > 1 ? ', a contrast scope ("but ...")' : ''}${lexiconNames(variant)}, trained by Vigil on SST-2 phrases.`,
+    description: `English movie-review sentiment (NEGATIVE/POSITIVE). ${variant.members === 0 ? 'A text CNN over the word ids' : `fastText-style bag of words with negation scope${(variant.features.contrast ?? 1) > 1 ? ', a contrast scope ("but ...")' : ''}${lexiconNames(variant)}${variant.cnn ? ', plus a text CNN (word order)' : ''}`}, trained by Vigil on SST-2 phrases.`,
     ...textClassifierInterface(LABELS),
     preprocessing: { tokenizer: '.', maxLength: MAX_LENGTH },
     quality: { metrics: ['accuracy', 'precision', 'recall', 'f1'], positiveLabel: 'POSITIVE' },
@@ -114,6 +114,7 @@ async function train(ctx: TrainContext): Promise<TrainResult> {
         hidden: variant.hidden,
         members: variant.members,
         linearWeight: variant.linearWeight,
+        ...(variant.cnn ? { cnn: { dim: variant.cnn.dim, widths: variant.cnn.widths, filters: variant.cnn.filters, weight: variant.cnnWeight ?? 1 } } : {}),
       },
       hyperParameters: {
         variant: variant.name,
@@ -125,6 +126,7 @@ async function train(ctx: TrainContext): Promise<TrainResult> {
         trainingRows: variant.rows,
         memberSeeds: Array.from({ length: variant.members }, (_, k) => ctx.seed + k),
         optimizer: 'SGD, one example per step, learning rate decayed linearly to 0',
+        ...(variant.cnn ? { cnn: { ...variant.cnn, optimizer: 'mini-batch Adam, step decayed linearly to 0, lazy embedding rows', seed: ctx.seed } } : {}),
         vocabulary: { ...VOCAB_LIMITS, preTokenization: variant.preTokenization },
       },
       variants: ablation
