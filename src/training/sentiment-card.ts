@@ -267,7 +267,7 @@ function roundThree(a: AblationResult): string {
   const committed = a.references.find((x) => x.name.startsWith('version 1 as committed'));
   const sameRun = committed && cnnRows.every((r) => !r.measuredIn);
   const cost = added.length
-    ? `\n  Cost: with the CNN, ${added.map((r) => `${r.engineMsPerCall.toFixed(3)}`).join(' / ')} ms per call${sameRun ? ` against ${committed.engineMsPerCall.toFixed(3)} ms for the committed model (row 22's configuration) in the same run` : ''}; ${mb(added[0]!.modelBytes)} MB of graph against ${mb(row22.modelBytes)} MB; ${added[0]!.trainSeconds} s to fit the full-data model's parts against ${row22.trainSeconds} s for row 22 in its own run${alone ? ` (the CNN alone: ${alone.trainSeconds} s)` : ''}.`
+    ? `\n  Cost: with the CNN, ${added.map((r) => `${r.engineMsPerCall.toFixed(3)}`).join(' / ')} ms per call${sameRun ? ` against ${committed.engineMsPerCall.toFixed(3)} ms for the committed model (row 22's configuration) in the same run` : ''}; ${mb(added[0]!.modelBytes)} MB of graph against ${mb(row22.modelBytes)} MB; ${added[0]!.trainSeconds} s to fit the full-data model's parts on one core${alone ? `, ${alone.trainSeconds} s of it the CNN (its row alone)` : ''}.`
     : '';
   return `
 - **Word order, learnt: a text CNN** (embedding dim ${c.dim}, ${c.filters} filters of each width ${c.widths.join('/')}, ${c.epochs} epochs): ${alone ? `alone ${pct(alone.cvAccuracy)} CV, held-out ${pct(alone.heldOutAccuracy)}${reference ? ` (against the single bag-of-words reference ${pairedText(alone, reference)})` : ''}, ${mb(alone.modelBytes)} MB; ` : ''}added to row 22's logits ${added.map((r) => `with weight ${r.variant.cnnWeight ?? 1}: ${pairedText(r, row22)}`).join('; ')}.${cost}`;
