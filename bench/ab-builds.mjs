@@ -27,9 +27,10 @@ const cpuMs = (pid) => {
 };
 
 async function start(root, port) {
+  // gRPC off: both servers would take its default port (8081), and the second would not start.
   const child = spawn(
     process.execPath,
-    [path.join(root, 'dist/cli/main.js'), 'serve', '--no-embedded', '--host', '127.0.0.1', '--port', String(port), '--model', path.join(models, 'sentiment'), '--model', path.join(models, 'air-quality')],
+    [path.join(root, 'dist/cli/main.js'), 'serve', '--no-embedded', '--host', '127.0.0.1', '--port', String(port), '--grpc-port', '0', '--model', path.join(models, 'sentiment'), '--model', path.join(models, 'air-quality')],
     { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] },
   );
   const url = `http://127.0.0.1:${port}`;

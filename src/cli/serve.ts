@@ -1,6 +1,7 @@
 import { ConfigError, fromEnvironment, fromFile, resolveServeConfig, type ServeConfig } from '../config/serve-config.js';
 import { parseServeArgs, serveHelp } from '../config/flags.js';
 import { startServer } from '../http/server.js';
+import { flushLog } from '../observability/logger.js';
 
 export async function run(args: string[]): Promise<number> {
   let config: ServeConfig;
@@ -43,5 +44,6 @@ export async function run(args: string[]): Promise<number> {
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
   });
+  await flushLog(server.context.logger);
   return exitCode;
 }

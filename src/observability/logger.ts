@@ -57,6 +57,30 @@ function chunkedStdout(): { destination: pino.DestinationStream; wrote: (line: s
   };
 }
 
+/**
+ * Writes what the logger still buffers, asynchronously, before the process exits. Left to
+ * pino's exit handler, the last lines (a shutdown's) go out with a synchronous flush, and
+ * sonic-boom's synchronous flush retries a failed write forever when the reader of stdout has
+ * gone (EPIPE): `vigil serve` then never exited after SIGTERM. An asynchronous write that fails
+ * with EPIPE is what pino handles (it stops logging), and the exit handler has nothing left to
+ * write. Resolves after at most `timeoutMs` whatever the stream does.
+ */
+export function flushLog(logger: Logger, timeoutMs = 2000): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, timeoutMs);
+    timer.unref();
+    try {
+      logger.flush(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    } catch {
+      clearTimeout(timer);
+      resolve();
+    }
+  });
+}
+
 export function createLogger(options: { level?: string; destination?: NodeJS.WritableStream } = {}): Logger {
   const stdout = options.destination ? undefined : chunkedStdout();
   const config: LoggerOptions = {

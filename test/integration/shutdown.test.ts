@@ -36,6 +36,19 @@ describe('graceful shutdown', () => {
     expect(server.logs.some((l) => l.includes('"msg":"stopped"'))).toBe(true);
   });
 
+  it('exits after SIGTERM even when the reader of its stdout has gone (a closed log pipe)', async () => {
+    const server = await startVigil(['--no-embedded', '--model', 'models/sentiment']);
+    await server.waitUntilReady();
+    server.process.kill('SIGTERM');
+    await server.waitForLog(/shutting down: readiness is now 503/);
+    // The log's reader goes away mid-shutdown: the last lines ("stopped") meet a broken pipe.
+    // Left to pino's synchronous flush at exit, that write was retried forever.
+    server.process.stdout!.destroy();
+    const exited = await Promise.race([server.exited, new Promise((resolve) => setTimeout(() => resolve('still running after 20 s'), 20_000))]);
+    if (exited === 'still running after 20 s') server.process.kill('SIGKILL');
+    expect(exited).toBe(0);
+  }, 60_000);
+
   it.skipIf(!(hasShared && requireShared('models/distilbert-arch-random', 'shutdown during a transformer batch')))(
     'finishes a transformer batch that is running when SIGTERM arrives',
     async () => {
