@@ -11,12 +11,11 @@
 //
 // It needs ../shared beside the checkout (the protocol's .proto, for the gRPC client).
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import http from 'node:http';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { cpuSeconds, freePort } from './proc.mjs';
 import * as grpc from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 
@@ -25,21 +24,6 @@ const { values } = parseArgs({ options: { duration: { type: 'string', default: '
 const DURATION_MS = Number(values.duration) * 1000;
 const ROUNDS = Number(values.rounds);
 const CONNECTIONS = Number(values.connections);
-const CLOCK_TICK = 100; // USER_HZ on Linux
-
-const freePort = () =>
-  new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-
-function cpuSeconds(pid) {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICK;
-}
 
 const le32 = (n) => {
   const b = Buffer.alloc(4);

@@ -20,19 +20,17 @@
 //
 //   npm run build && node bench/refusal-cost.mjs [--duration 5] [--rounds 3] [--connections 64] [--baseline DIR]
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
+import { cpuSeconds, freePort } from './proc.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const { values } = parseArgs({ options: { duration: { type: 'string', default: '5' }, rounds: { type: 'string', default: '3' }, connections: { type: 'string', default: '64' }, baseline: { type: 'string' } } });
 const DURATION_S = Number(values.duration);
 const ROUNDS = Number(values.rounds);
 const CONNECTIONS = Number(values.connections);
-const CLOCK_TICK = 100; // USER_HZ on Linux
 const BODY = JSON.stringify({ text: 'a warm, funny and moving film about two friends' });
 
 const FLOOR_SERVER = `
@@ -55,21 +53,6 @@ fastify.addHook('onRequest', (request, reply, done) => {
 fastify.post('/predict', async () => ({}));
 fastify.listen({ port: Number(process.argv[1]), host: '127.0.0.1' }).then(() => console.log('listening'));
 `;
-
-const freePort = () =>
-  new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-
-/** CPU seconds of the process's main thread (the event loop). */
-function threadSeconds(pid) {
-  const fields = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICK;
-}
 
 async function waitFor(url, status) {
   for (let i = 0; i < 600; i++) {
@@ -106,9 +89,9 @@ function load(port, seconds) {
 
 /** One measured run: answers by class and server-thread CPU seconds. */
 async function measure(server) {
-  const before = threadSeconds(server.child.pid);
+  const before = cpuSeconds(server.child.pid, { mainThread: true });
   const result = await load(server.port, DURATION_S);
-  const cpu = threadSeconds(server.child.pid) - before;
+  const cpu = cpuSeconds(server.child.pid, { mainThread: true }) - before;
   return { ok: result['2xx'], refused: result['5xx'], other: result['1xx'] + result['3xx'] + result['4xx'] + result.errors + result.timeouts, cpu };
 }
 
