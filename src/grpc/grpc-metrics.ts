@@ -3,12 +3,6 @@ import { boundCounter, boundHistogram } from '../observability/bound-metrics.js'
 import { LATENCY_BUCKETS } from '../observability/metrics.js';
 
 /**
- * The golden signals of the gRPC listener, named as the gRPC ecosystem's Prometheus
- * interceptors name them (grpc_server_handled_total, grpc_server_handling_seconds), so
- * dashboards written for those work here. Labels are bounded: the services and methods Vigil
- * declares (grpc-js answers unknown methods itself, before any handler) and the 17 status codes.
- */
-/**
  * Status codes whose `grpc_server_handled_total` series exist, at 0, for every method from
  * start-up: OK and the server errors the gRPC SLO counts (deploy/prometheus/rules/recording.yml).
  * Prometheus counts a series from its first scrape, so the calls that create a series are
@@ -18,6 +12,12 @@ import { LATENCY_BUCKETS } from '../observability/metrics.js';
  */
 export const CODES_FROM_START = ['OK', 'UNKNOWN', 'INTERNAL', 'UNAVAILABLE', 'DEADLINE_EXCEEDED', 'DATA_LOSS', 'UNIMPLEMENTED'] as const;
 
+/**
+ * The golden signals of the gRPC listener, named as the gRPC ecosystem's Prometheus
+ * interceptors name them (grpc_server_handled_total, grpc_server_handling_seconds), so
+ * dashboards written for those work here. Labels are bounded: the services and methods Vigil
+ * declares (grpc-js answers unknown methods itself, before any handler) and the 17 status codes.
+ */
 export class GrpcMetrics {
   readonly started: Counter<'grpc_service' | 'grpc_method' | 'grpc_type'>;
   readonly handled: Counter<'grpc_service' | 'grpc_method' | 'grpc_type' | 'grpc_code'>;

@@ -23,9 +23,10 @@ function isInference(request: FastifyRequest, route: string): boolean {
 
 /**
  * The HTTP side of admission (src/serving/admission.ts) within fastify: a model's bound as
- * soon as the body is in (the process bound comes earlier, in door.ts). Also where draining shows: while the server drains
- * every answer says `Connection: close`, and once the listener has closed, requests still
- * arriving on open connections get a 503 with Retry-After instead of fastify's bare one.
+ * soon as the body is in (the process bound comes earlier, in door.ts). Also where draining
+ * shows: while the server drains every answer says `Connection: close`, and once the listener
+ * has closed, requests still arriving on open connections get a 503 with Retry-After instead
+ * of fastify's bare one.
  */
 export function registerAdmission(app: FastifyInstance, context: ServerContext): void {
   const { admission, shedLog, lifecycle, metrics, registry } = context;

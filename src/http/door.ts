@@ -4,7 +4,7 @@ import { UNMATCHED_ROUTE } from '../observability/metrics.js';
 import type { Refusal } from '../serving/admission.js';
 import type { AllowedMethods } from './allowed-methods.js';
 import type { ServerContext } from './context.js';
-import { isOipPath } from './errors.js';
+import { errorBody } from './errors.js';
 import { requestIdFrom } from './observe.js';
 
 /**
@@ -57,7 +57,7 @@ export function door(context: ServerContext, routes: AllowedMethods, next: Handl
     metrics.shed.inc({ model: model ?? '', version: '', reason: refusal.reason });
     shedLog.record(refusal.reason, model);
     const requestId = requestIdFrom(request.headers['x-request-id'], randomUUID);
-    const body = JSON.stringify(isOipPath(path) ? { error: refusal.message } : { error: { code: 'overloaded', message: refusal.message, request_id: requestId } });
+    const body = JSON.stringify(errorBody(path, 'overloaded', refusal.message, requestId));
     const headers: Record<string, string | number> = {
       'content-type': 'application/json; charset=utf-8',
       'content-length': Buffer.byteLength(body),

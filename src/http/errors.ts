@@ -18,9 +18,13 @@ export function isOipPath(url: string): boolean {
   return url === '/v2' || url.startsWith('/v2/') || url.startsWith('/v2?');
 }
 
+/** The body of an error answer: the Open Inference Protocol's `{error}` on its paths, Vigil's own elsewhere. */
+export function errorBody(url: string, code: string, message: string, requestId: string): { error: string } | { error: { code: string; message: string; request_id: string } } {
+  return isOipPath(url) ? { error: message } : { error: { code, message, request_id: requestId } };
+}
+
 export function sendError(request: FastifyRequest, reply: FastifyReply, status: number, code: string, message: string): FastifyReply {
-  if (isOipPath(request.url)) return reply.code(status).send({ error: message });
-  return reply.code(status).send({ error: { code, message, request_id: request.id } });
+  return reply.code(status).send(errorBody(request.url, code, message, request.id));
 }
 
 /** Fastify's own messages for these say what, not what to do about it. */

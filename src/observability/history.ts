@@ -40,7 +40,7 @@ export interface HistoryResponse {
  * polling and health probes (Vigil's own and the Open Inference Protocol's) would otherwise
  * show up as traffic on an idle server, and a readiness 503 while models load or the server
  * drains is not a failed user request. The Prometheus SLO rules
- * (deploy/prometheus/rules/recording.yml) leave out the same routes; test/unit/slo-routes.test.ts
+ * (deploy/prometheus/rules/recording.yml) leave out the same routes; test/integration/slo-routes.test.ts
  * keeps the two in step.
  */
 export const SELF_ROUTES: ReadonlySet<string> = new Set([

@@ -23,8 +23,6 @@ import { RowBuffer } from './row-buffer.js';
  * - File databases use WAL, so readers (sqlite3 on the command line) never block the server.
  */
 
-export type { PredictionRecord, StoredPrediction } from './prediction-row.js';
-
 export interface PredictionLogOptions {
   /** A file path, or ':memory:' (the default). */
   path?: string;

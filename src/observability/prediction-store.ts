@@ -1,6 +1,6 @@
-import type { PredictionRecord, StoredPrediction } from './prediction-log.js';
+import type { PredictionRecord, StoredPrediction } from './prediction-row.js';
 
-export type { PredictionRecord, StoredPrediction } from './prediction-log.js';
+export type { PredictionRecord, StoredPrediction } from './prediction-row.js';
 
 /**
  * What the model monitor needs from a prediction log, whatever keeps it: SQLite (embedded, one

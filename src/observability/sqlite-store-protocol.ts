@@ -1,4 +1,4 @@
-import type { PredictionRecord } from './prediction-log.js';
+import type { PredictionRecord } from './prediction-row.js';
 import type { LabelItem } from './prediction-store.js';
 
 /** What the prediction log's writer thread is started with (threaded-sqlite-store.ts). */

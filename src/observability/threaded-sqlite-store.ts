@@ -54,7 +54,7 @@ export class ThreadedSqliteStore implements PredictionStore {
       maxPending: MAX_PENDING,
       due: () => this.post(),
       dropped: (rows) => this.drop(rows),
-      inTransit: () => this.posted - this.writtenThere - this.droppedThere,
+      inTransit: () => this.inTransit,
     });
     // Opened once here first, so a path that cannot be a database stops the start with the same
     // error as before, synchronously (the thread opens it again for good).
@@ -84,7 +84,12 @@ export class ThreadedSqliteStore implements PredictionStore {
     return this.writtenThere;
   }
   get pendingRows(): number {
-    return this.pending.length + this.posted - this.writtenThere - this.droppedThere;
+    return this.pending.length + this.inTransit;
+  }
+
+  /** Rows posted to the writer thread that it has not yet written or dropped. */
+  private get inTransit(): number {
+    return this.posted - this.writtenThere - this.droppedThere;
   }
 
   start(): Promise<void> {
