@@ -27,8 +27,7 @@ export const imageClassificationOip: OipCodec<ImageInput> = {
     const values = floatData(pixels);
     const bad = values.findIndex((v) => !(v >= 0 && v <= 1));
     if (bad >= 0) throw new InvalidInput(`input "pixels": data[${bad}] = ${pixels.data[bad]} is outside 0..1 (divide 0..255 values by 255)`);
-    // batchRows works on arrays; a Float32Array row per image is what the pipeline takes.
-    return batchRows(Array.from(values), pixels.shape).map((row, i) => ({ pixels: Float32Array.from(row), field: `pixels[${i}]` }));
+    return batchRows(values, pixels.shape).map((row, i) => ({ pixels: row, field: `pixels[${i}]` }));
   },
   encode(predictions, spec) {
     return classificationOutputs(predictions, spec.labels ?? []);

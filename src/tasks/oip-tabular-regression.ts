@@ -29,8 +29,7 @@ export const tabularRegressionOip: OipCodec<TabularInput> = {
   decode(inputs, spec) {
     const tensor = inputs.get('features')!;
     const names = tabularSettings(spec).features.map((f) => f.name);
-    const values = Array.from(floatData(tensor));
-    return batchRows(values, tensor.shape).map((row, i) => ({
+    return batchRows(floatData(tensor), tensor.shape).map((row, i) => ({
       features: Object.fromEntries(names.map((name, j) => [name, row[j]])),
       field: `features[${i}]`,
     }));

@@ -26,6 +26,13 @@ export const OIP_DATATYPES = [
 export type OipDatatype = (typeof OIP_DATATYPES)[number];
 
 export type OipScalar = string | number | boolean;
+/**
+ * The elements of one input tensor: JSON scalars, or, for FP32 sent in raw form (gRPC
+ * raw_input_contents, the REST binary extension), the float32 values themselves. Raw FP32 stays
+ * a Float32Array from the wire to the engine: boxing 784 pixels into a JS array and back cost
+ * more than the whole binary decode saves.
+ */
+export type OipElements = OipScalar[] | Float32Array;
 /** The protocol restricts parameter values to these three JSON types. */
 export type OipParameters = Record<string, OipScalar>;
 
@@ -34,7 +41,7 @@ export interface OipInput {
   name: string;
   shape: number[];
   datatype: OipDatatype;
-  data: OipScalar[];
+  data: OipElements;
   parameters?: OipParameters;
 }
 
@@ -95,20 +102,28 @@ export const formatShape = (shape: readonly number[]) => `[${shape.join(',')}]`;
  * Row-major flattening of `data`, which may be flat or nested to any depth. Elements must be
  * JSON scalars; `name` goes into every error.
  */
-export function flattenTensorData(data: unknown, name: string): OipScalar[] {
+export function flattenTensorData(data: unknown, name: string): OipElements {
+  // The binary extension's decoder puts raw FP32 here as it came (JSON.parse never makes one).
+  if (data instanceof Float32Array) return data;
   if (!Array.isArray(data)) throw new InvalidInput(`input "${name}": "data" must be an array (flat or nested)`);
+  // Most clients send flat data: then the parsed array is the tensor, with no copy.
+  if (data.every(isScalar)) return data as OipScalar[];
   const out: OipScalar[] = [];
   const walk = (value: unknown[], depth: number) => {
     // Depth is bounded by the JSON body itself; 32 is far past any real tensor rank.
     if (depth > 32) throw new InvalidInput(`input "${name}": "data" is nested too deeply`);
     for (const element of value) {
       if (Array.isArray(element)) walk(element, depth + 1);
-      else if (typeof element === 'number' || typeof element === 'string' || typeof element === 'boolean') out.push(element);
+      else if (isScalar(element)) out.push(element);
       else throw new InvalidInput(`input "${name}": "data" holds ${element === null ? 'null' : typeof element}; elements must be numbers, strings or booleans`);
     }
   };
   walk(data, 0);
   return out;
+}
+
+function isScalar(element: unknown): element is OipScalar {
+  return typeof element === 'number' || typeof element === 'string' || typeof element === 'boolean';
 }
 
 /** Whether `shape` fits `expected`, where -1 in `expected` matches any size. */
@@ -134,33 +149,46 @@ const INTEGER_RANGES: Partial<Record<OipDatatype, [number, number]>> = {
  */
 export function checkElements(input: OipInput): void {
   const { name, datatype, data } = input;
+  // Only raw FP32 is a Float32Array: its elements are float32 by construction.
+  if (data instanceof Float32Array) return;
   const range = INTEGER_RANGES[datatype];
+  // The message is built only on a failure: this loop runs once per element of every request.
+  const where = (i: number) => `input "${name}": data[${i}]`;
   for (let i = 0; i < data.length; i++) {
     const value = data[i];
-    const where = `input "${name}": data[${i}]`;
     if (datatype === 'BYTES') {
-      if (typeof value !== 'string') throw new InvalidInput(`${where} must be a string for datatype BYTES, got ${typeof value}`);
+      if (typeof value !== 'string') throw new InvalidInput(`${where(i)} must be a string for datatype BYTES, got ${typeof value}`);
     } else if (datatype === 'BOOL') {
-      if (typeof value !== 'boolean') throw new InvalidInput(`${where} must be true or false for datatype BOOL, got ${typeof value}`);
+      if (typeof value !== 'boolean') throw new InvalidInput(`${where(i)} must be true or false for datatype BOOL, got ${typeof value}`);
     } else if (typeof value !== 'number') {
-      throw new InvalidInput(`${where} must be a number for datatype ${datatype}, got ${typeof value}`);
+      throw new InvalidInput(`${where(i)} must be a number for datatype ${datatype}, got ${typeof value}`);
     } else if (range && (!Number.isInteger(value) || value < range[0] || value > range[1])) {
-      throw new InvalidInput(`${where} = ${value} is not a ${datatype} (an integer in ${range[0]}..${range[1]})`);
+      throw new InvalidInput(`${where(i)} = ${value} is not a ${datatype} (an integer in ${range[0]}..${range[1]})`);
     }
   }
 }
 
-/** The numbers of an FP tensor, as float32. */
+/** The strings of a BYTES tensor, checked. */
+export function stringData(input: OipInput): string[] {
+  checkElements(input);
+  return input.data as string[];
+}
+
+/** The numbers of an FP tensor, as float32 (raw FP32 as it came, without a copy). */
 export function floatData(input: OipInput): Float32Array {
+  if (input.data instanceof Float32Array) return input.data;
   checkElements(input);
   return Float32Array.from(input.data as number[]);
 }
 
-/** Splits a tensor whose first dimension is the batch into its rows. */
-export function batchRows<T>(data: readonly T[], shape: readonly number[]): T[][] {
+/**
+ * Splits a tensor whose first dimension is the batch into its rows: views on `data`, not copies
+ * (every pipeline copies its rows into the batch it runs).
+ */
+export function batchRows(data: Float32Array, shape: readonly number[]): Float32Array[] {
   const rows = shape[0] ?? 1;
   const width = rows === 0 ? 0 : data.length / rows;
-  return Array.from({ length: rows }, (_, r) => data.slice(r * width, (r + 1) * width));
+  return Array.from({ length: rows }, (_, r) => data.subarray(r * width, (r + 1) * width));
 }
 
 /** Class probabilities of a classification, in label order. */

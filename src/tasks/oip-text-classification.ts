@@ -1,6 +1,6 @@
 import { InvalidInput } from '../errors.js';
 import type { ModelSpec, TensorSpec } from '../models/spec.js';
-import { checkElements, classificationOutputMetadata, classificationOutputs, type OipCodec } from './oip-tensors.js';
+import { stringData, classificationOutputMetadata, classificationOutputs, type OipCodec } from './oip-tensors.js';
 
 /**
  * Text classification over the Open Inference Protocol, "text in" style (what MLServer's
@@ -24,10 +24,9 @@ export const textClassificationOip: OipCodec<string> = {
   },
   decode(inputs) {
     const text = inputs.get('text')!;
-    checkElements(text);
-    return text.data.map((value, i) => {
-      if ((value as string).trim() === '') throw new InvalidInput(`input "text": data[${i}] must not be empty`);
-      return value as string;
+    return stringData(text).map((value, i) => {
+      if (value.trim() === '') throw new InvalidInput(`input "text": data[${i}] must not be empty`);
+      return value;
     });
   },
   encode(predictions, spec) {

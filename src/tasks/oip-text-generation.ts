@@ -1,5 +1,5 @@
 import { InvalidInput } from '../errors.js';
-import { checkElements, type OipCodec } from './oip-tensors.js';
+import { stringData, type OipCodec } from './oip-tensors.js';
 import { parseGenerationRequest, type GenerationInput } from './text-generation.js';
 
 /**
@@ -18,8 +18,7 @@ export const textGenerationOip: OipCodec<GenerationInput> = {
   },
   decode(inputs) {
     const prompt = inputs.get('prompt')!;
-    checkElements(prompt);
-    return prompt.data.map((value, i) => {
+    return stringData(prompt).map((value, i) => {
       try {
         return parseGenerationRequest({ prompt: value }).inputs[0]!;
       } catch (error) {

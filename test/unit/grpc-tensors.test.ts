@@ -35,7 +35,11 @@ describe('raw tensor contents', () => {
     const fp32 = Buffer.alloc(8);
     fp32.writeFloatLE(0.5, 0);
     fp32.writeFloatLE(-2, 4);
-    expect(decodeRaw(fp32, 'FP32', 2, 'x')).toEqual([0.5, -2]);
+    // FP32 comes back as float32 values, not boxed numbers, at any byte offset of the wire buffer.
+    expect(decodeRaw(fp32, 'FP32', 2, 'x')).toEqual(Float32Array.of(0.5, -2));
+    const unaligned = Buffer.concat([Buffer.from([9]), fp32]).subarray(1);
+    expect(unaligned.byteOffset % 4).not.toBe(0);
+    expect(decodeRaw(unaligned, 'FP32', 2, 'x')).toEqual(Float32Array.of(0.5, -2));
     expect(decodeRaw(Buffer.from([0x01, 0x00, 0xff, 0xff]), 'INT16', 2, 'x')).toEqual([1, -1]);
     expect(decodeRaw(Buffer.from([1, 0, 1]), 'BOOL', 3, 'x')).toEqual([true, false, true]);
     const i64 = Buffer.alloc(8);
@@ -44,7 +48,7 @@ describe('raw tensor contents', () => {
     // FP16 1.0 is 0x3c00; -2.0 is 0xc000.
     expect(decodeRaw(Buffer.from([0x00, 0x3c, 0x00, 0xc0]), 'FP16', 2, 'x')).toEqual([1, -2]);
     for (const [datatype, values] of [['FP32', [0.25, 3]], ['FP64', [0.1, -7]], ['INT32', [-3, 9]], ['UINT8', [0, 255]], ['BOOL', [true, false]], ['UINT64', [2 ** 40]]] as const) {
-      expect(decodeRaw(encodeRaw([...values], datatype), datatype, values.length, 'x')).toEqual(values);
+      expect(Array.from(decodeRaw(encodeRaw([...values], datatype), datatype, values.length, 'x'))).toEqual(values);
     }
   });
 
@@ -109,7 +113,7 @@ describe('the answer', () => {
     expect(raw.id).toBe('q');
     expect(raw.outputs.every((o) => o.contents === undefined)).toBe(true);
     expect(raw.raw_output_contents[0]!.equals(Buffer.concat([le32(8), Buffer.from('POSITIVE')]))).toBe(true);
-    expect(decodeRaw(raw.raw_output_contents[1]!, 'FP32', 2, 'x')).toEqual([0.25, 0.75]);
+    expect(decodeRaw(raw.raw_output_contents[1]!, 'FP32', 2, 'x')).toEqual(Float32Array.of(0.25, 0.75));
   });
 });
 

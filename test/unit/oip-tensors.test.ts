@@ -18,12 +18,15 @@ describe('flattenTensorData', () => {
     expect(flattenTensorData([[1, 2], [4, 5]], 'x')).toEqual([1, 2, 4, 5]);
     expect(flattenTensorData([[[1], [2]], [[3], [4]]], 'x')).toEqual([1, 2, 3, 4]);
     expect(flattenTensorData([['a', 'b']], 'x')).toEqual(['a', 'b']);
+    const raw = Float32Array.of(0.5, 1);
+    expect(flattenTensorData(raw, 'x')).toBe(raw);
   });
 
   it('refuses non-arrays, objects and null, naming the input', () => {
     expect(() => flattenTensorData(5, 'x')).toThrow(/input "x": "data" must be an array/);
     expect(() => flattenTensorData([1, { a: 1 }], 'x')).toThrow(/input "x".*object/);
     expect(() => flattenTensorData([[1, null]], 'x')).toThrow(/input "x".*null/);
+    expect(() => flattenTensorData([1, null], 'x')).toThrow(/input "x".*null/);
   });
 });
 
@@ -55,9 +58,13 @@ describe('shapes and rows', () => {
     expect(shapeMatches([3, 4, 1], [-1, 4])).toBe(false);
   });
 
-  it('splits a batch into rows of equal width', () => {
-    expect(batchRows([1, 2, 3, 4, 5, 6], [3, 2])).toEqual([[1, 2], [3, 4], [5, 6]]);
-    expect(batchRows([1, 2, 3, 4], [2, 1, 2])).toEqual([[1, 2], [3, 4]]);
+  it('splits a batch into rows of equal width, as views on the tensor', () => {
+    const tensor = Float32Array.of(1, 2, 3, 4, 5, 6);
+    const rows = batchRows(tensor, [3, 2]);
+    expect(rows.map((row) => Array.from(row))).toEqual([[1, 2], [3, 4], [5, 6]]);
+    expect(rows.every((row) => row.buffer === tensor.buffer)).toBe(true);
+    expect(batchRows(Float32Array.of(1, 2, 3, 4), [2, 1, 2]).map((row) => Array.from(row))).toEqual([[1, 2], [3, 4]]);
+    expect(batchRows(new Float32Array(0), [0, 2])).toEqual([]);
   });
 });
 

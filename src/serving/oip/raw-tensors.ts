@@ -1,5 +1,6 @@
 import { InvalidInput } from '../../errors.js';
-import type { OipDatatype, OipScalar } from '../../tasks/oip-tensors.js';
+import { endianness } from 'node:os';
+import type { OipDatatype, OipElements, OipScalar } from '../../tasks/oip-tensors.js';
 
 /**
  * Tensor elements in the protocol's raw form, shared by every transport that carries it: gRPC's
@@ -71,11 +72,16 @@ export function splitRawBytes(raw: Uint8Array, where: string): Uint8Array[] {
   return elements;
 }
 
+/** Whether raw (little-endian) float32 bytes are this machine's own float32 layout. */
+const NATIVE_LITTLE_ENDIAN = endianness() === 'LE';
+
 /**
- * Raw tensor bytes to JSON-style elements (numbers, booleans, strings). `expected` is the
- * shape's element count: fixed-size datatypes must have exactly that many bytes' worth.
+ * Raw tensor bytes to elements: FP32 as a Float32Array (one copy of the bytes: the wire buffer
+ * may not be 4-byte aligned, and it belongs to the transport), every other datatype as
+ * JSON-style elements (numbers, booleans, strings). `expected` is the shape's element count:
+ * fixed-size datatypes must have exactly that many bytes' worth.
  */
-export function decodeRaw(raw: Uint8Array, datatype: OipDatatype, expected: number, where: string): OipScalar[] {
+export function decodeRaw(raw: Uint8Array, datatype: OipDatatype, expected: number, where: string): OipElements {
   if (datatype === 'BYTES') {
     const elements = splitRawBytes(raw, where);
     if (elements.length !== expected) throw new InvalidInput(`${where}: the shape holds ${expected} elements but the raw contents hold ${elements.length}`);
@@ -85,6 +91,7 @@ export function decodeRaw(raw: Uint8Array, datatype: OipDatatype, expected: numb
   if (raw.byteLength !== expected * size) {
     throw new InvalidInput(`${where}: the shape holds ${expected} ${datatype} elements (${expected * size} bytes) but the raw contents have ${raw.byteLength} bytes`);
   }
+  if (datatype === 'FP32') return float32s(raw, expected);
   const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
   const out: OipScalar[] = new Array<OipScalar>(expected);
   for (let i = 0; i < expected; i++) {
@@ -103,11 +110,21 @@ export function decodeRaw(raw: Uint8Array, datatype: OipDatatype, expected: numb
       case 'FP16': out[i] = halfToNumber(view.getUint16(at, true)); break;
       case 'INT32': out[i] = view.getInt32(at, true); break;
       case 'UINT32': out[i] = view.getUint32(at, true); break;
-      case 'FP32': out[i] = view.getFloat32(at, true); break;
       case 'INT64': out[i] = bigToNumber(view.getBigInt64(at, true), where, i); break;
       case 'UINT64': out[i] = bigToNumber(view.getBigUint64(at, true), where, i); break;
       case 'FP64': out[i] = view.getFloat64(at, true); break;
     }
+  }
+  return out;
+}
+
+function float32s(raw: Uint8Array, count: number): Float32Array {
+  const out = new Float32Array(count);
+  if (NATIVE_LITTLE_ENDIAN) {
+    new Uint8Array(out.buffer).set(raw);
+  } else {
+    const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+    for (let i = 0; i < count; i++) out[i] = view.getFloat32(i * 4, true);
   }
   return out;
 }
