@@ -9,15 +9,15 @@
 //
 //   npm run build && node bench/protocols.mjs [--duration 4] [--rounds 2] [--connections 32]
 //
-// It needs ../shared beside the checkout (the protocol's .proto, for the gRPC client).
+// It needs ../shared beside the checkout (the protocol's .proto, to serialise the gRPC message).
 import { spawn } from 'node:child_process';
 import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { cpuSeconds, freePort } from './proc.mjs';
-import * as grpc from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
+import { GrpcWireChannel, grpcFrame } from '../dist/ops/bench/grpc-wire.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const { values } = parseArgs({ options: { duration: { type: 'string', default: '4' }, rounds: { type: 'string', default: '2' }, connections: { type: 'string', default: '32' } } });
@@ -69,7 +69,6 @@ function restCall(port, model, body, headers) {
 
 const definition = loadSync(path.resolve(ROOT, '..', 'shared', 'docs', 'references', 'open-inference-protocol', 'open_inference_grpc.proto'), { keepCase: true, longs: Number, defaults: false, oneofs: true });
 const inferMethod = definition['inference.GRPCInferenceService'].ModelInfer;
-const Service = grpc.loadPackageDefinition(definition).inference.GRPCInferenceService;
 
 function grpcRequest(model) {
   const m = MODELS[model];
@@ -106,7 +105,9 @@ async function main() {
       if (ok) break;
       await new Promise((r) => setTimeout(r, 100));
     }
-    const clients = Array.from({ length: 4 }, () => new Service(`127.0.0.1:${grpcPort}`, grpc.credentials.createInsecure()));
+    // The same lean HTTP/2 client as `vigil bench --protocol grpc` (src/ops/bench/grpc-wire.ts):
+    // @grpc/grpc-js' client costs ~3x node:http's per call, and the client shares the two cores.
+    const channels = Array.from({ length: 4 }, () => new GrpcWireChannel(`127.0.0.1:${grpcPort}`));
     let next = 0;
     const forms = {
       'REST JSON': (model) => {
@@ -118,13 +119,15 @@ async function main() {
         return { requestBytes: body.length, call: () => restCall(port, model, body, { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(headerLength) }) };
       },
       'gRPC raw': (model) => {
-        const request = grpcRequest(model);
+        const message = inferMethod.requestSerialize(grpcRequest(model));
+        const frame = grpcFrame(message);
         return {
-          requestBytes: inferMethod.requestSerialize(request).length,
-          call: () =>
-            new Promise((resolve, reject) =>
-              clients[next++ % clients.length].ModelInfer(request, (error, response) => (error ? reject(error) : resolve(inferMethod.responseSerialize(response).length))),
-            ),
+          requestBytes: message.length,
+          call: async () => {
+            const outcome = await channels[next++ % channels.length].call('inference.GRPCInferenceService/ModelInfer', frame);
+            if (outcome.code !== 0) throw new Error(`gRPC status ${outcome.code}: ${outcome.details}`);
+            return outcome.bytes - 5; // the message, without its 5-byte length prefix
+          },
         };
       },
     };
@@ -158,7 +161,7 @@ async function main() {
       const json = forms['REST JSON'].rps;
       console.log(`${model}: REST binary ${(forms['REST binary'].rps / json).toFixed(2)}x REST JSON, gRPC ${(forms['gRPC raw'].rps / json).toFixed(2)}x REST JSON (req/s)`);
     }
-    for (const client of clients) client.close();
+    for (const channel of channels) channel.close();
   } finally {
     server.kill('SIGTERM');
     agent.destroy();

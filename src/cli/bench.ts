@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { closeClients, grpcClients, inferMessages, MODEL_INFER, modelInputs, probeInfer, runGrpcLoad } from '../ops/bench/grpc-load.js';
+import { closeClients, grpcClients, inferFrame, inferMessages, MODEL_INFER, modelInputs, probeInfer, runGrpcLoad, wireChannels } from '../ops/bench/grpc-load.js';
 import { runLoad, textBodies, type LoadResult } from '../ops/bench/load.js';
 import { benchTensors, binaryInferBody, jsonInferBody, type TensorMetadata } from '../ops/bench/oip-inputs.js';
 import { machineInfo, type MachineInfo } from '../ops/bench/machine.js';
@@ -328,7 +328,8 @@ async function benchGrpc(
   report: BenchReport,
   options: { address: string; channels: number; model: string; texts: string[]; batch: number; concurrency: number[]; duration: number; warmup: number; serverPid?: number; timeoutMs?: string },
 ): Promise<number> {
-  const clients = grpcClients(options.address, options.channels);
+  const clients = grpcClients(options.address, 1);
+  const channels = wireChannels(options.address, options.channels);
   const timeoutMs = options.timeoutMs === undefined ? undefined : Number(options.timeoutMs);
   try {
     let messages;
@@ -345,7 +346,7 @@ async function benchGrpc(
       console.error(`vigil bench: ModelInfer of "${options.model}" at ${options.address} answered ${probe.code}${probe.answered ? '' : ' (no answer from the server)'}: ${(probe.details ?? '').slice(0, 300)}`);
       return 1;
     }
-    const load = { clients, messages, inputsPerMessage: options.batch, timeoutMs };
+    const load = { channels, frames: messages.map(inferFrame), inputsPerMessage: options.batch, timeoutMs };
     if (options.warmup > 0) await runGrpcLoad({ ...load, concurrency: Math.max(...options.concurrency), durationSeconds: options.warmup });
     for (const concurrency of options.concurrency) {
       const sampler = options.serverPid === undefined ? undefined : new ProcessSampler(options.serverPid);
@@ -360,5 +361,6 @@ async function benchGrpc(
     return 1;
   } finally {
     closeClients(clients);
+    for (const channel of channels) channel.close();
   }
 }

@@ -34,6 +34,9 @@ export async function startGrpcServer(context: ServerContext, options: GrpcOptio
     'grpc.max_receive_message_length': options.maxMessageBytes,
     // Answers are never larger than what they answer by much; keep grpc-js's 4 MiB default as the floor.
     'grpc.max_send_message_length': Math.max(options.maxMessageBytes, 4 * 1024 * 1024),
+    // channelz (gRPC's introspection service) is never served here, yet grpc-js keeps its
+    // per-call counters and call trees by default.
+    'grpc.enable_channelz': 0,
   });
   server.addService(inference, inferenceService(context, deps));
   const healthChecks = healthService(() => context.registry.ready && !context.lifecycle.draining, deps);

@@ -2,15 +2,19 @@ import path from 'node:path';
 import { credentials, loadPackageDefinition, Metadata, status, type Client, type GrpcObject, type ServiceClientConstructor, type ServiceError } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { LOADER_OPTIONS, PROTO_DIR } from '../../grpc/proto.js';
+import { GrpcWireChannel, grpcFrame } from './grpc-wire.js';
 import type { LatencySummary, LoadResult } from './load.js';
 import { benchTensors, type TensorMetadata } from './oip-inputs.js';
 
 /**
  * `vigil bench --protocol grpc`: closed-loop load on ModelInfer of the Open Inference Protocol's
- * gRPC form, over @grpc/grpc-js with Vigil's own proto (proto/inference.proto). N calls are kept
- * outstanding (each worker sends its next call when the last one is answered), spread over one or
- * more channels (each its own HTTP/2 connection). Inputs go as `raw_input_contents`, the form
- * tritonclient.grpc sends. Every call is timed here with sub-millisecond precision.
+ * gRPC form. N calls are kept outstanding (each worker sends its next call when the last one is
+ * answered), spread over one or more channels (each its own HTTP/2 connection). Inputs go as
+ * `raw_input_contents`, the form tritonclient.grpc sends. Every call is timed here with
+ * sub-millisecond precision. The model's metadata and the probe call go through @grpc/grpc-js
+ * with Vigil's own proto (proto/inference.proto); the load itself sends the same messages,
+ * serialised once, through the lean client of grpc-wire.ts, so that the load generator's own cost
+ * does not decide what it measures on a shared machine.
  *
  * A call that ends with a status the server sent (its trailers carry `x-request-id`, which Vigil
  * sets on every answer) is answered: OK, or counted in `non2xx` (the REST report's column) by code.
@@ -36,6 +40,17 @@ function inferenceService(): ServiceClientConstructor {
   const root = loadPackageDefinition(definition);
   serviceConstructor = (root.inference as GrpcObject).GRPCInferenceService as ServiceClientConstructor;
   return serviceConstructor;
+}
+
+/** A ModelInfer message as the bytes the load sends: serialised with the proto, then framed. */
+export function inferFrame(message: InferMessage): Buffer {
+  const method = inferenceService().service.ModelInfer!;
+  return grpcFrame(method.requestSerialize(message));
+}
+
+/** `channels` HTTP/2 connections to `address` (HOST:PORT) for the load. */
+export function wireChannels(address: string, channels: number): GrpcWireChannel[] {
+  return Array.from({ length: channels }, () => new GrpcWireChannel(address));
 }
 
 /** `channels` clients to `address` (HOST:PORT), each on its own HTTP/2 connection. */
@@ -79,7 +94,7 @@ function unary(client: InferenceClient, method: string, request: unknown, deadli
 
 const codeName = (code: status): string => status[code] ?? String(code);
 
-/** The model's inputs, from ModelMetadata over the same connection the load will use. */
+/** The model's inputs, from ModelMetadata, asked with @grpc/grpc-js before the load. */
 export async function modelInputs(client: InferenceClient, model: string, version?: string): Promise<TensorMetadata[]> {
   const outcome = await unary(client, 'ModelMetadata', { name: model, version: version ?? '' }, 30_000);
   if (outcome.code !== status.OK) {
@@ -105,16 +120,17 @@ export async function probeInfer(client: InferenceClient, message: InferMessage,
 }
 
 export interface GrpcLoadOptions {
-  clients: InferenceClient[];
-  messages: InferMessage[];
+  channels: GrpcWireChannel[];
+  /** ModelInfer messages as inferFrame makes them; sent in turn. */
+  frames: Buffer[];
   /** Inputs per message, to report inputs/s. */
   inputsPerMessage?: number;
-  /** Calls outstanding at any time (closed loop), spread over the clients. */
+  /** Calls outstanding at any time (closed loop), spread over the channels. */
   concurrency: number;
   durationSeconds: number;
   /** Deadline of each call, in milliseconds. */
   timeoutMs?: number;
-  /** Metadata sent with every call. */
+  /** Metadata sent with every call (lower-case keys, as HTTP/2 headers). */
   metadata?: Record<string, string>;
 }
 
@@ -130,10 +146,9 @@ function summary(times: number[]): LatencySummary {
  * awaited and counted, and the run's duration ends with the last of them.
  */
 export async function runGrpcLoad(options: GrpcLoadOptions): Promise<LoadResult> {
-  const { clients, messages } = options;
-  if (messages.length === 0 || clients.length === 0) throw new Error('runGrpcLoad needs at least one message and one client');
-  const metadata = new Metadata();
-  for (const [key, value] of Object.entries(options.metadata ?? {})) metadata.set(key, value);
+  const { channels, frames } = options;
+  if (frames.length === 0 || channels.length === 0) throw new Error('runGrpcLoad needs at least one message and one channel');
+  const call = { timeoutMs: options.timeoutMs, headers: options.metadata };
   const times: number[] = [];
   const statusCodes: Record<string, number> = {};
   let ok = 0;
@@ -143,18 +158,18 @@ export async function runGrpcLoad(options: GrpcLoadOptions): Promise<LoadResult>
   const start = performance.now();
   const end = start + options.durationSeconds * 1000;
   const worker = async (index: number) => {
-    const client = clients[index % clients.length]!;
+    const channel = channels[index % channels.length]!;
     while (performance.now() < end) {
-      const message = messages[next++ % messages.length]!;
+      const frame = frames[next++ % frames.length]!;
       const begun = performance.now();
-      const outcome = await unary(client, 'ModelInfer', message, options.timeoutMs, metadata);
+      const outcome = await channel.call(MODEL_INFER, frame, call);
       const elapsed = performance.now() - begun;
       if (!outcome.answered) {
         errors++;
         continue;
       }
       times.push(elapsed);
-      const name = codeName(outcome.code);
+      const name = codeName(outcome.code!);
       statusCodes[name] = (statusCodes[name] ?? 0) + 1;
       if (outcome.code === status.OK) ok++;
       else non2xx++;
