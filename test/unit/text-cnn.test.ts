@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { runTextClassifier } from '../../src/training/onnx-run.js';
 import { fitSentiment, BASELINE, type SentimentVariant } from '../../src/training/sentiment-fit.js';
 import { fusedLogits, fuseSentiment, sentimentLogits, sentimentOnnx } from '../../src/training/sentiment-model.js';
-import { PLAIN_FEATURES } from '../../src/training/sentiment-features.js';
+import { FeatureSpace, PLAIN_FEATURES } from '../../src/training/sentiment-features.js';
 import { Rng } from '../../src/training/rng.js';
 import { TextCnn, type TextCnnGradients } from '../../src/training/text-cnn.js';
 import { CLS_ID, SEP_ID, SPECIAL_TOKENS } from '../../src/training/tokenizer.js';
@@ -166,4 +166,65 @@ describe('text CNN in the sentiment graph', () => {
       if (fused.members > 0) expect(test.some((s, i) => Math.abs(fusedLogits(noCnn, s)[1]! - got[i]![1]!) > 1e-3)).toBe(true);
     });
   }
+});
+
+describe('text CNN over pretrained vectors', () => {
+  // Words 1-4 have vectors: 1 "good" and 3 "great" point the same way, 2 "bad" and 4 "awful" the
+  // other; 5 has none. Training shows only 1 and 2 (and 5), so 3 and 4 are known only by their vectors.
+  const W = 4;
+  const vectors = new Float32Array(6 * W);
+  const put = (id: number, v: number[]) => vectors.set(v, id * W);
+  put(1, [1, 0.2, 0, 0]);
+  put(2, [-1, 0.2, 0, 0]);
+  put(3, [0.9, 0, 0.1, 0]);
+  put(4, [-0.9, 0, 0.1, 0]);
+  const found = Uint8Array.from([0, 1, 1, 1, 1, 0]);
+  const seqs = Array.from({ length: 60 }, (_, i) => (i % 2 ? [5, 1, 5] : [5, 2, 5]));
+  const labels = seqs.map((s) => (s[1] === 1 ? 1 : 0));
+  const opts = { epochs: 20, batchSize: 8, lr: 0.02, dropout: 0, seed: 2 };
+  const positive = (cnn: TextCnn, ids: number[]) => cnn.forward(ids)[1]! - cnn.forward(ids)[0]!;
+
+  for (const mode of ['static', 'fine-tuned'] as const) {
+    it(`${mode}: a word no example shows is scored by its vector (CNN-rand zeroes it)`, () => {
+      const cnn = new TextCnn({ vocabSize: 6, dim: 3, widths: [1, 2], filters: 4 }, 1, { vectors, width: W, found, mode });
+      cnn.train(seqs, labels, opts);
+      expect(positive(cnn, [5, 1, 5])).toBeGreaterThan(0);
+      expect(positive(cnn, [5, 3, 5]), '"great" like "good"').toBeGreaterThan(0);
+      expect(positive(cnn, [5, 4, 5]), '"awful" like "bad"').toBeLessThan(0);
+      // Row 3 is exactly its vector's projection: emb = vector · P.
+      const row = Array.from({ length: 3 }, (_, e) => Array.from({ length: W }, (_, i) => vectors[3 * W + i]! * cnn.proj![i * 3 + e]!).reduce((a, b) => a + b, 0));
+      row.forEach((x, e) => expect(cnn.emb[3 * 3 + e]).toBeCloseTo(x, 5));
+      if (mode === 'static') expect(Array.from(cnn.offset!.subarray(1 * 3, 5 * 3)).every((x) => x === 0), 'rows with a vector learn no offset').toBe(true);
+      else expect(Array.from(cnn.offset!.subarray(1 * 3, 2 * 3)).some((x) => x !== 0), 'a seen row learns an offset').toBe(true);
+      expect(Array.from(cnn.offset!.subarray(5 * 3, 6 * 3)).some((x) => x !== 0), 'a seen row without a vector is learnt').toBe(true);
+    });
+  }
+
+  it('without vectors the unseen words score alike (the control: the test above can fail)', () => {
+    const cnn = new TextCnn({ vocabSize: 6, dim: 3, widths: [1, 2], filters: 4 }, 1);
+    cnn.train(seqs, labels, opts);
+    expect(positive(cnn, [5, 3, 5])).toBeCloseTo(positive(cnn, [5, 4, 5]), 6);
+  });
+
+  it('keeps the random draws of CNN-rand, so adding vectors changes nothing else at initialisation', () => {
+    const plain = new TextCnn({ vocabSize: 6, dim: 3, widths: [2], filters: 2 }, 7);
+    const pre = new TextCnn({ vocabSize: 6, dim: 3, widths: [2], filters: 2 }, 7, { vectors, width: W, found, mode: 'static' });
+    expect(Array.from(pre.conv)).toEqual(Array.from(plain.conv));
+    expect(Array.from(pre.emb.subarray(5 * 3))).toEqual(Array.from(plain.emb.subarray(5 * 3))); // no vector: CNN-rand's row
+  });
+
+  it('the exported graph folds the projection into its table and gives the trainer\'s logits', async () => {
+    const cnn = new TextCnn({ vocabSize: 6, dim: 3, widths: [1, 2], filters: 4 }, 1, { vectors, width: W, found, mode: 'fine-tuned' });
+    cnn.train(seqs, labels, { ...opts, epochs: 3 });
+    const exported = cnn.exported(1);
+    const test = [[5, 3, 5], [5, 4], [1, 2, 3, 4, 5], [3]];
+    const fused = fuseSentiment({ features: new FeatureSpace(['[PAD]', 'a', 'b', 'c', 'd', 'e'], PLAIN_FEATURES), members: [], linearWeight: 0, cnn });
+    const got = await graphLogits(sentimentOnnx(fused), test, 3);
+    test.forEach((s, i) => {
+      const want = exported.forward(s);
+      expect(got[i]![0]).toBeCloseTo(want[0]!, 4);
+      expect(got[i]![1]).toBeCloseTo(want[1]!, 4);
+      expect(Math.abs(want[1]! - want[0]! - (cnn.forward(s)[1]! - cnn.forward(s)[0]!))).toBeLessThan(5e-3); // float16 only
+    });
+  });
 });
