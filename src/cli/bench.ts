@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { closeClients, grpcClients, inferFrame, inferMessages, MODEL_INFER, modelInputs, probeInfer, runGrpcLoad, wireChannels } from '../ops/bench/grpc-load.js';
+import { grpcClient, inferFrame, inferMessages, MODEL_INFER, modelInputs, probeInfer, runGrpcLoad, wireChannels } from '../ops/bench/grpc-load.js';
 import { runLoad, textBodies, type LoadResult } from '../ops/bench/load.js';
 import { benchTensors, binaryInferBody, jsonInferBody, type TensorMetadata } from '../ops/bench/oip-inputs.js';
 import { machineInfo, type MachineInfo } from '../ops/bench/machine.js';
@@ -328,20 +328,20 @@ async function benchGrpc(
   report: BenchReport,
   options: { address: string; channels: number; model: string; texts: string[]; batch: number; concurrency: number[]; duration: number; warmup: number; serverPid?: number; timeoutMs?: string },
 ): Promise<number> {
-  const clients = grpcClients(options.address, 1);
+  const client = grpcClient(options.address);
   const channels = wireChannels(options.address, options.channels);
   const timeoutMs = options.timeoutMs === undefined ? undefined : Number(options.timeoutMs);
   try {
     let messages;
     try {
-      const inputs = await modelInputs(clients[0]!, options.model);
+      const inputs = await modelInputs(client, options.model);
       messages = inferMessages({ model: options.model, inputs, texts: options.texts, batch: options.batch });
     } catch (error) {
       console.error(`vigil bench: ${(error as Error).message}`);
       return 1;
     }
     // One call first: a wrong model or input fails loudly instead of as N seconds of errors.
-    const probe = await probeInfer(clients[0]!, messages[0]!);
+    const probe = await probeInfer(client, messages[0]!);
     if (!probe.ok) {
       console.error(`vigil bench: ModelInfer of "${options.model}" at ${options.address} answered ${probe.code}${probe.answered ? '' : ' (no answer from the server)'}: ${(probe.details ?? '').slice(0, 300)}`);
       return 1;
@@ -360,7 +360,7 @@ async function benchGrpc(
     console.error(`vigil bench: ${(error as Error).message}`);
     return 1;
   } finally {
-    closeClients(clients);
+    client.close();
     for (const channel of channels) channel.close();
   }
 }

@@ -4,7 +4,7 @@ import { trainNbLogistic } from './nb-logistic.js';
 import { FeatureSpace, PLAIN_FEATURES, type FeatureConfig } from './sentiment-features.js';
 import { sentimentLogits, type SentimentParts } from './sentiment-model.js';
 import { TextClassifier } from './text-classifier.js';
-import { TextCnn } from './text-cnn.js';
+import { TextCnn, type PretrainedEmbedding } from './text-cnn.js';
 import { buildVocab, loadTokenizer, preTokenize, writeTokenizer, type PreTokenization, type TextTokenizer } from './tokenizer.js';
 import { loadLexicon } from './data/lexicon.js';
 import { loadAfinn } from './data/afinn.js';
@@ -165,9 +165,12 @@ export function fitSentiment(vocab: readonly string[], train: Labelled, v: Senti
     const c = v.cnn;
     // The CNN reads the ids alone, so it depends on the vocabulary (lexicon words added), the rows and the seed, not on the bag features.
     parts.cnn = memo(`cnn ${JSON.stringify({ preTokenization: v.preTokenization, lexicons: lexiconsOf(v.features), rows: v.rows, earlyStopping: v.earlyStopping, cnn: c, seed })}`, () => {
-      const v = c.vectors ? vocabularyVectors(vocab, loadWordVectors()) : undefined;
-      if (v) log(`    cnn: pretrained vectors for ${v.found.reduce((a, b) => a + b, 0)} of ${vocab.length} vocabulary words (${c.vectors})`);
-      const pretrained = v && c.vectors ? { vectors: v.table, width: v.dim, found: v.found, mode: c.vectors } : undefined;
+      let pretrained: PretrainedEmbedding | undefined;
+      if (c.vectors) {
+        const { table, dim, found } = vocabularyVectors(vocab, loadWordVectors());
+        log(`    cnn: pretrained vectors for ${found.reduce((a, b) => a + b, 0)} of ${vocab.length} vocabulary words (${c.vectors})`);
+        pretrained = { vectors: table, width: dim, found, mode: c.vectors };
+      }
       const cnn = new TextCnn({ vocabSize: vocab.length, dim: c.dim, widths: c.widths, filters: c.filters }, seed, pretrained);
       cnn.train(train.ids, train.labels, { epochs: c.epochs, lr: c.lr, batchSize: c.batchSize, dropout: c.dropout, seed, onEpoch: (e, loss) => log(`    cnn epoch ${e}: loss ${loss.toFixed(4)}`) });
       return cnn;

@@ -53,24 +53,17 @@ export function wireChannels(address: string, channels: number): GrpcWireChannel
   return Array.from({ length: channels }, () => new GrpcWireChannel(address));
 }
 
-/** `channels` clients to `address` (HOST:PORT), each on its own HTTP/2 connection. */
-export function grpcClients(address: string, channels: number): InferenceClient[] {
+/** A @grpc/grpc-js client to `address` (HOST:PORT) for the metadata and probe calls. */
+export function grpcClient(address: string): InferenceClient {
   const Service = inferenceService();
-  return Array.from(
-    { length: channels },
-    () =>
-      new Service(address, credentials.createInsecure(), {
-        // Without it every client to one address shares one connection (grpc-js' global pool).
-        'grpc.use_local_subchannel_pool': 1,
-        'grpc.max_receive_message_length': 64 * 1024 * 1024,
-        'grpc.max_send_message_length': 64 * 1024 * 1024,
-      }) as unknown as InferenceClient,
-  );
+  return new Service(address, credentials.createInsecure(), {
+    // Without it every client to one address shares one connection (grpc-js' global pool).
+    'grpc.use_local_subchannel_pool': 1,
+    'grpc.max_receive_message_length': 64 * 1024 * 1024,
+    'grpc.max_send_message_length': 64 * 1024 * 1024,
+  }) as unknown as InferenceClient;
 }
 
-export function closeClients(clients: Client[]): void {
-  for (const client of clients) client.close();
-}
 
 interface Outcome {
   /** The status code; undefined when the call succeeded. */

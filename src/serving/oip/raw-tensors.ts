@@ -1,5 +1,5 @@
-import { InvalidInput } from '../../errors.js';
 import { endianness } from 'node:os';
+import { InvalidInput } from '../../errors.js';
 import type { OipDatatype, OipElements, OipScalar } from '../../tasks/oip-tensors.js';
 
 /**
@@ -7,7 +7,8 @@ import type { OipDatatype, OipElements, OipScalar } from '../../tasks/oip-tensor
  * raw_input_contents/raw_output_contents and the REST binary tensor extension. Little-endian,
  * row-major, each element in its datatype's native size; BOOL one byte (0 or 1); BYTES each a
  * 4-byte little-endian length followed by that many bytes. Decoded elements are the JSON forms
- * the OIP layer checks (numbers, booleans, strings), so raw and JSON requests share every check.
+ * the OIP layer checks (numbers, booleans, strings), so raw and JSON requests share every check;
+ * FP32 alone stays a Float32Array (see OipElements), which those checks take as it is.
  */
 
 /** Element size in bytes of fixed-size datatypes in raw form. */
