@@ -2,6 +2,7 @@ import path from 'node:path';
 import { loadSync, type Options } from '@grpc/proto-loader';
 import { loadPackageDefinition, type GrpcObject, type ServiceDefinition } from '@grpc/grpc-js';
 import { PACKAGE_ROOT } from '../config/serve-config.js';
+import { decodeModelInferRequest, encodeModelInferResponse } from './infer-codec.js';
 
 /**
  * Vigil's .proto files (proto/ at the package root, shipped with the package), loaded at start.
@@ -37,7 +38,14 @@ export function serviceDefinitions(): Loaded {
   const root = loadPackageDefinition(definition);
   const inference = (root.inference as GrpcObject).GRPCInferenceService as unknown as { service: ServiceDefinition };
   const health = (((root.grpc as GrpcObject).health as GrpcObject).v1 as GrpcObject).Health as unknown as { service: ServiceDefinition };
-  loaded = { inference: inference.service, health: health.service };
+  // ModelInfer, the call paid for per request, goes through Vigil's own codec (infer-codec.ts);
+  // its message types stay the loader's, for reflection and the tests.
+  const modelInfer = inference.service.ModelInfer!;
+  const service: ServiceDefinition = {
+    ...inference.service,
+    ModelInfer: { ...modelInfer, requestDeserialize: decodeModelInferRequest, responseSerialize: encodeModelInferResponse },
+  };
+  loaded = { inference: service, health: health.service };
   return loaded;
 }
 
