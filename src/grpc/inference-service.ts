@@ -49,26 +49,24 @@ export function inferenceService(context: ServerContext, deps: CallDeps): Untype
         return { ...metadata, properties: metadata.properties ?? {} };
       }),
     ),
-    ModelInfer: call<ModelInferRequestMessage, ModelInferResponseMessage>('ModelInfer', async (message, info) => {
+    ModelInfer: call<ModelInferRequestMessage, ModelInferResponseMessage>('ModelInfer', (message, info) => {
+      // A throw here (bad input) becomes the call's error: unary() turns it into a rejection.
       const { modelName, modelVersion, request, raw } = decodeInferRequest(message);
-      return admitted(context, modelName, async () => {
-        const answer = await oip.inferDecoded(
-          {
-            model: modelName,
-            version: modelVersion,
-            routeKey: routeKey(info.header(ROUTE_KEY_HEADER)),
-            requestId: info.requestId,
-            timeoutMs: info.timeoutMs,
-            // A getter keeps the abort controller lazy, as REST does: only remote calls read it.
-            get signal() {
-              return info.signal;
-            },
-            onRoute: (route) => info.trailers.set(ROUTE_HEADER, route),
-          },
-          request,
-        );
-        return encodeInferResponse({ modelName: answer.model_name, modelVersion: answer.model_version, id: answer.id }, answer.outputs, raw);
-      });
+      const target = {
+        model: modelName,
+        version: modelVersion,
+        routeKey: routeKey(info.header(ROUTE_KEY_HEADER)),
+        requestId: info.requestId,
+        timeoutMs: info.timeoutMs,
+        // A getter keeps the abort controller lazy, as REST does: only remote calls read it.
+        get signal() {
+          return info.signal;
+        },
+        onRoute: (route: string) => info.trailers.set(ROUTE_HEADER, route),
+      };
+      return admitted(context, modelName, () =>
+        oip.inferDecoded(target, request).then((answer) => encodeInferResponse({ modelName: answer.model_name, modelVersion: answer.model_version, id: answer.id }, answer.outputs, raw)),
+      );
     }),
   };
 }

@@ -178,13 +178,14 @@ export function recordBatchedSpans(labels: InferenceSpanLabels, inputs: number, 
 export function traceGrpcCall<T>(
   service: string,
   method: string,
-  metadata: Record<string, unknown>,
+  /** The call's metadata as a map, asked for only when tracing is on (building it costs per call). */
+  metadata: () => Record<string, unknown>,
   requestId: string,
   run: () => Promise<T>,
   codeOf: (error: unknown) => number,
 ): Promise<T> {
   if (!active) return run();
-  const parent = propagation.extract(ROOT_CONTEXT, metadata);
+  const parent = propagation.extract(ROOT_CONTEXT, metadata());
   const span = tracer().startSpan(
     `${service}/${method}`,
     { kind: SpanKind.SERVER, attributes: { 'rpc.system': 'grpc', 'rpc.service': service, 'rpc.method': method, 'vigil.request_id': requestId } },
