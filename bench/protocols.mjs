@@ -7,11 +7,17 @@
 // messages, without HTTP headers or HTTP/2 framing). Rounds are interleaved so a burst of load
 // from elsewhere hits every form alike; compare the ratios, not the absolute figures.
 //
-//   npm run build && node bench/protocols.mjs [--duration 4] [--rounds 2] [--connections 32]
+//   npm run build && node bench/protocols.mjs [--duration 4] [--rounds 2] [--connections 32] [--channels 1]
+//
+// REST opens one keep-alive connection per closed loop (HTTP/1.1 answers one request at a time per
+// connection); gRPC multiplexes the loops' calls over --channels HTTP/2 connections, by default
+// one, which is what a gRPC client does unless told otherwise (one channel per target in grpc-js,
+// grpc-go and tritonclient.grpc) and what `vigil bench --protocol grpc` defaults to.
 //
 // It needs ../shared beside the checkout (the protocol's .proto, to serialise the gRPC message).
 import { spawn } from 'node:child_process';
 import http from 'node:http';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -20,10 +26,11 @@ import { loadSync } from '@grpc/proto-loader';
 import { GrpcWireChannel, grpcFrame } from '../dist/ops/bench/grpc-wire.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const { values } = parseArgs({ options: { duration: { type: 'string', default: '4' }, rounds: { type: 'string', default: '2' }, connections: { type: 'string', default: '32' } } });
+const { values } = parseArgs({ options: { duration: { type: 'string', default: '4' }, rounds: { type: 'string', default: '2' }, connections: { type: 'string', default: '32' }, channels: { type: 'string', default: '1' } } });
 const DURATION_MS = Number(values.duration) * 1000;
 const ROUNDS = Number(values.rounds);
 const CONNECTIONS = Number(values.connections);
+const CHANNELS = Number(values.channels);
 
 const le32 = (n) => {
   const b = Buffer.alloc(4);
@@ -107,7 +114,7 @@ async function main() {
     }
     // The same lean HTTP/2 client as `vigil bench --protocol grpc` (src/ops/bench/grpc-wire.ts):
     // @grpc/grpc-js' client costs ~3x node:http's per call, and the client shares the two cores.
-    const channels = Array.from({ length: 4 }, () => new GrpcWireChannel(`127.0.0.1:${grpcPort}`));
+    const channels = Array.from({ length: CHANNELS }, () => new GrpcWireChannel(`127.0.0.1:${grpcPort}`));
     let next = 0;
     const forms = {
       'REST JSON': (model) => {
@@ -148,6 +155,7 @@ async function main() {
       }
     }
     const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+    console.log(`${CONNECTIONS} closed loops (REST: as many connections; gRPC: over ${CHANNELS} channel${CHANNELS === 1 ? '' : 's'}), ${ROUNDS} rounds of ${DURATION_MS / 1000} s after a warm-up round; Node ${process.version}, ${os.cpus().length}x ${os.cpus()[0]?.model ?? 'unknown CPU'}, load average ${os.loadavg()[0].toFixed(2)} at the end`);
     console.log(`| model | form | req/s | server CPU per request | payload bytes per request | failed |`);
     console.log(`| --- | --- | --- | --- | --- | --- |`);
     const table = {};
