@@ -23,6 +23,12 @@ export function requestIdFrom(header: string | string[] | undefined, fallback: (
  */
 export function registerObservation(app: FastifyInstance, context: ServerContext): void {
   const { metrics } = context;
+  // The request path's routes (every POST: predictions, inference, feedback, repository calls)
+  // have their 5xx series from the start; see declareServerErrors.
+  app.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    if (methods.includes('POST')) metrics.declareServerErrors('POST', route.url);
+  });
   // Set when onResponse ran; a request whose response closes without it was abandoned mid-response.
   app.decorateRequest(ANSWERED, false);
   // Callback hooks rather than async ones: no promise per hook per request.

@@ -30,6 +30,9 @@ interface OccupancySource {
   read(): { queued: number; inFlight: number };
 }
 
+/** The server errors Vigil answers on the request path: internal, upstream, overload or not ready, deadline. */
+export const SERVER_ERRORS_FROM_START = ['500', '502', '503', '504'] as const;
+
 export class Metrics {
   readonly registry = new Registry();
 
@@ -230,6 +233,16 @@ export class Metrics {
       this.http.set(key, series);
     }
     return series;
+  }
+
+  /**
+   * Creates a route's http_requests_total series for the server errors at 0. Prometheus counts
+   * a series from its first scrape, so without this the first 5xx answers after a start are
+   * invisible to rate() and to the error-budget alerts (as for gRPC, grpc-metrics.ts). Counters
+   * only: the latency histogram's series appear with their first answer.
+   */
+  declareServerErrors(method: string, route: string): void {
+    for (const status of SERVER_ERRORS_FROM_START) this.httpRequests.inc({ method, route, status }, 0);
   }
 
   async render(): Promise<string> {

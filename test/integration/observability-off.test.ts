@@ -35,7 +35,7 @@ describe('--observability off', () => {
   });
 
   it('counts requests and predictions by default, and not when off', () => {
-    const predictRoute = /route="\/v1\/models\/:name\/predict"/;
+    const predictRoute = /route="\/v1\/models\/:name\/predict",status="200"/;
     expect(sample(on.metrics, 'http_requests_total', predictRoute)).toBe(TEXTS.length);
     expect(sample(off.metrics, 'http_requests_total', predictRoute)).toBe(0);
     const sentiment = /model="sentiment"/;
