@@ -21,7 +21,7 @@ export const WIRE_FIXED32 = 5;
 
 const TWO_32 = 4_294_967_296;
 
-/** A message that does not parse: grpc-js answers the call INTERNAL "Error deserializing request". */
+/** Bytes that are not a valid message (cut short, a varint too long, an unknown wire type). */
 export class WireFormatError extends Error {}
 
 export class WireReader {

@@ -33,6 +33,23 @@ export function grpcCodeOf(error: unknown): status {
   return status.INTERNAL;
 }
 
+/**
+ * Longest status message sent. It travels as the grpc-message trailer, and a header block over
+ * the peer's limit (nghttp2's default is 64 KiB) is a connection error in HTTP/2: a message quoting
+ * a 100 KB input name would end the connection, and every call multiplexed on it.
+ */
+export const MAX_DETAILS_LENGTH = 1024;
+
+function boundedDetails(message: string): string {
+  if (message.length <= MAX_DETAILS_LENGTH) return message;
+  let end = MAX_DETAILS_LENGTH - 1;
+  // Never cut between the two halves of a surrogate pair: grpc-js percent-encodes the message,
+  // and encodeURI throws on a lone surrogate.
+  const last = message.charCodeAt(end - 1);
+  if (last >= 0xd800 && last <= 0xdbff) end--;
+  return `${message.slice(0, end)}…`;
+}
+
 /** The status object grpc-js sends for a failed call. */
 export function toServiceError(error: unknown, requestId: string): Partial<ServiceError> {
   const code = grpcCodeOf(error);
@@ -41,7 +58,7 @@ export function toServiceError(error: unknown, requestId: string): Partial<Servi
   if (error instanceof VigilError) {
     if (error.details.retryAfterSeconds !== undefined) metadata.set('retry-after', String(error.details.retryAfterSeconds));
     // 5xx VigilErrors are the server's own, described on purpose (not configured, overloaded).
-    return { code, details: error.message, metadata };
+    return { code, details: boundedDetails(error.message), metadata };
   }
   return { code, details: INTERNAL_MESSAGE, metadata };
 }

@@ -1,20 +1,31 @@
+import { loadSync } from '@grpc/proto-loader';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GrpcWireChannel, grpcFrame } from '../../src/ops/bench/grpc-wire.js';
+import { freePort } from '../../src/ops/bench/spawn.js';
+import { LOADER_OPTIONS, PROTO_DIR } from '../../src/grpc/proto.js';
 import { startVigil, type VigilProcess } from '../helpers/server.js';
+import { hasShared, sharedPath } from '../helpers/shared.js';
 import { report } from './harness.js';
 
 /**
  * Oversized and hostile input, property-based (fast-check) over every JSON and Open Inference
  * Protocol endpoint that takes a body: wrong types, deep nesting, huge numbers and arrays,
  * invalid UTF-8, lone surrogates, control characters, huge shapes. The promise: a 4xx that is
- * JSON and names the problem, never a 5xx, never a stack trace, and the server stays up.
+ * JSON and names the problem, never a 5xx, never a stack trace, and the server stays up. The
+ * same over gRPC's ModelInfer, with bytes no generated client would send: random bytes, valid
+ * messages with bytes changed or cut, and well-formed messages with hostile contents; the
+ * promise there is a caller's-fault status (INVALID_ARGUMENT, NOT_FOUND, RESOURCE_EXHAUSTED),
+ * never INTERNAL or UNKNOWN.
  */
 
 const RUNS = Number(process.env.RELIABILITY_HOSTILE_RUNS ?? 60);
 let server: VigilProcess;
+let grpcPort: number;
 
 beforeAll(async () => {
-  server = await startVigil([]);
+  grpcPort = await freePort();
+  server = await startVigil(['--grpc-port', String(grpcPort)]);
   await server.waitUntilReady();
 });
 afterAll(async () => {
@@ -93,6 +104,88 @@ describe('hostile input', () => {
     const alive = await fetch(`${server.url}/alive`);
     const errorLines = server.logs.filter((l) => l.includes('"level":"error"') || l.includes('"level":50'));
     report('hostile-input', { runs: RUNS, statuses, error_log_lines: errorLines.length });
+    expect(alive.status).toBe(200);
+    expect(errorLines).toEqual([]);
+  });
+});
+
+// The protocol's own proto when ../shared is there (what clients are generated from), else Vigil's.
+const specProto = sharedPath('docs', 'references', 'open-inference-protocol', 'open_inference_grpc.proto');
+const modelInfer = (
+  hasShared ? loadSync(specProto, LOADER_OPTIONS) : loadSync('inference.proto', { ...LOADER_OPTIONS, includeDirs: [PROTO_DIR] })
+)['inference.GRPCInferenceService'] as unknown as { ModelInfer: { requestSerialize: (message: unknown) => Buffer } };
+const serialize = (message: unknown) => modelInfer.ModelInfer.requestSerialize(message);
+
+const le32 = (n: number) => {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(n >>> 0);
+  return b;
+};
+const valid = serialize({ model_name: 'sentiment', inputs: [{ name: 'text', datatype: 'BYTES', shape: [1] }], raw_input_contents: [Buffer.concat([le32(5), Buffer.from('hello')])] });
+const int64 = fc.oneof(fc.integer(), fc.constantFrom(-1, 0, 2 ** 31, 2 ** 53, -(2 ** 53), 2 ** 62));
+const grpcMessage: fc.Arbitrary<Buffer> = fc.oneof(
+  fc.uint8Array({ maxLength: 4000 }).map((b) => Buffer.from(b)),
+  fc
+    .record({ at: fc.nat(), byte: fc.nat(255), cut: fc.nat() })
+    .map(({ at, byte, cut }) => {
+      const changed = Buffer.from(valid);
+      changed[at % changed.length] = byte;
+      return changed.subarray(0, Math.max(1, changed.length - (cut % 4)));
+    }),
+  fc
+    .record({
+      model_name: fc.oneof(fc.constantFrom(...MODELS), hostileString),
+      inputs: fc.array(
+        fc.record({
+          name: fc.oneof(fc.constantFrom('text', 'pixels', 'features'), hostileString),
+          datatype: fc.oneof(fc.constantFrom('BYTES', 'FP32', 'INT64', 'FP16', 'BOOL', 'UINT8'), hostileString),
+          shape: fc.array(int64, { maxLength: 6 }),
+          contents: fc.record(
+            { fp32_contents: fc.array(fc.float(), { maxLength: 900 }), int64_contents: fc.array(fc.integer(), { maxLength: 50 }), bytes_contents: fc.array(fc.uint8Array({ maxLength: 300 }).map((b) => Buffer.from(b)), { maxLength: 5 }) },
+            { requiredKeys: [] },
+          ),
+        }),
+        { maxLength: 3 },
+      ),
+      raw_input_contents: fc.array(
+        fc.oneof(
+          fc.uint8Array({ maxLength: 4000 }).map((b) => Buffer.from(b)),
+          fc.tuple(fc.nat(), fc.uint8Array({ maxLength: 50 })).map(([n, b]) => Buffer.concat([le32(n), Buffer.from(b)])),
+        ),
+        { maxLength: 3 },
+      ),
+    })
+    .map(serialize),
+);
+
+/** Status codes that put the fault with the caller (or a refusal under the test's own pace). */
+const CALLERS_FAULT = new Set([0, 3, 5, 8, 14]);
+
+describe('hostile input over gRPC', () => {
+  it(`${RUNS} random hostile ModelInfer messages per run: a caller's-fault status naming the problem, never INTERNAL or UNKNOWN`, async () => {
+    const channel = new GrpcWireChannel(`127.0.0.1:${grpcPort}`);
+    const codes: Record<number, number> = {};
+    try {
+      await fc.assert(
+        fc.asyncProperty(grpcMessage, async (message) => {
+          const outcome = await channel.call('inference.GRPCInferenceService/ModelInfer', grpcFrame(message));
+          codes[outcome.code ?? -1] = (codes[outcome.code ?? -1] ?? 0) + 1;
+          expect(outcome.code !== undefined && CALLERS_FAULT.has(outcome.code), `status ${outcome.code}: ${outcome.details}`).toBe(true);
+          if (outcome.code === 14) expect(outcome.details).toMatch(/overloaded|bound|in flight/i);
+          if (outcome.code !== 0) {
+            expect(outcome.details?.length ?? 0).toBeGreaterThan(0);
+            expect(outcome.details?.length ?? 0).toBeLessThan(2000);
+            expect(outcome.details).not.toMatch(/\n\s+at .+\(.+:\d+:\d+\)/);
+          }
+        }),
+        { numRuns: RUNS },
+      );
+    } finally {
+      channel.close();
+    }
+    const alive = await fetch(`${server.url}/alive`);
+    const errorLines = server.logs.filter((l) => l.includes('"level":"error"') || l.includes('"level":50'));
+    report('hostile-input-grpc', { runs: RUNS, codes, error_log_lines: errorLines.length });
     expect(alive.status).toBe(200);
     expect(errorLines).toEqual([]);
   });

@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { decodeModelInferRequest, encodeModelInferResponse } from '../../src/grpc/infer-codec.js';
 import type { ModelInferResponseMessage } from '../../src/grpc/messages.js';
 import { LOADER_OPTIONS, PROTO_DIR } from '../../src/grpc/proto.js';
-import { WireFormatError, WireWriter } from '../../src/grpc/protobuf-wire.js';
+import { WireWriter } from '../../src/grpc/protobuf-wire.js';
+import { decodeInferRequest } from '../../src/grpc/tensors.js';
 import { hasShared, sharedPath } from '../helpers/shared.js';
 
 /**
@@ -148,9 +149,12 @@ describe('ModelInfer request decoding, by hand-built bytes', () => {
     expect(decodeModelInferRequest(Buffer.concat([unknown, known]))).toEqual({ model_name: 'digits', parameters: {}, inputs: [], outputs: [], raw_input_contents: [] });
   });
 
-  it('refuses a message cut short', () => {
+  it('marks a message cut short, or with a varint too long, as malformed (INVALID_ARGUMENT), instead of throwing', () => {
     const wire = loader.requestSerialize({ model_name: 'digits', raw_input_contents: [Buffer.alloc(40)] });
-    for (const cut of [1, 5, wire.length - 1]) expect(() => decodeModelInferRequest(wire.subarray(0, cut))).toThrow(WireFormatError);
+    for (const cut of [1, 5, wire.length - 1]) expect(decodeModelInferRequest(wire.subarray(0, cut)).malformed).toMatch(/past the end of the message/);
+    expect(decodeModelInferRequest(Buffer.from([0x08, ...Array(10).fill(0xff), 0x01])).malformed).toMatch(/longer than 10 bytes/);
+    expect(decodeModelInferRequest(Buffer.from([0x0e])).malformed).toMatch(/wire type 6/);
+    expect(() => decodeInferRequest(decodeModelInferRequest(wire.subarray(0, 5)))).toThrow(/ModelInferRequest message is not valid protobuf: a field runs past the end/);
   });
 
   it('keeps a parameter named __proto__ as an entry, not as the map prototype', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidInput } from '../../src/errors.js';
 import { decodeInferRequest, decodeRaw, encodeInferResponse, encodeRaw, splitRawBytes } from '../../src/grpc/tensors.js';
-import { grpcCodeOf } from '../../src/grpc/status.js';
+import { grpcCodeOf, MAX_DETAILS_LENGTH, toServiceError } from '../../src/grpc/status.js';
 import { DeadlineExceeded, ModelNotFound, NotConfigured, Overloaded, VigilError } from '../../src/errors.js';
 import { status } from '@grpc/grpc-js';
 
@@ -127,5 +127,16 @@ describe('status codes', () => {
     expect(grpcCodeOf(new VigilError(413, 'payload_too_large', 'big'))).toBe(status.RESOURCE_EXHAUSTED);
     expect(grpcCodeOf(new VigilError(499, 'client_closed', 'gone'))).toBe(status.CANCELLED);
     expect(grpcCodeOf(new Error('bug'))).toBe(status.INTERNAL);
+  });
+
+  it('cut a message that quotes a huge name to MAX_DETAILS_LENGTH, never between surrogate halves', () => {
+    const short = toServiceError(new InvalidInput('input "x": wrong'), 'r1');
+    expect(short.details).toBe('input "x": wrong');
+    const long = toServiceError(new InvalidInput(`input "${'x'.repeat(100_000)}": wrong`), 'r1');
+    expect(long.details!.length).toBeLessThanOrEqual(MAX_DETAILS_LENGTH);
+    expect(long.details!.endsWith('…')).toBe(true);
+    // A pair (😀 is two UTF-16 units) that the cut would split is dropped whole.
+    const pair = toServiceError(new InvalidInput(`${'x'.repeat(MAX_DETAILS_LENGTH - 2)}😀${'y'.repeat(10)}`), 'r1');
+    expect(() => encodeURI(pair.details!)).not.toThrow();
   });
 });
