@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { Metadata, status, type handleUnaryCall, type ServerUnaryCall, type sendUnaryData } from '@grpc/grpc-js';
-import { DeadlineExceeded } from '../errors.js';
+import { DeadlineExceeded, InvalidInput } from '../errors.js';
 import { requestIdFrom } from '../http/observe.js';
 import type { Logger } from '../observability/logger.js';
 import { traceGrpcCall } from '../observability/tracing.js';
 import type { GrpcMetrics } from './grpc-metrics.js';
+import { isMalformed, MALFORMED } from './malformed.js';
 import { grpcCodeOf, statusName, toServiceError } from './status.js';
 
 /**
@@ -100,6 +101,7 @@ export function unary<Req, Res>(deps: CallDeps, service: string, method: string,
     const run = (): Promise<Res> => {
       try {
         if (timeoutMs !== undefined && timeoutMs <= 0) throw new DeadlineExceeded('the call arrived past its deadline; it was not run');
+        if (isMalformed(call.request)) throw new InvalidInput(`the ${method} request is not a valid protobuf message: ${call.request[MALFORMED]}`);
         return Promise.resolve(handle(call.request, info));
       } catch (error) {
         return Promise.reject(error);

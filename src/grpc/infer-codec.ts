@@ -8,7 +8,7 @@ import type {
   RequestedOutputMessage,
   TensorContentsMessage,
 } from './messages.js';
-import { WIRE_FIXED32, WIRE_FIXED64, WIRE_LENGTH, WIRE_VARINT, WireFormatError, WireReader, WireWriter } from './protobuf-wire.js';
+import { WIRE_FIXED32, WIRE_FIXED64, WIRE_LENGTH, WIRE_VARINT, WireReader, WireWriter } from './protobuf-wire.js';
 
 /**
  * ModelInfer's two messages straight between protobuf bytes and the plain objects the handlers
@@ -26,22 +26,8 @@ import { WIRE_FIXED32, WIRE_FIXED64, WIRE_LENGTH, WIRE_VARINT, WireFormatError, 
 
 // ---- decoding the request ------------------------------------------------------------------
 
-/**
- * The request message. Bytes that are not a valid message come back as `{ malformed: why }`
- * instead of a throw: grpc-js would answer a codec's throw itself with INTERNAL (the server's
- * fault, uncounted by Vigil's metrics), where the caller's mistake is INVALID_ARGUMENT
- * (tensors.ts says so, naming the fault).
- */
+/** The request message; bytes that are not one throw WireFormatError (proto.ts turns that into INVALID_ARGUMENT). */
 export function decodeModelInferRequest(bytes: Buffer): ModelInferRequestMessage {
-  try {
-    return readModelInferRequest(bytes);
-  } catch (error) {
-    if (error instanceof WireFormatError) return { malformed: error.message };
-    throw error;
-  }
-}
-
-function readModelInferRequest(bytes: Buffer): ModelInferRequestMessage {
   const reader = new WireReader(bytes);
   const message: ModelInferRequestMessage = { parameters: {}, inputs: [], outputs: [], raw_input_contents: [] };
   while (reader.pos < reader.end) {

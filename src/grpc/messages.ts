@@ -48,8 +48,6 @@ export interface ModelInferRequestMessage {
   inputs?: InferInputTensorMessage[];
   outputs?: RequestedOutputMessage[];
   raw_input_contents?: Buffer[];
-  /** Not a protobuf field: set by Vigil's codec (infer-codec.ts) when the bytes did not parse, with why. */
-  malformed?: string;
 }
 
 export interface InferOutputTensorMessage {

@@ -3,6 +3,7 @@ import { loadSync, type Options } from '@grpc/proto-loader';
 import { loadPackageDefinition, type GrpcObject, type ServiceDefinition } from '@grpc/grpc-js';
 import { PACKAGE_ROOT } from '../config/serve-config.js';
 import { decodeModelInferRequest, encodeModelInferResponse } from './infer-codec.js';
+import { keepMalformed } from './malformed.js';
 
 /**
  * Vigil's .proto files (proto/ at the package root, shipped with the package), loaded at start.
@@ -45,8 +46,15 @@ export function serviceDefinitions(): Loaded {
     ...inference.service,
     ModelInfer: { ...modelInfer, requestDeserialize: decodeModelInferRequest, responseSerialize: encodeModelInferResponse },
   };
-  loaded = { inference: service, health: health.service };
+  loaded = { inference: guardUnary(service), health: guardUnary(health.service) };
   return loaded;
+}
+
+/** Unary methods hand bytes that do not parse on as MALFORMED (malformed.ts), for INVALID_ARGUMENT. */
+function guardUnary(service: ServiceDefinition): ServiceDefinition {
+  return Object.fromEntries(
+    Object.entries(service).map(([name, method]) => [name, method.requestStream || method.responseStream ? method : { ...method, requestDeserialize: keepMalformed(method.requestDeserialize) }]),
+  );
 }
 
 export const INFERENCE_SERVICE = 'inference.GRPCInferenceService';

@@ -155,7 +155,6 @@ export interface DecodedInferRequest {
 }
 
 export function decodeInferRequest(message: ModelInferRequestMessage): DecodedInferRequest {
-  if (message.malformed !== undefined) throw new InvalidInput(`the ModelInferRequest message is not valid protobuf: ${message.malformed}`);
   const modelName = message.model_name ?? '';
   if (modelName === '') throw new InvalidInput('"model_name" must not be empty');
   const tensors = message.inputs ?? [];

@@ -4,9 +4,9 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decodeModelInferRequest, encodeModelInferResponse } from '../../src/grpc/infer-codec.js';
 import type { ModelInferResponseMessage } from '../../src/grpc/messages.js';
-import { LOADER_OPTIONS, PROTO_DIR } from '../../src/grpc/proto.js';
+import { isMalformed, MALFORMED, type MalformedRequest } from '../../src/grpc/malformed.js';
+import { LOADER_OPTIONS, PROTO_DIR, serviceDefinitions } from '../../src/grpc/proto.js';
 import { WireWriter } from '../../src/grpc/protobuf-wire.js';
-import { decodeInferRequest } from '../../src/grpc/tensors.js';
 import { hasShared, sharedPath } from '../helpers/shared.js';
 
 /**
@@ -149,12 +149,23 @@ describe('ModelInfer request decoding, by hand-built bytes', () => {
     expect(decodeModelInferRequest(Buffer.concat([unknown, known]))).toEqual({ model_name: 'digits', parameters: {}, inputs: [], outputs: [], raw_input_contents: [] });
   });
 
-  it('marks a message cut short, or with a varint too long, as malformed (INVALID_ARGUMENT), instead of throwing', () => {
+  it('refuses a message cut short, a varint too long or an unknown wire type', () => {
     const wire = loader.requestSerialize({ model_name: 'digits', raw_input_contents: [Buffer.alloc(40)] });
-    for (const cut of [1, 5, wire.length - 1]) expect(decodeModelInferRequest(wire.subarray(0, cut)).malformed).toMatch(/past the end of the message/);
-    expect(decodeModelInferRequest(Buffer.from([0x08, ...Array(10).fill(0xff), 0x01])).malformed).toMatch(/longer than 10 bytes/);
-    expect(decodeModelInferRequest(Buffer.from([0x0e])).malformed).toMatch(/wire type 6/);
-    expect(() => decodeInferRequest(decodeModelInferRequest(wire.subarray(0, 5)))).toThrow(/ModelInferRequest message is not valid protobuf: a field runs past the end/);
+    for (const cut of [1, 5, wire.length - 1]) expect(() => decodeModelInferRequest(wire.subarray(0, cut))).toThrow(/past the end of the message/);
+    expect(() => decodeModelInferRequest(Buffer.from([0x08, ...Array(10).fill(0xff), 0x01]))).toThrow(/longer than 10 bytes/);
+    expect(() => decodeModelInferRequest(Buffer.from([0x0e]))).toThrow(/wire type 6/);
+  });
+
+  it("is served so that bytes that do not parse reach the handler as MALFORMED (INVALID_ARGUMENT), like every unary method's", () => {
+    const { inference, health } = serviceDefinitions();
+    // Field 1 in wire type 7, which does not exist (protobufjs reads a string cut short leniently).
+    const garbage = Buffer.from([0x0f]);
+    for (const method of [inference.ModelInfer!, inference.ModelMetadata!, inference.ModelReady!, health.Check!]) {
+      const request = method.requestDeserialize(garbage);
+      expect(isMalformed(request)).toBe(true);
+      expect((request as MalformedRequest)[MALFORMED]).toMatch(/wire type 7|index out of range/);
+    }
+    expect(isMalformed(inference.ModelInfer!.requestDeserialize(loader.requestSerialize({ model_name: 'digits' })))).toBe(false);
   });
 
   it('keeps a parameter named __proto__ as an entry, not as the map prototype', () => {
