@@ -4,6 +4,7 @@ import { DeadlineExceeded, InvalidInput } from '../errors.js';
 import { requestIdFrom } from '../http/observe.js';
 import type { Logger } from '../observability/logger.js';
 import { traceGrpcCall } from '../observability/tracing.js';
+import { withLazySignal } from '../serving/lazy-signal.js';
 import type { GrpcMetrics } from './grpc-metrics.js';
 import { isMalformed, MALFORMED } from './malformed.js';
 import { grpcCodeOf, statusName, toServiceError } from './status.js';
@@ -66,19 +67,11 @@ export function unary<Req, Res>(deps: CallDeps, service: string, method: string,
     });
     const trailers = new Metadata();
     trailers.set('x-request-id', requestId);
-    const info: CallInfo = {
-      requestId,
-      timeoutMs,
-      trailers,
-      get signal() {
-        if (!controller) {
-          controller = new AbortController();
-          if (cancelled) controller.abort(new Error('the client cancelled the call'));
-        }
-        return controller.signal;
-      },
-      header: (name) => firstValue(call.metadata, name),
-    };
+    const info: CallInfo = withLazySignal({ requestId, timeoutMs, trailers, header: (name: string) => firstValue(call.metadata, name) }, () => {
+      controller = new AbortController();
+      if (cancelled) controller.abort(new Error('the client cancelled the call'));
+      return controller.signal;
+    });
     let finished = false;
     const finish = (code: status, error?: unknown) => {
       if (finished) return;

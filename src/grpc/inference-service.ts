@@ -2,6 +2,7 @@ import type { UntypedServiceImplementation } from '@grpc/grpc-js';
 import { InvalidInput } from '../errors.js';
 import type { ServerContext } from '../http/context.js';
 import { ROUTE_HEADER, ROUTE_KEY_HEADER } from '../http/route-key.js';
+import { withLazySignal } from '../serving/lazy-signal.js';
 import { OIP_SERVER_NAME } from '../serving/oip/oip-dataplane.js';
 import { admitted } from './admission.js';
 import { unary, type CallDeps } from './calls.js';
@@ -52,18 +53,18 @@ export function inferenceService(context: ServerContext, deps: CallDeps): Untype
     ModelInfer: call<ModelInferRequestMessage, ModelInferResponseMessage>('ModelInfer', (message, info) => {
       // A throw here (bad input) becomes the call's error: unary() turns it into a rejection.
       const { modelName, modelVersion, request, raw } = decodeInferRequest(message);
-      const target = {
-        model: modelName,
-        version: modelVersion,
-        routeKey: routeKey(info.header(ROUTE_KEY_HEADER)),
-        requestId: info.requestId,
-        timeoutMs: info.timeoutMs,
-        // A getter keeps the abort controller lazy, as REST does: only remote calls read it.
-        get signal() {
-          return info.signal;
+      // The abort controller stays lazy, as REST's does: only remote calls read it.
+      const target = withLazySignal(
+        {
+          model: modelName,
+          version: modelVersion,
+          routeKey: routeKey(info.header(ROUTE_KEY_HEADER)),
+          requestId: info.requestId,
+          timeoutMs: info.timeoutMs,
+          onRoute: (route: string) => info.trailers.set(ROUTE_HEADER, route),
         },
-        onRoute: (route: string) => info.trailers.set(ROUTE_HEADER, route),
-      };
+        () => info.signal,
+      );
       return admitted(context, modelName, () =>
         oip.inferDecoded(target, request).then((answer) => encodeInferResponse({ modelName: answer.model_name, modelVersion: answer.model_version, id: answer.id }, answer.outputs, raw)),
       );

@@ -1,5 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { InferenceCall } from '../serving/dataplane.js';
+import { withLazySignal } from '../serving/lazy-signal.js';
+import type { RouteKind } from '../serving/routing-metrics.js';
 import { requestTimeoutMs } from './deadline.js';
 import { requestRouteKey } from './route-key.js';
 
@@ -21,18 +23,17 @@ export function disconnectSignal(reply: FastifyReply): AbortSignal {
  * AbortController plus a close listener for every request to a local model was a few percent of
  * the server thread serving a small model.
  */
-export function httpCall<Payload>(request: FastifyRequest, reply: FastifyReply, model: string, version: string | undefined, payload: Payload): InferenceCall<Payload> {
-  let signal: AbortSignal | undefined;
-  // Never spread this object: spreading reads the getter and makes the signal for every request.
-  return {
-    model,
-    version,
-    payload,
-    routeKey: requestRouteKey(request),
-    requestId: request.id,
-    timeoutMs: requestTimeoutMs(request),
-    get signal() {
-      return (signal ??= disconnectSignal(reply));
-    },
-  };
+export function httpCall<Payload>(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  model: string,
+  version: string | undefined,
+  payload: Payload,
+  onRoute?: (route: RouteKind) => void,
+): InferenceCall<Payload> {
+  // Never spread this object: the signal is not an own property (lazy-signal.ts).
+  return withLazySignal(
+    { model, version, payload, routeKey: requestRouteKey(request), requestId: request.id, timeoutMs: requestTimeoutMs(request), onRoute },
+    () => disconnectSignal(reply),
+  );
 }

@@ -2,6 +2,7 @@ import { InvalidInput } from '../errors.js';
 import type { CallCost } from '../runtimes/onnx/engine-choice.js';
 import type { EngineReport } from '../runtimes/onnx/session.js';
 import type { Prediction } from '../tasks/types.js';
+import { withLazySignal } from './lazy-signal.js';
 import { ModelLifecycle } from './lifecycle.js';
 import type { ModelVersion, PredictOptions } from './model-version.js';
 import type { ModelRegistry, ModelStatus } from './registry.js';
@@ -258,12 +259,5 @@ export class Dataplane {
 
 /** The router's options for one call; the signal is read only if a runtime asks for it. */
 function predictOptions(call: CallTarget & CallControl, timeline: CallTimeline): PredictOptions {
-  return {
-    timeline,
-    timeoutMs: call.timeoutMs,
-    requestId: call.requestId,
-    get signal() {
-      return call.signal;
-    },
-  };
+  return withLazySignal({ timeline, timeoutMs: call.timeoutMs, requestId: call.requestId }, () => call.signal);
 }

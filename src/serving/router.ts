@@ -5,6 +5,7 @@ import type { Metrics } from '../observability/metrics.js';
 import type { Prediction } from '../tasks/types.js';
 import type { ModelVersion, PredictOptions } from './model-version.js';
 import type { ModelRegistry } from './registry.js';
+import { fieldsOf, withLazySignal } from './lazy-signal.js';
 import { RoutingMetrics, type RouteKind, type RoutingSnapshot } from './routing-metrics.js';
 import { ShadowMirror } from './shadow.js';
 import { splitPoint } from './traffic-split.js';
@@ -128,7 +129,9 @@ export class PredictionRouter {
       if (!standIn) throw error;
       const fallback = this.note(primary, standIn, error);
       try {
-        return { result: await standIn.predict(inputs, { ...options, fallback }), model: standIn, fallback };
+        // Not a spread: the caller's signal is a getter on the prototype (lazy-signal.ts).
+        const standInOptions = withLazySignal({ ...fieldsOf(options), fallback }, () => options.signal);
+        return { result: await standIn.predict(inputs, standInOptions), model: standIn, fallback };
       } catch (fallbackError) {
         throw this.bothFailed(primary, standIn, error, fallbackError);
       }

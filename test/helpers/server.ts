@@ -30,8 +30,8 @@ process.once('exit', () => {
  * Starts the real `vigil serve` (the built CLI) on a free loopback port and resolves once it
  * listens. Tests talk to it over real HTTP.
  */
-export async function startVigil(args: string[], env: NodeJS.ProcessEnv = {}): Promise<VigilProcess> {
-  const child = spawn(process.execPath, [CLI, 'serve', '--host', '127.0.0.1', '--port', '0', ...args], {
+export async function startVigil(args: string[], env: NodeJS.ProcessEnv = {}, options: { nodeArgs?: string[] } = {}): Promise<VigilProcess> {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), CLI, 'serve', '--host', '127.0.0.1', '--port', '0', ...args], {
     cwd: REPO_ROOT,
     // A developer's own token must not change what the tests see; tests that need one pass it.
     // gRPC off unless a test asks (--grpc-port wins): servers of test files running in parallel

@@ -25,13 +25,14 @@ export async function modelRoutes(app: FastifyInstance, context: ServerContext):
 
   async function predict(request: FastifyRequest<{ Params: PredictParams }>, reply: FastifyReply, name: string | undefined) {
     if (!name) throw new ModelNotFound('(default)');
-    const call = httpCall(request, reply, name, request.params.version, request.body);
+    // onRoute is given to httpCall, not assigned after: a property added to the call later kept
+    // each request's graph alive across scavenges (lazy-signal.ts).
+    const call = httpCall(request, reply, name, request.params.version, request.body, (route) => void reply.header(ROUTE_HEADER, route));
     if (wantsStream(request.body)) {
       const prepared = dataplane.prepareStream(call);
       void reply.header(ROUTE_HEADER, prepared.route);
       return streamPrediction(request, reply, prepared);
     }
-    call.onRoute = (route) => void reply.header(ROUTE_HEADER, route);
     const answer = await dataplane.predict(call);
     const { predictions, batch } = answer.result;
     const about = {

@@ -1,6 +1,7 @@
 import type { OipOutput, OipTensorMetadata } from '../../tasks/oip-tensors.js';
 import type { CallControl, CallTarget, Dataplane, InferenceCall } from '../dataplane.js';
 import type { IndexEntry } from '../lifecycle.js';
+import { withLazySignal } from '../lazy-signal.js';
 import type { RouteKind } from '../routing-metrics.js';
 import { applyClassification, classificationCount } from './classification.js';
 import { checkRequestedOutputs, matchInputs, parseInferRequest, selectOutputs, type InferRequest } from './infer-request.js';
@@ -137,18 +138,10 @@ export class OipDataplane {
   }
 }
 
-/** The core's call, with the signal still lazy: never spread, a spread reads the getter. */
+/** The core's call, with the signal still lazy (lazy-signal.ts): never spread. */
 function coreCall(call: OipCallTarget, payload: InferRequest): InferenceCall<InferRequest> {
-  return {
-    payload,
-    onRoute: call.onRoute,
-    model: call.model,
-    version: call.version,
-    routeKey: call.routeKey,
-    requestId: call.requestId,
-    timeoutMs: call.timeoutMs,
-    get signal() {
-      return call.signal;
-    },
-  };
+  return withLazySignal(
+    { payload, onRoute: call.onRoute, model: call.model, version: call.version, routeKey: call.routeKey, requestId: call.requestId, timeoutMs: call.timeoutMs },
+    () => call.signal,
+  );
 }
