@@ -2,15 +2,18 @@
  * A call's fields plus an abort signal made only when something reads it: local models never
  * do, and an AbortController with a close listener for every request to a small model costs a
  * few percent of the server thread. The calls that cross the layers (HTTP and gRPC adapters,
- * dataplane, router) are made with this instead of an object literal with `get signal()`:
+ * dataplane, router) are made with this, whole, instead of as object literals with
+ * `get signal()` or with properties added afterwards.
  *
- * V8 allocates a literal's accessor pair in old space, so the getter's closure, and all it
- * captures (the reply, the request, the whole request graph), is held from old space until the
- * next full GC: it survives every scavenge and is promoted. On the inference routes that was
- * ~4 KB of each request (1.5-2.7 MB promoted per scavenge at 300-1,000 requests/s, scavenges
- * of 3.5-4 ms, and old space filling for the next mark-compact), where a GET route promotes a
- * few KB per scavenge. A class keeps the getter on its prototype, made once. (Measured with
- * `node --trace-gc-nvp`: the `promoted=` field of each scavenge.)
+ * Measured (`node --trace-gc-nvp`, the `promoted=` of each scavenge; the test is
+ * test/integration/gc-retention.test.ts): with a literal's getter, or with `onRoute` assigned to
+ * the call after it was made, every inference request's graph (the reply, the request, the
+ * call) survived its scavenge and was promoted: 1.3-2.7 MB per scavenge at 300-1,000
+ * requests/s, scavenges of 3.5-4 ms, and old space filling for the next mark-compact. With a
+ * class whose getter is on its prototype and every field given at construction: 5-30 KB and
+ * 0.5 ms. The likely mechanism is V8 placing what a literal's accessor or a later property
+ * needs in old space, whose pointers to the young closure keep it alive at a scavenge; the
+ * graph is gone by the next full GC (a heap snapshot under load shows none of it).
  */
 class LazySignal<S extends AbortSignal | undefined> {
   // ES private fields: not own enumerable properties, so the call's keys are its fields only.
