@@ -7,9 +7,10 @@ import { startVigil, type VigilProcess } from '../helpers/server.js';
  * promoted bytes under --trace-gc-nvp; at 500 requests/s one at a time, what survives a scavenge
  * should be the few requests in flight, a few KB. A request graph held from old space (an
  * object literal with a getter on the call, a property added to the call after it was made:
- * src/serving/lazy-signal.ts) made every request survive: 1.3-2.7 MB per scavenge, scavenge
- * pauses of 3.5-4 ms instead of 0.5. Counted in bytes, not timed: the figure does not depend on
- * the machine's speed as long as the server keeps up with 500 requests/s.
+ * src/serving/lazy-signal.ts; allocation sites V8 pretenures: src/config/gc-tuning.ts) made
+ * every request survive: 1.3-2.7 MB per scavenge, scavenge pauses of 3.5-4 ms instead of 0.5.
+ * Counted in bytes, not timed: the figure does not depend on the machine's speed as long as the
+ * server keeps up with 500 requests/s.
  */
 
 const RATE = 500;
@@ -17,44 +18,42 @@ const SECONDS = 6;
 let server: VigilProcess;
 
 beforeAll(async () => {
-  server = await startVigil(['--no-embedded', '--model', 'models/sentiment', '--observability', 'off'], {}, { nodeArgs: ['--max-semi-space-size=16', '--trace-gc-nvp'] });
+  server = await startVigil(['--no-embedded', '--model', 'models/sentiment'], {}, { nodeArgs: ['--max-semi-space-size=16', '--trace-gc-nvp'] });
   await server.waitUntilReady();
 });
 afterAll(async () => {
   await server?.stop();
 });
 
-/** Requests sent evenly spaced (an open loop), on keep-alive connections; resolves with the status counts. */
-async function openLoop(path: string, body: string): Promise<Record<number, number>> {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
-  const statuses: Record<number, number> = {};
+/** `send` called evenly spaced (an open loop); resolves with the outcomes counted. */
+async function openLoop(send: () => Promise<number>): Promise<Record<number, number>> {
+  const outcomes: Record<number, number> = {};
   const total = RATE * SECONDS;
   const started = performance.now();
   const pending: Promise<void>[] = [];
   let sent = 0;
   while (sent < total) {
     const due = Math.min(total, Math.floor(((performance.now() - started) * RATE) / 1000) + 1);
-    for (; sent < due; sent++) {
-      pending.push(
-        new Promise<void>((resolve) => {
-          const request = http.request(`${server.url}${path}`, { method: 'POST', agent, headers: { 'content-type': 'application/json' } }, (response) => {
-            response.resume();
-            response.on('end', () => {
-              statuses[response.statusCode ?? 0] = (statuses[response.statusCode ?? 0] ?? 0) + 1;
-              resolve();
-            });
-          });
-          request.on('error', () => resolve());
-          request.end(body);
-        }),
-      );
-    }
+    for (; sent < due; sent++) pending.push(send().then((outcome) => void (outcomes[outcome] = (outcomes[outcome] ?? 0) + 1)));
     await new Promise((resolve) => setTimeout(resolve, 1));
   }
   await Promise.all(pending);
-  agent.destroy();
-  return statuses;
+  return outcomes;
 }
+
+function restPost(agent: http.Agent, path: string, body: string): () => Promise<number> {
+  return () =>
+    new Promise<number>((resolve) => {
+      const request = http.request(`${server.url}${path}`, { method: 'POST', agent, headers: { 'content-type': 'application/json' } }, (response) => {
+        response.resume();
+        response.on('end', () => resolve(response.statusCode ?? 0));
+      });
+      request.on('error', () => resolve(-1));
+      request.end(body);
+    });
+}
+
+const TEXT = 'a thoroughly enjoyable film';
 
 /** `promoted=` of every scavenge logged after line `from`. */
 function promotedSince(from: number): number[] {
@@ -69,12 +68,17 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 describe('request objects die young', () => {
   it.each([
-    ['the JSON API', '/v1/models/sentiment/predict', JSON.stringify({ text: 'a thoroughly enjoyable film' })],
-    ['OIP REST', '/v2/models/sentiment/infer', JSON.stringify({ inputs: [{ name: 'text', datatype: 'BYTES', shape: [1], data: ['a thoroughly enjoyable film'] }] })],
-  ])('%s: a scavenge promotes a few KB, not every request of its interval', async (_label, path, body) => {
+    ['the JSON API', 200, (agent: http.Agent) => restPost(agent, '/v1/models/sentiment/predict', JSON.stringify({ text: TEXT }))],
+    ['OIP REST', 200, (agent: http.Agent) => restPost(agent, '/v2/models/sentiment/infer', JSON.stringify({ inputs: [{ name: 'text', datatype: 'BYTES', shape: [1], data: [TEXT] }] }))],
+    // Not gRPC yet: from a fresh start at 500 calls/s its scavenges promote ~1.3 MB each (the
+    // calls are gone by a full GC), falling to a few KB after a phase at 1,000 calls/s; not
+    // explained (docs/performance.md, "Garbage collection").
+  ] as const)('%s: a scavenge promotes a few KB, not every request of its interval', async (_label, ok, sender) => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
     const from = server.logs.length;
-    const statuses = await openLoop(path, body);
-    expect(statuses).toEqual({ 200: RATE * SECONDS });
+    const outcomes = await openLoop(sender(agent));
+    agent.destroy();
+    expect(outcomes).toEqual({ [ok]: RATE * SECONDS });
     // The first scavenges of a run also promote what start-up left young.
     const steady = promotedSince(from).slice(2);
     expect(steady.length, 'scavenges during the run').toBeGreaterThanOrEqual(3);
