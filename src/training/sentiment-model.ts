@@ -4,7 +4,7 @@ import { linearScore, type LinearScorer } from './nb-logistic.js';
 import { GraphBuilder } from './onnx-graph.js';
 import type { FeatureSpace } from './sentiment-features.js';
 import { HASH_MUL, type TextClassifier } from './text-classifier.js';
-import { textCnnNode, type TextCnn } from './text-cnn.js';
+import { textCnnNode, type CnnStorage, type TextCnn } from './text-cnn.js';
 
 /**
  * The sentiment model: K fastText-style members (same features, different seeds) whose logits are
@@ -21,6 +21,8 @@ export interface SentimentParts {
   linearWeight: number;
   cnn?: TextCnn;
   cnnWeight?: number;
+  /** How the graph stores the CNN; absent = float16. */
+  cnnStorage?: CnnStorage;
 }
 
 /** Logits of one unpadded id sequence from the trained parts (training-time view, float32). */
@@ -67,7 +69,7 @@ export interface FusedSentiment {
   b2: Float32Array;
   /** [rows, 2] or undefined. */
   linear?: Float32Array;
-  /** The CNN as exported (float16 embedding, dense layer times its weight), or undefined. */
+  /** The CNN as exported (float16 or int8 embedding, dense layer times its weight), or undefined. */
   cnn?: TextCnn;
 }
 
@@ -108,7 +110,7 @@ export function fuseSentiment(parts: SentimentParts): FusedSentiment {
     b2[0]! -= half * parts.linear.bias;
     b2[1]! += half * parts.linear.bias;
   }
-  const cnn = parts.cnn?.exported(parts.cnnWeight ?? 1);
+  const cnn = parts.cnn?.exported(parts.cnnWeight ?? 1, parts.cnnStorage);
   if (K === 0 && parts.linear) throw new Error('a linear part needs the members\' pooled features in the graph');
   return { features, dim, members: K, hidden, table: roundToHalf(table), counts: fused[0]?.counts ?? new Float32Array(0), w1, b1, w2, b2, linear, cnn };
 }
