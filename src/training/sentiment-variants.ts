@@ -140,8 +140,24 @@ export const ABLATION: AblationEntry[] = [
  * the brief made a condition for exporting; so CHOSEN_MAX_BYTES stays 5 MiB and row 22 stays
  * exported. Raising the limit to the issue's 10 MB would make the rule pick row 37: that choice,
  * which would lower held-out accuracy 0.849 -> 0.837, is left to the issue's owner.
+ *
+ * Issue 15, fifth round (rows 38-45, the vector CNN at dim 24 stored as int8, so that row 22 plus
+ * it is 4.60-4.64 MB, under the limit; see the end of this paragraph for the sizes): rows 39, 43, 44 and 45 (row 22 + the CNN) and 42 (the
+ * widths 3-5 CNN alone, +0.1..+1.8 points) are higher than row 22 on every fold. Of those the best
+ * mean CV is a tie: rows 43 and 45 (widths 3-5, 3x100 filters, weights 1 and 4), both 0.8292 (4146
+ * of the 5000 fold sentences each), neither higher than the other on every fold. The tie goes to
+ * the first in ABLATION order, as the card's selection() has always taken the best CV (a reduce
+ * that keeps the earlier of equals): row 43, weight 1, the plain sum of the two parts' logits
+ * (folds +0.3..+2.3 points against row 22). No row under the limit is higher than it on every
+ * fold. Held-out, reported and not used: row 43 0.860, row 45 0.841, row 22 0.849.
+ * The limit below is on the graph; the model folder (graph + tokenizer + spec + card), which
+ * test/integration/training-artifacts.test.ts holds under 5 MiB too, was 5.50 MB for row 43 as
+ * first measured (graph 4.92 MB). The bag part's small tables are now stored compactly (uint8
+ * flags, int32 row ids, float16 counts: the same logits), which makes row 43's graph 4.64 MB and
+ * its folder about 4.97 MB; rows 38-45 were re-measured that way (--retime), the older rows keep
+ * the sizes of their own runs.
  */
-export const CHOSEN_ROW = 'reference, phrases + sentences twice, ensemble of 3 + NB-LR 0.2 + VADER lexicon';
+export const CHOSEN_ROW = 'row 22 + vector CNN, int8 graph, dim 24, widths 3-5 (weight 1)';
 export const CHOSEN: SentimentVariant = ABLATION.find((r) => r.name === CHOSEN_ROW)!.variant;
 /** The size limit of the exported row (the model folder), in bytes of the graph. */
 export const CHOSEN_MAX_BYTES = 5 * 2 ** 20;
