@@ -68,9 +68,10 @@ export function negationScope(ids: ArrayLike<number>, neg: NegationIds): Uint8Ar
  * free of the loops ONNX cannot express without a Scan.
  */
 export function negationScopeNode(g: GraphBuilder, ids: string, vocabSize: number, neg: NegationIds, prefix = 'negation'): string {
-  const flag = (set: Set<number>) => Array.from({ length: vocabSize }, (_, i) => (set.has(i) ? 1 : 0));
-  const trig = g.node('Gather', [g.floats(`${prefix}.trigger`, [vocabSize], flag(neg.triggers)), ids], { axis: 0 }); // [B,T] float
-  const ender = g.node('Gather', [g.ints(`${prefix}.ender`, [vocabSize], flag(neg.enders)), ids], { axis: 0 }); // [B,T] int64
+  // The flags are stored as uint8 (a byte per vocabulary id, not 4 or 8) and cast after the Gather: the same values.
+  const flag = (set: Set<number>) => Uint8Array.from({ length: vocabSize }, (_, i) => (set.has(i) ? 1 : 0));
+  const trig = g.node('Cast', [g.node('Gather', [g.uint8s(`${prefix}.trigger`, [vocabSize], flag(neg.triggers)), ids], { axis: 0 })], { to: 1 }); // [B,T] float
+  const ender = g.node('Cast', [g.node('Gather', [g.uint8s(`${prefix}.ender`, [vocabSize], flag(neg.enders)), ids], { axis: 0 })], { to: 7 }); // [B,T] int64
   const one = g.ints(`${prefix}.axis1`, [1], [1]);
   const two = g.ints(`${prefix}.axis2`, [1], [2]);
   const p = g.node('CumSum', [ender, g.ints(`${prefix}.cumsum_axis`, [], [1])]);

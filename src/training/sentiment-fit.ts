@@ -4,7 +4,7 @@ import { trainNbLogistic } from './nb-logistic.js';
 import { FeatureSpace, PLAIN_FEATURES, type FeatureConfig } from './sentiment-features.js';
 import { sentimentLogits, type SentimentParts } from './sentiment-model.js';
 import { TextClassifier } from './text-classifier.js';
-import { TextCnn, type PretrainedEmbedding } from './text-cnn.js';
+import { TextCnn, type CnnStorage, type PretrainedEmbedding } from './text-cnn.js';
 import { buildVocab, loadTokenizer, preTokenize, writeTokenizer, type PreTokenization, type TextTokenizer } from './tokenizer.js';
 import { loadLexicon } from './data/lexicon.js';
 import { loadAfinn } from './data/afinn.js';
@@ -61,6 +61,8 @@ export interface CnnSettings {
    * `dim` (see PretrainedEmbedding in text-cnn.ts); absent = random initialisation (CNN-rand).
    */
   vectors?: 'static' | 'fine-tuned';
+  /** How the graph stores the trained CNN (see CnnStorage); absent = float16. Export only: training is the same. */
+  storage?: CnnStorage;
 }
 
 /** The configuration of version 1 before this work (kept as the ablation's baseline). */
@@ -164,7 +166,9 @@ export function fitSentiment(vocab: readonly string[], train: Labelled, v: Senti
   if (v.cnn) {
     const c = v.cnn;
     // The CNN reads the ids alone, so it depends on the vocabulary (lexicon words added), the rows and the seed, not on the bag features.
-    parts.cnn = memo(`cnn ${JSON.stringify({ preTokenization: v.preTokenization, lexicons: lexiconsOf(v.features), rows: v.rows, earlyStopping: v.earlyStopping, cnn: c, seed })}`, () => {
+    // Storage is applied at export, so rows that differ only in it share the trained CNN.
+    const { storage, ...trained } = c;
+    parts.cnn = memo(`cnn ${JSON.stringify({ preTokenization: v.preTokenization, lexicons: lexiconsOf(v.features), rows: v.rows, earlyStopping: v.earlyStopping, cnn: trained, seed })}`, () => {
       let pretrained: PretrainedEmbedding | undefined;
       if (c.vectors) {
         const { table, dim, found } = vocabularyVectors(vocab, loadWordVectors());
@@ -176,6 +180,7 @@ export function fitSentiment(vocab: readonly string[], train: Labelled, v: Senti
       return cnn;
     });
     parts.cnnWeight = v.cnnWeight ?? 1;
+    if (storage) parts.cnnStorage = storage;
   }
   for (let k = 0; k < v.members; k++) parts.members.push(memo(`member ${memberKey(v, seed + k)}`, () => fitMember(features, featuresOfTrain(), train.labels, v, seed + k, k, validation, log)));
   return parts;

@@ -4,7 +4,7 @@ import { linearScore, type LinearScorer } from './nb-logistic.js';
 import { GraphBuilder } from './onnx-graph.js';
 import type { FeatureSpace } from './sentiment-features.js';
 import { HASH_MUL, type TextClassifier } from './text-classifier.js';
-import { textCnnNode, type TextCnn } from './text-cnn.js';
+import { textCnnNode, type CnnStorage, type TextCnn } from './text-cnn.js';
 
 /**
  * The sentiment model: K fastText-style members (same features, different seeds) whose logits are
@@ -21,6 +21,8 @@ export interface SentimentParts {
   linearWeight: number;
   cnn?: TextCnn;
   cnnWeight?: number;
+  /** How the graph stores the CNN; absent = float16. */
+  cnnStorage?: CnnStorage;
 }
 
 /** Logits of one unpadded id sequence from the trained parts (training-time view, float32). */
@@ -67,7 +69,7 @@ export interface FusedSentiment {
   b2: Float32Array;
   /** [rows, 2] or undefined. */
   linear?: Float32Array;
-  /** The CNN as exported (float16 embedding, dense layer times its weight), or undefined. */
+  /** The CNN as exported (float16 or int8 embedding, dense layer times its weight), or undefined. */
   cnn?: TextCnn;
 }
 
@@ -108,7 +110,7 @@ export function fuseSentiment(parts: SentimentParts): FusedSentiment {
     b2[0]! -= half * parts.linear.bias;
     b2[1]! += half * parts.linear.bias;
   }
-  const cnn = parts.cnn?.exported(parts.cnnWeight ?? 1);
+  const cnn = parts.cnn?.exported(parts.cnnWeight ?? 1, parts.cnnStorage);
   if (K === 0 && parts.linear) throw new Error('a linear part needs the members\' pooled features in the graph');
   return { features, dim, members: K, hidden, table: roundToHalf(table), counts: fused[0]?.counts ?? new Float32Array(0), w1, b1, w2, b2, linear, cnn };
 }
@@ -199,7 +201,8 @@ export function sentimentOnnx(f: FusedSentiment, docString = ''): Uint8Array {
   let shifted = ids;
   if (features.negation) {
     const scope = negationScopeNode(g, ids, features.vocabSize, features.negation);
-    const negatedRow = g.node('Gather', [g.ints('negation.row', [features.vocabSize], Array.from(features.negatedRow)), ids], { axis: 0 });
+    // Row ids fit in int32 (half of int64's bytes); cast back after the Gather for Where's int64 ids.
+    const negatedRow = g.node('Cast', [g.node('Gather', [g.int32s('negation.row', [features.vocabSize], Int32Array.from(features.negatedRow)), ids], { axis: 0 })], { to: 7 });
     shifted = g.node('Where', [scope, negatedRow, ids]);
   }
   let allIds = shifted;
@@ -228,7 +231,7 @@ export function sentimentOnnx(f: FusedSentiment, docString = ''): Uint8Array {
   const width = K * f.dim;
   const emb = g.node('Cast', [g.node('Gather', [g.halves('embeddings', [rows, width], f.table), allIds], { axis: 0 })], { to: 1 });
   const summed = g.node('ReduceSum', [g.node('Mul', [emb, mask3]), axis1], { keepdims: 0 });
-  const perPosition = features.needsCounts ? g.node('Mul', [g.node('Gather', [g.floats('feature_counts', [rows], f.counts), allIds], { axis: 0 }), maskF]) : maskF;
+  const perPosition = features.needsCounts ? g.node('Mul', [g.node('Gather', [countsTable(g, f.counts), allIds], { axis: 0 }), maskF]) : maskF;
   const count = g.node('Max', [g.node('ReduceSum', [perPosition, axis1], { keepdims: 1 }), g.floats('one', [], [1])]);
   let x = g.node('Div', [summed, count]); // [B, K*dim]
   let inW = width;
@@ -246,4 +249,15 @@ export function sentimentOnnx(f: FusedSentiment, docString = ''): Uint8Array {
   if (cnnLogits) g.node('Add', [bag, cnnLogits], {}, ['logits']);
   g.output('logits', 'float32', ['batch', 2]);
   return g.encode(docString);
+}
+
+/**
+ * The feature counts as a float [rows] tensor: stored in float16 and cast when every count is a
+ * float16 value (small whole numbers are; half the bytes), else in float32 -- the graph's values
+ * are the same either way.
+ */
+function countsTable(g: GraphBuilder, counts: Float32Array): string {
+  const halves = roundToHalf(counts);
+  if (halves.every((x, i) => x === counts[i])) return g.node('Cast', [g.halves('feature_counts', [counts.length], counts)], { to: 1 });
+  return g.floats('feature_counts', [counts.length], counts);
 }

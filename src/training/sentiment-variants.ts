@@ -37,6 +37,24 @@ export const TEXT_CNN: CnnSettings = { dim: 16, widths: [2, 3, 4], filters: 32, 
  * there: alone 0.792, best added 0.813.
  */
 export const VECTOR_CNN: CnnSettings = { ...TEXT_CNN, dim: 32, filters: 64, vectors: 'fine-tuned' };
+/**
+ * Issue 15, fifth round: the vector CNN made small enough to sit beside row 22 under the 5 MiB
+ * limit -- stored as int8 (a code per value, a float16 scale per row, the convolution in float16:
+ * about half of float16's bytes) at dim 24 -- and, at that size, Kim 2014's wider shape. Picked on
+ * the seed-48 split (row 22 alone there 0.807; "added" = row 22's logits plus the CNN's at weights
+ * 0.5/1/2/4), all fine-tuned, 3 epochs unless said:
+ *   dim 24, widths 2-4, 64 filters: alone 0.838, added 0.824/0.826/0.836/0.833 (mean 0.830) -- the pick;
+ *   dim 24, widths 3-5, 100 filters (Kim's): alone 0.832, added 0.825/0.825/0.832/0.837 (0.830) -- the second;
+ *   the same with 4 epochs: 0.837, 0.818/0.828/0.836/0.839 (0.830), at 1.4x its fit time;
+ *   dim 16, widths 3-5, 100 filters: 0.827, 0.817/0.818/0.818/0.828 (0.820);
+ *   dim 24, widths 2-4, 100 filters: 0.829, 0.820/0.821/0.825/0.832 (0.825); 150 filters: 0.835, 0.821/0.825/0.830/0.840 (0.829);
+ *   dim 24, widths 2-5, 64 filters: 0.837, 0.823/0.826/0.827/0.832 (0.827).
+ * On 1000 sentences one point is about the noise, so these are ties but for dim 16; the pick is the
+ * best alone and the cheapest (65 s against 108 s), the second the literature's shape. Storage is
+ * applied at export, so the tuning numbers are of the float32 CNN; the int8 rows' CV includes it.
+ */
+export const INT8_VECTOR_CNN: CnnSettings = { ...VECTOR_CNN, dim: 24, storage: 'int8' };
+export const INT8_KIM_CNN: CnnSettings = { ...INT8_VECTOR_CNN, widths: [3, 4, 5], filters: 100 };
 const one = (name: string, change: Partial<SentimentVariant>): AblationEntry => ({ name, variant: { ...REFERENCE, ...change, name } });
 
 export const ABLATION: AblationEntry[] = [
@@ -87,6 +105,16 @@ export const ABLATION: AblationEntry[] = [
   one('row 22 + vector CNN (weight 1)', { ...COMBINED, features: LEXICON, cnn: VECTOR_CNN, cnnWeight: 1 }),
   one('row 22 + vector CNN (weight 2)', { ...COMBINED, features: LEXICON, cnn: VECTOR_CNN, cnnWeight: 2 }),
   one('row 22 + vector CNN (weight 4)', { ...COMBINED, features: LEXICON, cnn: VECTOR_CNN, cnnWeight: 4 }),
+  // Issue 15, fifth round: two vector CNNs small enough (int8, dim 24) to fit beside row 22 under
+  // the size limit, each alone and added to row 22 at the fourth round's three weights.
+  one('vector CNN alone, int8 graph (dim 24, widths 2-4, 3×64 filters)', { rows: 'phrases + sentences', members: 0, features: LEXICON, cnn: INT8_VECTOR_CNN }),
+  one('row 22 + vector CNN, int8 graph, dim 24 (weight 1)', { ...COMBINED, features: LEXICON, cnn: INT8_VECTOR_CNN, cnnWeight: 1 }),
+  one('row 22 + vector CNN, int8 graph, dim 24 (weight 2)', { ...COMBINED, features: LEXICON, cnn: INT8_VECTOR_CNN, cnnWeight: 2 }),
+  one('row 22 + vector CNN, int8 graph, dim 24 (weight 4)', { ...COMBINED, features: LEXICON, cnn: INT8_VECTOR_CNN, cnnWeight: 4 }),
+  one('vector CNN alone, int8 graph (dim 24, widths 3-5, 3×100 filters)', { rows: 'phrases + sentences', members: 0, features: LEXICON, cnn: INT8_KIM_CNN }),
+  one('row 22 + vector CNN, int8 graph, dim 24, widths 3-5 (weight 1)', { ...COMBINED, features: LEXICON, cnn: INT8_KIM_CNN, cnnWeight: 1 }),
+  one('row 22 + vector CNN, int8 graph, dim 24, widths 3-5 (weight 2)', { ...COMBINED, features: LEXICON, cnn: INT8_KIM_CNN, cnnWeight: 2 }),
+  one('row 22 + vector CNN, int8 graph, dim 24, widths 3-5 (weight 4)', { ...COMBINED, features: LEXICON, cnn: INT8_KIM_CNN, cnnWeight: 4 }),
 ];
 
 /**
@@ -112,8 +140,24 @@ export const ABLATION: AblationEntry[] = [
  * the brief made a condition for exporting; so CHOSEN_MAX_BYTES stays 5 MiB and row 22 stays
  * exported. Raising the limit to the issue's 10 MB would make the rule pick row 37: that choice,
  * which would lower held-out accuracy 0.849 -> 0.837, is left to the issue's owner.
+ *
+ * Issue 15, fifth round (rows 38-45, the vector CNN at dim 24 stored as int8, so that row 22 plus
+ * it is 4.60-4.64 MB, under the limit; see the end of this paragraph for the sizes): rows 39, 43, 44 and 45 (row 22 + the CNN) and 42 (the
+ * widths 3-5 CNN alone, +0.1..+1.8 points) are higher than row 22 on every fold. Of those the best
+ * mean CV is a tie: rows 43 and 45 (widths 3-5, 3x100 filters, weights 1 and 4), both 0.8292 (4146
+ * of the 5000 fold sentences each), neither higher than the other on every fold. The tie goes to
+ * the first in ABLATION order, as the card's selection() has always taken the best CV (a reduce
+ * that keeps the earlier of equals): row 43, weight 1, the plain sum of the two parts' logits
+ * (folds +0.3..+2.3 points against row 22). No row under the limit is higher than it on every
+ * fold. Held-out, reported and not used: row 43 0.860, row 45 0.841, row 22 0.849.
+ * The limit below is on the graph; the model folder (graph + tokenizer + spec + card), which
+ * test/integration/training-artifacts.test.ts holds under 5 MiB too, was 5.50 MB for row 43 as
+ * first measured (graph 4.92 MB). The bag part's small tables are now stored compactly (uint8
+ * flags, int32 row ids, float16 counts: the same logits), which makes row 43's graph 4.64 MB and
+ * its folder about 4.97 MB; rows 38-45 were re-measured that way (--retime), the older rows keep
+ * the sizes of their own runs.
  */
-export const CHOSEN_ROW = 'reference, phrases + sentences twice, ensemble of 3 + NB-LR 0.2 + VADER lexicon';
+export const CHOSEN_ROW = 'row 22 + vector CNN, int8 graph, dim 24, widths 3-5 (weight 1)';
 export const CHOSEN: SentimentVariant = ABLATION.find((r) => r.name === CHOSEN_ROW)!.variant;
 /** The size limit of the exported row (the model folder), in bytes of the graph. */
 export const CHOSEN_MAX_BYTES = 5 * 2 ** 20;

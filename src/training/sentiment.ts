@@ -116,7 +116,7 @@ async function train(ctx: TrainContext): Promise<TrainResult> {
         hidden: variant.hidden,
         members: variant.members,
         linearWeight: variant.linearWeight,
-        ...(variant.cnn ? { cnn: { dim: variant.cnn.dim, widths: variant.cnn.widths, filters: variant.cnn.filters, weight: variant.cnnWeight ?? 1, ...(variant.cnn.vectors ? { vectors: variant.cnn.vectors, vectorWords: vocabularyVectors(vocab, loadWordVectors()).found.reduce((a, b) => a + b, 0) } : {}) } } : {}),
+        ...(variant.cnn ? { cnn: { dim: variant.cnn.dim, widths: variant.cnn.widths, filters: variant.cnn.filters, weight: variant.cnnWeight ?? 1, storage: variant.cnn.storage ?? 'float16', ...(variant.cnn.vectors ? { vectors: variant.cnn.vectors, vectorWords: vocabularyVectors(vocab, loadWordVectors()).found.reduce((a, b) => a + b, 0) } : {}) } } : {}),
       },
       hyperParameters: {
         variant: variant.name,

@@ -1,4 +1,5 @@
 import { roundToHalf } from './float16.js';
+import { quantizeRows, type Int8Rows } from './int8-rows.js';
 import type { GraphBuilder } from './onnx-graph.js';
 import { Rng } from './rng.js';
 
@@ -58,6 +59,14 @@ export interface PretrainedEmbedding {
   mode: 'static' | 'fine-tuned';
 }
 
+/**
+ * How the exported graph stores the CNN: `float16` keeps the embedding in float16 and the rest in
+ * float32; `int8` stores the embedding as row-wise int8 codes with a float16 scale per row
+ * (int8-rows.ts) and the convolution's weights in float16, about half the bytes, so that a wider
+ * CNN fits beside the bag-of-words ensemble under the model-size limit.
+ */
+export type CnnStorage = 'float16' | 'int8';
+
 /** Gradients of the loss of one example, laid out like the parameters (for tests and training). */
 export interface TextCnnGradients {
   emb: Float32Array;
@@ -86,6 +95,8 @@ export class TextCnn {
   /** With pretrained vectors: P [width, dim] and each row's own offset [vocabSize, dim]; `emb` is then their result. */
   readonly proj?: Float32Array;
   readonly offset?: Float32Array;
+  /** On an exported copy with int8 storage: the embedding's codes and scales (`emb` holds their values). */
+  quantized?: Int8Rows;
 
   constructor(
     readonly cfg: TextCnnConfig,
@@ -356,14 +367,21 @@ export class TextCnn {
 
   /**
    * The exported form: the embedding (with pretrained vectors: their projection plus the offsets,
-   * folded into one table) rounded to float16 (what the graph stores) and the dense
-   * layer scaled by `weight` (the CNN's weight in the sum of logits), so the copy's `forward` is
-   * what the graph computes.
+   * folded into one table) rounded to what the graph stores (float16, or int8 codes times a
+   * float16 scale per row, the convolution then in float16 too) and the dense layer scaled by
+   * `weight` (the CNN's weight in the sum of logits), so the copy's `forward` is what the graph
+   * computes.
    */
-  exported(weight: number): TextCnn {
+  exported(weight: number, storage: CnnStorage = 'float16'): TextCnn {
     const copy = new TextCnn(this.cfg, 0);
-    copy.emb.set(roundToHalf(this.emb));
-    copy.conv.set(this.conv);
+    if (storage === 'int8') {
+      copy.quantized = quantizeRows(this.emb, this.cfg.dim);
+      copy.emb.set(copy.quantized.values);
+      copy.conv.set(roundToHalf(this.conv));
+    } else {
+      copy.emb.set(roundToHalf(this.emb));
+      copy.conv.set(this.conv);
+    }
     copy.convBias.set(this.convBias);
     copy.dense.set(this.dense.map((x) => x * weight));
     copy.denseBias.set(this.denseBias.map((x) => x * weight));
@@ -379,13 +397,19 @@ export class TextCnn {
 export function textCnnNode(g: GraphBuilder, cnn: TextCnn, ids: string, maskF: string, prefix = 'cnn'): string {
   const { dim, vocabSize } = cnn.cfg;
   const { F, K } = cnn;
-  const emb = g.node('Cast', [g.node('Gather', [g.halves(`${prefix}.embeddings`, [vocabSize, dim], cnn.emb), ids], { axis: 0 })], { to: 1 }); // [B,T,E]
+  const gather = (table: string) => g.node('Cast', [g.node('Gather', [table, ids], { axis: 0 })], { to: 1 });
+  const q = cnn.quantized;
+  const emb = q
+    ? g.node('Mul', [gather(g.int8s(`${prefix}.embeddings.int8`, [vocabSize, dim], q.codes)), gather(g.halves(`${prefix}.embeddings.scale`, [vocabSize, 1], q.scales))])
+    : gather(g.halves(`${prefix}.embeddings`, [vocabSize, dim], cnn.emb)); // [B,T,E]
   const masked = g.node('Mul', [emb, g.node('Unsqueeze', [maskF, g.ints(`${prefix}.axis2`, [1], [2])])]);
   const channels = g.node('Transpose', [masked], { perm: [0, 2, 1] }); // [B,E,T]
   // ONNX Conv weight is [F, E, K]; the trainer keeps [F, K, E].
   const w = new Float32Array(F * dim * K);
   for (let f = 0; f < F; f++) for (let k = 0; k < K; k++) for (let e = 0; e < dim; e++) w[(f * dim + e) * K + k] = cnn.conv[(f * K + k) * dim + e]!;
-  const conv = g.node('Conv', [channels, g.floats(`${prefix}.conv.weight`, [F, dim, K], w), g.floats(`${prefix}.conv.bias`, [F], cnn.convBias)], { kernel_shape: [K], pads: [0, K - 1] }); // [B,F,T]
+  // With int8 storage the weights are float16 (the trainer's copy holds them rounded), cast once when the session folds constants.
+  const weight = q ? g.node('Cast', [g.halves(`${prefix}.conv.weight`, [F, dim, K], w)], { to: 1 }) : g.floats(`${prefix}.conv.weight`, [F, dim, K], w);
+  const conv = g.node('Conv', [channels, weight, g.floats(`${prefix}.conv.bias`, [F], cnn.convBias)], { kernel_shape: [K], pads: [0, K - 1] }); // [B,F,T]
   const relu = g.node('Mul', [g.node('Relu', [conv]), g.node('Unsqueeze', [maskF, g.ints(`${prefix}.axis1`, [1], [1])])]);
   const pooled = g.node('ReduceMax', [relu], { axes: [2], keepdims: 0 }); // [B,F]
   return g.node('Gemm', [pooled, g.floats(`${prefix}.dense.weight`, [F, 2], cnn.dense), g.floats(`${prefix}.dense.bias`, [2], cnn.denseBias)]);

@@ -19,10 +19,15 @@ describe('sentiment: which ablation row is exported', () => {
     expect(better).toEqual([]);
   });
 
-  it('the one row higher on every fold (row 22 + vector CNN, weight 4) is kept out by the size limit alone', () => {
+  it('is, of the rows that replace row 22 under the rule, the one with the best mean CV (the first of equals)', () => {
+    const row22 = ablation.rows.find((r) => r.name === 'reference, phrases + sentences twice, ensemble of 3 + NB-LR 0.2 + VADER lexicon')!;
+    const replacing = ablation.rows.filter((r) => r !== row22 && replacesExported(r, row22));
+    expect(replacing.map((r) => ablation.rows.indexOf(r))).toEqual([39, 42, 43, 44, 45]);
+    const best = replacing.reduce((x, y) => (y.cvAccuracy > x.cvAccuracy ? y : x));
+    expect(best.name).toBe(CHOSEN_ROW);
+    // Nothing beats it on every fold even without the size limit (the float16 vector CNN rows 35-37 included).
     const chosen = ablation.rows.find((r) => r.name === CHOSEN_ROW)!;
-    const everyFold = ablation.rows.filter((r) => r !== chosen && replacesExported({ ...r, modelBytes: 0 }, chosen)).map((r) => r.name);
-    expect(everyFold).toEqual(['row 22 + vector CNN (weight 4)']);
+    expect(ablation.rows.filter((r) => r !== chosen && replacesExported({ ...r, modelBytes: 0 }, chosen))).toEqual([]);
   });
 
   it('the rule: higher on every fold and under 5 MiB replaces; one fold lower, or too big, does not', () => {

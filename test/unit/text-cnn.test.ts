@@ -136,6 +136,8 @@ describe('text CNN in the sentiment graph', () => {
   const variants: Array<[string, Partial<SentimentVariant>]> = [
     ['CNN alone', { members: 0, cnn }],
     ['ensemble of 2 + NB-LR + negation, CNN weight 0.4', { members: 2, linearWeight: 0.3, features: { ...PLAIN_FEATURES, negation: true }, cnn, cnnWeight: 0.4 }],
+    ['CNN alone, int8 storage', { members: 0, cnn: { ...cnn, storage: 'int8' } }],
+    ['ensemble of 2 + NB-LR, CNN weight 0.4, int8 storage', { members: 2, linearWeight: 0.3, cnn: { ...cnn, storage: 'int8' }, cnnWeight: 0.4 }],
   ];
   for (const [name, change] of variants) {
     it(`gives the trainer's logits on padded batches: ${name}`, async () => {
@@ -144,7 +146,13 @@ describe('text CNN in the sentiment graph', () => {
       // [PAD] is never a training id, so training zeroes its row; give it values so that only the
       // graph's mask keeps padding out of the windows.
       const fused = fuseSentiment(parts);
-      fused.cnn!.emb.fill(0.75, 0, cnn.dim);
+      const q = fused.cnn!.quantized;
+      if (q) {
+        // int8 storage: the graph reads the codes and the row's scale (2^-7: a float16), the trainer their product.
+        q.codes.fill(96, 0, cnn.dim);
+        q.scales[0] = 2 ** -7;
+        fused.cnn!.emb.fill(96 * 2 ** -7, 0, cnn.dim);
+      } else fused.cnn!.emb.fill(0.75, 0, cnn.dim);
       const got = await graphLogits(sentimentOnnx(fused), test, 7);
       const alone = await graphLogits(sentimentOnnx(fused), test, 1);
       test.forEach((s, i) => {
@@ -154,12 +162,12 @@ describe('text CNN in the sentiment graph', () => {
           expect(alone[i]![c]).toBeCloseTo(want[c]!, 4);
         }
       });
-      // The trained parts (float32 embedding) give the fused model's logits up to float16 rounding.
+      // The trained parts (float32 embedding) give the fused model's logits up to float16 (int8) rounding.
       const plain = fuseSentiment(parts);
       test.forEach((s) => {
         const a = sentimentLogits(parts, s);
         const b = fusedLogits(plain, s);
-        expect(Math.abs(a[1]! - a[0]! - (b[1]! - b[0]!))).toBeLessThan(5e-3);
+        expect(Math.abs(a[1]! - a[0]! - (b[1]! - b[0]!))).toBeLessThan(q ? 3e-2 : 5e-3);
       });
       // The CNN's part is in the graph: without it the logits differ.
       const noCnn = { ...fused, cnn: undefined };
