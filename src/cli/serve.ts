@@ -1,5 +1,6 @@
 import { ConfigError, fromEnvironment, fromFile, resolveServeConfig, type ServeConfig } from '../config/serve-config.js';
 import { parseServeArgs, serveHelp } from '../config/flags.js';
+import { turnOffAllocationSitePretenuring } from '../config/gc-tuning.js';
 import { startServer } from '../http/server.js';
 import { flushLog } from '../observability/logger.js';
 
@@ -18,6 +19,7 @@ export async function run(args: string[]): Promise<number> {
     console.error(`vigil serve: ${error.message}\n\nvigil serve --help lists every setting`);
     return 2;
   }
+  turnOffAllocationSitePretenuring();
   let server: Awaited<ReturnType<typeof startServer>>;
   try {
     server = await startServer(config);
