@@ -70,9 +70,9 @@ describe('request objects die young', () => {
   it.each([
     ['the JSON API', 200, (agent: http.Agent) => restPost(agent, '/v1/models/sentiment/predict', JSON.stringify({ text: TEXT }))],
     ['OIP REST', 200, (agent: http.Agent) => restPost(agent, '/v2/models/sentiment/infer', JSON.stringify({ inputs: [{ name: 'text', datatype: 'BYTES', shape: [1], data: [TEXT] }] }))],
-    // Not gRPC yet: from a fresh start at 500 calls/s its scavenges promote ~1.3 MB each (the
-    // calls are gone by a full GC), falling to a few KB after a phase at 1,000 calls/s; not
-    // explained (docs/performance.md, "Garbage collection").
+    // Not gRPC: from a fresh start its scavenges promote ~1.3 MB each until TurboFan has
+    // optimized its path (~12 s at 500 calls/s; forever under --no-opt), then a few KB
+    // (docs/performance.md, "Garbage collection").
   ] as const)('%s: a scavenge promotes a few KB, not every request of its interval', async (_label, ok, sender) => {
     const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
     const from = server.logs.length;
