@@ -26,10 +26,14 @@ import { WIRE_FIXED32, WIRE_FIXED64, WIRE_LENGTH, WIRE_VARINT, WireReader, WireW
 
 // ---- decoding the request ------------------------------------------------------------------
 
-/** The request message; bytes that are not one throw WireFormatError (proto.ts turns that into INVALID_ARGUMENT). */
+/** The request message; bytes that are not one throw WireFormatError (INVALID_ARGUMENT: malformed.ts). */
 export function decodeModelInferRequest(bytes: Buffer): ModelInferRequestMessage {
   const reader = new WireReader(bytes);
-  const message: ModelInferRequestMessage = { parameters: {}, inputs: [], outputs: [], raw_input_contents: [] };
+  const parameters: ParameterMap = {};
+  const inputs: InferInputTensorMessage[] = [];
+  const outputs: RequestedOutputMessage[] = [];
+  const raws: Buffer[] = [];
+  const message: ModelInferRequestMessage = { parameters, inputs, outputs, raw_input_contents: raws };
   while (reader.pos < reader.end) {
     const tag = reader.uint32();
     const type = tag & 7;
@@ -45,16 +49,16 @@ export function decodeModelInferRequest(bytes: Buffer): ModelInferRequestMessage
           message.id = reader.string();
           continue;
         case 4:
-          readParameterEntry(reader.sub(), message.parameters!);
+          readParameterEntry(reader.sub(), parameters);
           continue;
         case 5:
-          message.inputs!.push(readInputTensor(reader.sub()));
+          inputs.push(readInputTensor(reader.sub()));
           continue;
         case 6:
-          message.outputs!.push(readRequestedOutput(reader.sub()));
+          outputs.push(readRequestedOutput(reader.sub()));
           continue;
         case 7:
-          message.raw_input_contents!.push(reader.bytes());
+          raws.push(reader.bytes());
           continue;
       }
     }
@@ -64,18 +68,20 @@ export function decodeModelInferRequest(bytes: Buffer): ModelInferRequestMessage
 }
 
 function readInputTensor(reader: WireReader): InferInputTensorMessage {
-  const tensor: InferInputTensorMessage = { shape: [], parameters: {} };
+  const shape: number[] = [];
+  const parameters: ParameterMap = {};
+  const tensor: InferInputTensorMessage = { shape, parameters };
   while (reader.pos < reader.end) {
     const tag = reader.uint32();
     const type = tag & 7;
     const field = tag >>> 3;
     if (field === 3 && type === WIRE_LENGTH) {
       const run = reader.sub();
-      while (run.pos < run.end) tensor.shape!.push(run.int64());
+      while (run.pos < run.end) shape.push(run.int64());
       continue;
     }
     if (field === 3 && type === WIRE_VARINT) {
-      tensor.shape!.push(reader.int64());
+      shape.push(reader.int64());
       continue;
     }
     if (type === WIRE_LENGTH) {
@@ -87,7 +93,7 @@ function readInputTensor(reader: WireReader): InferInputTensorMessage {
           tensor.datatype = reader.string();
           continue;
         case 4:
-          readParameterEntry(reader.sub(), tensor.parameters!);
+          readParameterEntry(reader.sub(), parameters);
           continue;
         case 5:
           tensor.contents = readContents(reader.sub());
@@ -100,12 +106,13 @@ function readInputTensor(reader: WireReader): InferInputTensorMessage {
 }
 
 function readRequestedOutput(reader: WireReader): RequestedOutputMessage {
-  const output: RequestedOutputMessage = { parameters: {} };
+  const parameters: ParameterMap = {};
+  const output: RequestedOutputMessage = { parameters };
   while (reader.pos < reader.end) {
     const tag = reader.uint32();
     const type = tag & 7;
     if (type === WIRE_LENGTH && tag >>> 3 === 1) output.name = reader.string();
-    else if (type === WIRE_LENGTH && tag >>> 3 === 2) readParameterEntry(reader.sub(), output.parameters!);
+    else if (type === WIRE_LENGTH && tag >>> 3 === 2) readParameterEntry(reader.sub(), parameters);
     else reader.skip(type);
   }
   return output;

@@ -40,19 +40,14 @@ export class WireReader {
 
   /** A varint's low 32 bits, unsigned: tags, lengths, uint32 and (with `| 0`) int32 values. */
   uint32(): number {
-    const { buf } = this;
     let value = 0;
     for (let shift = 0; shift < 32; shift += 7) {
-      if (this.pos >= this.end) throw new WireFormatError('a varint runs past the end of the message');
-      const byte = buf[this.pos++]!;
+      const byte = this.byte();
       value |= (byte & 0x7f) << shift;
       if (byte < 0x80) return value >>> 0;
     }
     // Bits past 32 (a negative int32 is sign-extended to 10 bytes): read and drop them.
-    for (let i = 0; i < 5; i++) {
-      if (this.pos >= this.end) throw new WireFormatError('a varint runs past the end of the message');
-      if (buf[this.pos++]! < 0x80) return value >>> 0;
-    }
+    for (let i = 0; i < 5; i++) if (this.byte() < 0x80) return value >>> 0;
     throw new WireFormatError('a varint is longer than 10 bytes');
   }
 
@@ -120,22 +115,20 @@ export class WireReader {
     return this.buf.readDoubleLE(at);
   }
 
-  /** A length-delimited field's bounds: [start, end) of its payload; the reader moves past it. */
-  span(): [number, number] {
-    const length = this.uint32();
-    const start = this.advance(length);
-    return [start, start + length];
+  /** Moves past a length-delimited field; returns where its payload starts (it ends at `pos`). */
+  private payload(): number {
+    return this.advance(this.uint32());
   }
 
   /** A bytes field: a view on the received message (no copy). */
   bytes(): Buffer {
-    const [start, end] = this.span();
-    return this.buf.subarray(start, end);
+    const start = this.payload();
+    return this.buf.subarray(start, this.pos);
   }
 
   string(): string {
-    const [start, end] = this.span();
-    return this.buf.toString('utf8', start, end);
+    const start = this.payload();
+    return this.buf.toString('utf8', start, this.pos);
   }
 
   /** Skips a field of the given wire type (unknown fields, and known ones in an unexpected type). */
@@ -148,7 +141,7 @@ export class WireReader {
         this.advance(8);
         return;
       case WIRE_LENGTH:
-        this.span();
+        this.payload();
         return;
       case WIRE_FIXED32:
         this.advance(4);
@@ -168,8 +161,8 @@ export class WireReader {
 
   /** A reader over the next length-delimited payload (an embedded message or a packed run). */
   sub(): WireReader {
-    const [start, end] = this.span();
-    return new WireReader(this.buf, start, end);
+    const start = this.payload();
+    return new WireReader(this.buf, start, this.pos);
   }
 
   private advance(length: number): number {

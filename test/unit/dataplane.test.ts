@@ -134,7 +134,7 @@ describe('dataplane (no HTTP)', () => {
     const response = await oip.infer({
       model: 'digits',
       requestId: 'oip-1',
-      request: {
+      payload: {
         id: 'a',
         // As tritonclient sends it: binary_data on the request and on each output, read by no one here.
         parameters: { binary_data_output: false },
@@ -161,21 +161,21 @@ describe('dataplane (no HTTP)', () => {
 
   it('checks OIP requests field by field', async () => {
     const wrongType = await failure(
-      oip.infer({ model: 'air-quality', requestId: 'x', request: { inputs: [{ name: 'features', shape: [1, meanTensor.length], datatype: 'INT64', data: meanTensor }] } }),
+      oip.infer({ model: 'air-quality', requestId: 'x', payload: { inputs: [{ name: 'features', shape: [1, meanTensor.length], datatype: 'INT64', data: meanTensor }] } }),
     );
     expect(wrongType.status).toBe(400);
     expect(wrongType.message).toContain('datatype INT64');
-    const wrongCount = await failure(oip.infer({ model: 'air-quality', requestId: 'x', request: { inputs: [{ name: 'features', shape: [1, 3], datatype: 'FP32', data: [1, 2] }] } }));
+    const wrongCount = await failure(oip.infer({ model: 'air-quality', requestId: 'x', payload: { inputs: [{ name: 'features', shape: [1, 3], datatype: 'FP32', data: [1, 2] }] } }));
     expect(wrongCount.message).toContain('holds 3 elements but "data" has 2');
     const unknownOutput = await failure(
-      oip.infer({ model: 'air-quality', requestId: 'x', request: { inputs: [{ name: 'features', shape: [1, meanTensor.length], datatype: 'FP32', data: meanTensor }], outputs: [{ name: 'nope' }] } }),
+      oip.infer({ model: 'air-quality', requestId: 'x', payload: { inputs: [{ name: 'features', shape: [1, meanTensor.length], datatype: 'FP32', data: meanTensor }], outputs: [{ name: 'nope' }] } }),
     );
     expect(unknownOutput.message).toContain('unknown output "nope"');
   });
 
   it('gives the same answer over OIP as over the JSON API', async () => {
     const [json] = (await dataplane.predict(call('air-quality', { features: meanRow }))).result.predictions;
-    const tensors = await oip.infer({ model: 'air-quality', requestId: 'y', request: { inputs: [{ name: 'features', shape: [1, meanTensor.length], datatype: 'FP32', data: meanTensor }] } });
+    const tensors = await oip.infer({ model: 'air-quality', requestId: 'y', payload: { inputs: [{ name: 'features', shape: [1, meanTensor.length], datatype: 'FP32', data: meanTensor }] } });
     expect(tensors.outputs).toHaveLength(1);
     expect(tensors.outputs[0]!.data[0]).toBeCloseTo(json!.value!, 4);
   });

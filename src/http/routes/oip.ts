@@ -6,8 +6,6 @@ import { httpCall } from '../call.js';
 import type { ServerContext } from '../context.js';
 import { ROUTE_HEADER } from '../route-key.js';
 import { oip as schemas } from '../schemas/oip.js';
-import { withLazySignal } from '../../serving/lazy-signal.js';
-import type { RouteKind } from '../../serving/routing-metrics.js';
 
 /**
  * The Open Inference Protocol (KServe V2) over REST: an adapter over the OIP dataplane
@@ -53,21 +51,7 @@ export async function oipRoutes(app: FastifyInstance, context: ServerContext): P
     // Same route key header and deadline header as the JSON API; the body is the $inference_request,
     // or the binary tensor extension's JSON header and tensor bytes.
     const body = Buffer.isBuffer(request.body) ? decodeBinaryRequest(request.body, request.headers[BINARY_HEADER]) : request.body;
-    const call = httpCall(request, reply, request.params.name, request.params.version, body);
-    const answer = await oip.infer(
-      withLazySignal(
-        {
-          model: call.model,
-          version: call.version,
-          routeKey: call.routeKey,
-          requestId: call.requestId,
-          timeoutMs: call.timeoutMs,
-          request: call.payload,
-          onRoute: (route: RouteKind) => void reply.header(ROUTE_HEADER, route),
-        },
-        () => call.signal,
-      ),
-    );
+    const answer = await oip.infer(httpCall(request, reply, request.params.name, request.params.version, body, (route) => void reply.header(ROUTE_HEADER, route)));
     const binary = binaryOutputs(body);
     const encoded = binary && encodeBinaryResponse(answer, binary);
     if (!encoded) return answer;

@@ -51,8 +51,9 @@ export interface OipCallTarget extends CallTarget, CallControl {
   onRoute?(route: RouteKind): void;
 }
 
+/** The call and the body of an `$inference_request` (named as the JSON API's call names it). */
 export interface OipInferCall extends OipCallTarget {
-  request: unknown;
+  payload: unknown;
 }
 
 export class OipDataplane {
@@ -94,7 +95,7 @@ export class OipDataplane {
    * but no fallback model (a stand-in could speak other tensors).
    */
   async infer(call: OipInferCall): Promise<OipInferResponse> {
-    return this.inferDecoded(call, parseInferRequest(call.request));
+    return this.inferDecoded(call, parseInferRequest(call.payload));
   }
 
   /**
