@@ -341,6 +341,18 @@ export const SETTINGS = {
     env: 'VIGIL_KEEP_ALIVE_TIMEOUT_MS',
     help: 'an idle keep-alive connection is closed after this (above the 60 s idle timeout of common load balancers)',
   }),
+  listenBacklog: declare({
+    schema: Type.Integer({ minimum: 1, maximum: 65535 }),
+    kind: 'integer',
+    // Node's default is 511: a burst of new connections past it (clients reconnecting after a
+    // deploy, a pool opening 1,000 sockets at once) has its SYNs dropped, and each client waits
+    // for its retransmission, 1 s and then 3 s later (docs/reliability.md).
+    default: 4096,
+    flag: 'listen-backlog',
+    value: 'N',
+    env: 'VIGIL_LISTEN_BACKLOG',
+    help: 'connections the kernel holds for the server to accept (a burst of new connections past it waits 1-3 s for a SYN retry); Linux caps it at net.core.somaxconn',
+  }),
   predictionLog: declare({
     schema: Type.Optional(Type.String()),
     kind: 'string',
