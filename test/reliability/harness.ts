@@ -1,12 +1,17 @@
 import { appendFileSync, readFileSync } from 'node:fs';
-import { Agent, request } from 'node:http';
 import { Worker } from 'node:worker_threads';
 import path from 'node:path';
+import { RawHttpPool, rawRequest } from '../../src/ops/bench/raw-http.js';
 import { REPO_ROOT } from '../helpers/server.js';
 
 /**
  * The reliability suite's load and measurement tools. Load goes to 127.0.0.1 only, over real
- * keep-alive HTTP connections (node:http, which honours `Connection: close`). Every target is
+ * keep-alive HTTP/1.1 connections that honour `Connection: close`, from the lean client of
+ * src/ops/bench/raw-http.ts: prepared request bytes, answers read by scanning their bytes. The
+ * generator shares the machine's cores with the server, and node:http's client spent a core of
+ * its own on an open loop at 3x a small model's capacity, so the figures described the
+ * generator. The probe from a thread of its own (probeInThread) uses node:http, as a prober in
+ * another process would. Every target is
  * judged against the capacity measured in the same run, on the same machine, because the
  * absolute numbers move with whatever else the cores are doing.
  *
@@ -84,45 +89,35 @@ export interface Target {
   timeoutMs?: number;
 }
 
-/** One request; resolves with its status (or an error code) and latency. */
-function send(agent: Agent, target: Target, body: string | undefined, outcome: LoadOutcome): Promise<{ status?: number; error?: string }> {
+/** A target's request bodies as the bytes the load sends (one prepared request per body). */
+function preparedRequests(target: Target): Buffer[] {
+  const url = new URL(target.path, target.url);
+  const method = target.method ?? 'POST';
+  const bodies: (string | undefined)[] = target.bodies ?? [undefined];
+  return bodies.map((body) => rawRequest({ method, path: url.pathname + url.search, host: url.host, body }));
+}
+
+function pool(target: Target, maxSockets: number): RawHttpPool {
+  const url = new URL(target.url);
+  return new RawHttpPool({ host: url.hostname, port: Number(url.port) }, { maxSockets, timeoutMs: target.timeoutMs ?? 30_000 });
+}
+
+/** One request; resolves with its status (or an error code) and records it in `outcome`. */
+async function send(connections: RawHttpPool, bytes: Buffer, outcome: LoadOutcome): Promise<{ status?: number; error?: string }> {
   const started = performance.now();
   outcome.sent++;
-  return new Promise((resolve) => {
-    const req = request(
-      new URL(target.path, target.url),
-      {
-        method: target.method ?? 'POST',
-        agent,
-        timeout: target.timeoutMs ?? 30_000,
-        headers: body === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
-      },
-      (res) => {
-        res.resume();
-        res.once('end', () => {
-          const status = res.statusCode ?? 0;
-          let list = outcome.latencies.get(status);
-          if (!list) outcome.latencies.set(status, (list = []));
-          list.push(performance.now() - started);
-          if (status === 503 && res.headers['retry-after'] === undefined) outcome.refusalsWithoutRetryAfter++;
-          if (res.headers.connection === 'close') outcome.closeAnswers++;
-          resolve({ status });
-        });
-        res.once('error', (error: NodeJS.ErrnoException) => {
-          const code = error.code ?? error.message;
-          outcome.errors.set(code, (outcome.errors.get(code) ?? 0) + 1);
-          resolve({ error: code });
-        });
-      },
-    );
-    req.once('timeout', () => req.destroy(Object.assign(new Error('client timeout'), { code: 'CLIENT_TIMEOUT' })));
-    req.once('error', (error: NodeJS.ErrnoException) => {
-      const code = error.code ?? error.message;
-      outcome.errors.set(code, (outcome.errors.get(code) ?? 0) + 1);
-      resolve({ error: code });
-    });
-    req.end(body);
-  });
+  const answer = await connections.request(bytes);
+  if (answer.status === undefined) {
+    const code = answer.error ?? 'UNKNOWN';
+    outcome.errors.set(code, (outcome.errors.get(code) ?? 0) + 1);
+    return { error: code };
+  }
+  let list = outcome.latencies.get(answer.status);
+  if (!list) outcome.latencies.set(answer.status, (list = []));
+  list.push(performance.now() - started);
+  if (answer.status === 503 && !answer.retryAfter) outcome.refusalsWithoutRetryAfter++;
+  if (answer.close) outcome.closeAnswers++;
+  return { status: answer.status };
 }
 
 /**
@@ -131,21 +126,21 @@ function send(agent: Agent, target: Target, body: string | undefined, outcome: L
  * gives up on a server that refuses connections).
  */
 export async function closedLoop(target: Target, connections: number, durationS: number, options: { stopOn?: string[]; until?: () => boolean } = {}): Promise<LoadOutcome> {
-  const agent = new Agent({ keepAlive: true, maxSockets: connections });
+  const sockets = pool(target, connections);
   const outcome = emptyOutcome();
-  const bodies = target.bodies ?? [undefined as unknown as string];
+  const requests = preparedRequests(target);
   const started = performance.now();
   const deadline = started + durationS * 1000;
   let next = 0;
   const loop = async () => {
     while (performance.now() < deadline && !options.until?.()) {
-      const answer = await send(agent, target, bodies[next++ % bodies.length], outcome);
+      const answer = await send(sockets, requests[next++ % requests.length]!, outcome);
       if (answer.error && options.stopOn?.includes(answer.error)) return;
     }
   };
   await Promise.all(Array.from({ length: connections }, loop));
   outcome.seconds = (performance.now() - started) / 1000;
-  agent.destroy();
+  sockets.destroy();
   return outcome;
 }
 
@@ -156,9 +151,9 @@ export async function closedLoop(target: Target, connections: number, durationS:
  * latency can be judged at all.
  */
 export async function openLoop(target: Target, rate: number, durationS: number, maxSockets = 512): Promise<LoadOutcome> {
-  const agent = new Agent({ keepAlive: true, maxSockets });
+  const sockets = pool(target, maxSockets);
   const outcome = emptyOutcome();
-  const bodies = target.bodies ?? [undefined as unknown as string];
+  const requests = preparedRequests(target);
   const pending = new Set<Promise<unknown>>();
   const total = Math.floor(rate * durationS);
   const interval = 1000 / rate;
@@ -168,7 +163,7 @@ export async function openLoop(target: Target, rate: number, durationS: number, 
     const tick = () => {
       const due = Math.min(total, Math.floor((performance.now() - started) / interval) + 1);
       while (sent < due) {
-        const answer = send(agent, target, bodies[sent++ % bodies.length], outcome);
+        const answer = send(sockets, requests[sent++ % requests.length]!, outcome);
         pending.add(answer);
         void answer.then(() => pending.delete(answer));
       }
@@ -179,13 +174,15 @@ export async function openLoop(target: Target, rate: number, durationS: number, 
   });
   await Promise.all([...pending]);
   outcome.seconds = (performance.now() - started) / 1000;
-  agent.destroy();
+  sockets.destroy();
   return outcome;
 }
 
 /** Latency of GET `path` asked one at a time while something else runs, until `stop()`. */
 export function probe(url: string, path: string, everyMs = 20): { stop(): Promise<{ latencies: number[]; failures: number }> } {
-  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const target: Target = { url, path, method: 'GET', timeoutMs: 10_000 };
+  const sockets = pool(target, 1);
+  const [request] = preparedRequests(target);
   const latencies: number[] = [];
   let failures = 0;
   let running = true;
@@ -193,7 +190,7 @@ export function probe(url: string, path: string, everyMs = 20): { stop(): Promis
   const done = (async () => {
     while (running) {
       const started = performance.now();
-      const answer = await send(agent, { url, path, method: 'GET', timeoutMs: 10_000 }, undefined, outcome);
+      const answer = await send(sockets, request!, outcome);
       if (answer.status === 200) latencies.push(performance.now() - started);
       else failures++;
       await new Promise((r) => setTimeout(r, everyMs));
@@ -203,7 +200,7 @@ export function probe(url: string, path: string, everyMs = 20): { stop(): Promis
     async stop() {
       running = false;
       await done;
-      agent.destroy();
+      sockets.destroy();
       return { latencies, failures };
     },
   };

@@ -1,4 +1,5 @@
 import autocannon from 'autocannon';
+import { RawHttpPool, rawRequest } from './raw-http.js';
 
 export interface LoadOptions {
   /** Base URL of the server, e.g. http://127.0.0.1:8000. */
@@ -103,38 +104,34 @@ export function textBodies(texts: string[], batch = 1): string[] {
   return bodies;
 }
 
+/** The prepared bytes of a JSON POST of each body to `path` (src/ops/bench/raw-http.ts). */
+function postRequests(url: string, path: string, bodies: string[]): { pool: (maxSockets: number) => RawHttpPool; requests: Buffer[] } {
+  const target = new URL(path, url);
+  const requests = bodies.map((body) => rawRequest({ method: 'POST', path: target.pathname + target.search, host: target.host, body }));
+  return { pool: (maxSockets) => new RawHttpPool({ host: target.hostname, port: Number(target.port) }, { maxSockets }), requests };
+}
+
 /**
  * Latency of requests sent one at a time over one keep-alive connection, timed here with
  * sub-millisecond precision (autocannon reports whole milliseconds, too coarse for a model that
- * answers in half of one). Non-2xx answers are counted, not timed.
+ * answers in half of one). Non-2xx answers are counted, not timed. Sent with the lean client
+ * (raw-http.ts), as the open loop below is, so that the two measure the server alike.
  */
 export async function sequentialLatency(options: { url: string; path: string; bodies: string[]; count: number }): Promise<{ p50: number; p90: number; p99: number; count: number; failures: number }> {
-  const { Agent, request } = await import('node:http');
-  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-  const target = new URL(options.path, options.url);
+  const { pool, requests } = postRequests(options.url, options.path, options.bodies);
+  const connection = pool(1);
   const times: number[] = [];
   let failures = 0;
   try {
     for (let i = 0; i < options.count; i++) {
-      const body = options.bodies[i % options.bodies.length]!;
       const started = performance.now();
-      const status = await new Promise<number>((resolve, reject) => {
-        const req = request(
-          target,
-          { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
-          (res) => {
-            res.resume();
-            res.once('end', () => resolve(res.statusCode ?? 0));
-          },
-        );
-        req.once('error', reject);
-        req.end(body);
-      });
-      if (status >= 200 && status < 300) times.push(performance.now() - started);
+      const answer = await connection.request(requests[i % requests.length]!);
+      if (answer.error) throw new Error(`${options.path}: ${answer.error}`);
+      if (answer.status! >= 200 && answer.status! < 300) times.push(performance.now() - started);
       else failures++;
     }
   } finally {
-    agent.destroy();
+    connection.destroy();
   }
   times.sort((a, b) => a - b);
   const at = (q: number) => times[Math.min(times.length - 1, Math.floor(q * times.length))] ?? NaN;
@@ -147,6 +144,8 @@ export async function sequentialLatency(options: { url: string; path: string; bo
  * connection, timed here with sub-millisecond precision. autocannon's rate limiting releases
  * every connection's quota on the same tick, so with many connections its "open loop" is a
  * train of bursts; this is the steady load that "p99 at half of the best throughput" means.
+ * The lean client (raw-http.ts) keeps the generator's own cost and event-loop delay, which
+ * share the server's cores and land in every latency it times, to a few microseconds a request.
  */
 export async function openLoop(options: { url: string; path: string; bodies: string[]; rate: number; durationSeconds: number; maxSockets?: number }): Promise<{
   requestsPerSecond: number;
@@ -155,33 +154,17 @@ export async function openLoop(options: { url: string; path: string; bodies: str
   ok: number;
   failures: number;
 }> {
-  const { Agent, request } = await import('node:http');
-  const agent = new Agent({ keepAlive: true, maxSockets: options.maxSockets ?? 256 });
-  const target = new URL(options.path, options.url);
+  const { pool, requests } = postRequests(options.url, options.path, options.bodies);
+  const connections = pool(options.maxSockets ?? 256);
   const times: number[] = [];
   let failures = 0;
   let sent = 0;
   const inFlight = new Set<Promise<void>>();
-  const fire = (body: string) => {
+  const fire = (bytes: Buffer) => {
     const started = performance.now();
-    const done = new Promise<void>((resolve) => {
-      const req = request(
-        target,
-        { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
-        (res) => {
-          res.resume();
-          res.once('end', () => {
-            if ((res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 300) times.push(performance.now() - started);
-            else failures++;
-            resolve();
-          });
-        },
-      );
-      req.once('error', () => {
-        failures++;
-        resolve();
-      });
-      req.end(body);
+    const done = connections.request(bytes).then((answer) => {
+      if (answer.status !== undefined && answer.status >= 200 && answer.status < 300) times.push(performance.now() - started);
+      else failures++;
     });
     inFlight.add(done);
     void done.then(() => inFlight.delete(done));
@@ -192,7 +175,7 @@ export async function openLoop(options: { url: string; path: string; bodies: str
   await new Promise<void>((resolve) => {
     const tick = () => {
       const due = Math.min(total, Math.floor((performance.now() - start) / interval) + 1);
-      while (sent < due) fire(options.bodies[sent++ % options.bodies.length]!);
+      while (sent < due) fire(requests[sent++ % requests.length]!);
       if (sent >= total) return resolve();
       const next = start + sent * interval - performance.now();
       setTimeout(tick, Math.max(0, next));
@@ -201,7 +184,7 @@ export async function openLoop(options: { url: string; path: string; bodies: str
   });
   await Promise.all([...inFlight]);
   const seconds = (performance.now() - start) / 1000;
-  agent.destroy();
+  connections.destroy();
   times.sort((a, b) => a - b);
   const at = (q: number) => times[Math.min(times.length - 1, Math.floor(q * times.length))] ?? NaN;
   const mean = times.reduce((s, t) => s + t, 0) / Math.max(1, times.length);
