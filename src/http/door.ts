@@ -9,7 +9,9 @@ import { requestIdFrom } from './observe.js';
 
 /**
  * The process bound (--max-in-flight), checked on Node's own request event, before fastify
- * makes its request, reply and child logger: past the bound the 503 is written here. A refusal
+ * makes its request, reply and child logger: past the bound the 503 is written here. So is a
+ * model's (--max-in-flight-per-model) when the path names a model already at it; its slot is
+ * still taken in fastify, once the body is in (admission-hook.ts). A refusal
  * that went through fastify's lifecycle cost about twice what Node's HTTP stack alone costs
  * for the same answer (bench/refusal-cost.mjs), and under an open-loop overload every
  * microsecond a refusal costs is taken from the requests that are served: at three times
@@ -51,9 +53,8 @@ export function door(context: ServerContext, routes: AllowedMethods, next: Handl
     return registry.has(name) ? name : undefined;
   }
 
-  function refuse(request: IncomingMessage, response: ServerResponse, path: string, refusal: Refusal): void {
+  function refuse(request: IncomingMessage, response: ServerResponse, path: string, model: string | undefined, refusal: Refusal): void {
     const started = performance.now();
-    const model = modelOf(request.method, path);
     metrics.shed.inc({ model: model ?? '', version: '', reason: refusal.reason });
     shedLog.record(refusal.reason, model);
     const requestId = requestIdFrom(request.headers['x-request-id'], randomUUID);
@@ -80,8 +81,11 @@ export function door(context: ServerContext, routes: AllowedMethods, next: Handl
     const path = query === -1 ? url : url.slice(0, query);
     // Shutting down is answered by fastify (admission-hook.ts): rare, and it needs the route.
     if (UNBOUNDED_PATHS.has(path) || lifecycle.closing) return next(request, response);
-    const refusal = admission.admitServer();
-    if (refusal) return refuse(request, response, path, refusal);
+    // A model already at its bound is refused here too: its refusal then costs what the process
+    // bound's does, not a trip through fastify's body parsing and routing (about 1.5x as much).
+    const model = modelOf(request.method, path);
+    const refusal = (model !== undefined ? admission.modelRefusal(model) : undefined) ?? admission.admitServer();
+    if (refusal) return refuse(request, response, path, model, refusal);
     // 'close' follows the end of the response, and also comes alone when the client leaves first.
     response.once('close', () => admission.releaseServer());
     next(request, response);

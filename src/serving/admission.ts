@@ -96,18 +96,26 @@ export class Admission {
    * its body holds a process slot until the request timeout, never one of a model's.
    */
   admitModel(model: string): Refusal | undefined {
+    const refusal = this.modelRefusal(model);
+    if (!refusal) this.perModel.set(model, (this.perModel.get(model) ?? 0) + 1);
+    return refusal;
+  }
+
+  /**
+   * Why a request for `model` would be refused now, without taking a slot: HTTP asks at the
+   * door, from the headers, so that a request for a model already at its bound is refused
+   * before fastify reads and parses it (admitModel still takes the slot once the body is in).
+   */
+  modelRefusal(model: string): Refusal | undefined {
     const current = this.perModel.get(model) ?? 0;
-    if (current >= this.limits.maxInFlightPerModel) {
-      const retryAfterSeconds = this.retryAfterSeconds(current);
-      return {
-        reason: 'model_in_flight',
-        limit: this.limits.maxInFlightPerModel,
-        retryAfterSeconds,
-        message: `model "${model}" is at its bound of ${this.limits.maxInFlightPerModel} requests in flight; retry after ${retryAfterSeconds} s`,
-      };
-    }
-    this.perModel.set(model, current + 1);
-    return undefined;
+    if (current < this.limits.maxInFlightPerModel) return undefined;
+    const retryAfterSeconds = this.retryAfterSeconds(current);
+    return {
+      reason: 'model_in_flight',
+      limit: this.limits.maxInFlightPerModel,
+      retryAfterSeconds,
+      message: `model "${model}" is at its bound of ${this.limits.maxInFlightPerModel} requests in flight; retry after ${retryAfterSeconds} s`,
+    };
   }
 
   releaseModel(model: string): void {

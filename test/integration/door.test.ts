@@ -82,7 +82,13 @@ describe('admission at the door', () => {
     const oip = await postJson(`${server.url}/v2/models/held/infer`, { inputs: [{ name: 'text', shape: [1], datatype: 'BYTES', data: ['fine'] }] });
     expect(oip.status).toBe(503);
     expect(oip.body.error).toMatch(/model "held" is at its bound of 3 requests in flight/);
-    expect((await metric(server.url, shedPattern)) - shedBefore).toBe(5);
+    // Refused at the door, from its headers: the answer comes though the body never does.
+    const early = await rawConnect(server.url);
+    early.write(postHead('/v1/models/held/predict', Buffer.byteLength(BODY)));
+    const [earlyAnswer] = await early.responses(1);
+    early.socket.destroy();
+    expect(earlyAnswer!.status).toBe(503);
+    expect((await metric(server.url, shedPattern)) - shedBefore).toBe(6);
     // Meanwhile another model answers, and so do health and metrics.
     expect((await postJson(`${server.url}/v1/models/sentiment/predict`, JSON.parse(BODY))).status).toBe(200);
     expect((await getJson(`${server.url}/alive`)).status).toBe(200);
