@@ -164,7 +164,8 @@ export class ModelVersion {
       });
       const pipeline = this.pipeline;
       const configured = this.configuredBatching();
-      const batching = { ...configured, maxConcurrentBatches: pipeline.concurrency ?? configured.maxConcurrentBatches };
+      // An engine on the server thread takes the queue in rounds (Batcher's `rounds` says why).
+      const batching = { ...configured, maxConcurrentBatches: pipeline.concurrency ?? configured.maxConcurrentBatches, rounds: pipeline.engine?.placement === 'inline' };
       // Queue waits are read from each call's timeline (CallTimeline); the engine time is per batch.
       const batcher = new Batcher((items) => pipeline.runBatch(items), batching, {
         batch: (size, s) => {

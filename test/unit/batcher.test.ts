@@ -180,6 +180,106 @@ describe('concurrency across sessions', () => {
   });
 });
 
+describe('rounds (an engine on the server thread)', () => {
+  it('dispatches every queued input at once when nothing runs, and the next round only when the last has finished', async () => {
+    const engine = fakeEngine();
+    const obs = observed();
+    const batcher = new Batcher(engine.runBatch, options({ maxBatchSize: 2, maxDelayMs: 0, rounds: true }), obs.observer, () => Date.now());
+    // Nothing runs: the first input is a round of its own.
+    const first = track(batcher.submit(1));
+    expect(engine.calls.map((c) => c.items)).toEqual([[1]]);
+    // Arrivals while it runs wait for the next round, whatever their number.
+    const rest = [2, 3, 4, 5, 6].map((n) => track(batcher.submit(n)));
+    expect(engine.calls).toHaveLength(1);
+    expect(batcher.queued).toBe(5);
+    engine.calls[0]!.resolve(label([1]));
+    await flush();
+    expect(first).toMatchObject({ status: 'resolved', value: 'r1' });
+    // One round: all five, in batches of at most 2, dispatched together.
+    expect(engine.calls.slice(1).map((c) => c.items)).toEqual([[2, 3], [4, 5], [6]]);
+    expect(batcher.inFlight).toBe(3);
+    const late = track(batcher.submit(7));
+    engine.calls[1]!.resolve(label([2, 3]));
+    engine.calls[2]!.resolve(label([4, 5]));
+    await flush();
+    // The round is not over while its last batch runs.
+    expect(engine.calls).toHaveLength(4);
+    engine.calls[3]!.resolve(label([6]));
+    await flush();
+    expect(engine.calls[4]!.items).toEqual([7]);
+    engine.calls[4]!.resolve(label([7]));
+    await flush();
+    expect([...rest, late].map((r) => r.value)).toEqual(label([2, 3, 4, 5, 6, 7]));
+    expect(obs.batches).toEqual([1, 2, 2, 1, 1]);
+  });
+
+  it('a queued request whose deadline passed while the engine was busy is dropped when the batch ends, before its timer fires', async () => {
+    let now = 0;
+    const engine = fakeEngine();
+    const shed: string[] = [];
+    const batcher = new Batcher(engine.runBatch, options({ maxBatchSize: 2, maxDelayMs: 0, rounds: true }), { shed: (r) => shed.push(r) }, {
+      now: () => now,
+      // Timers that never fire: the drop must not depend on them.
+      setTimer: () => 0 as unknown as ReturnType<typeof setTimeout>,
+      clearTimer: () => {},
+    });
+    const running = track(batcher.submit(1));
+    const patient = track(batcher.submit(2, 1000));
+    const hasty = track(batcher.submit(3, 0));
+    now = 5;
+    engine.calls[0]!.resolve(label([1]));
+    await flush();
+    expect(running).toMatchObject({ status: 'resolved' });
+    expect(hasty.status).toBe('rejected');
+    expect(hasty.error).toBeInstanceOf(DeadlineExceeded);
+    expect(shed).toEqual(['deadline']);
+    // The next round holds only the request still in time.
+    expect(engine.calls.slice(1).map((c) => c.items)).toEqual([[2]]);
+    engine.calls[1]!.resolve(label([2]));
+    await flush();
+    expect(patient).toMatchObject({ status: 'resolved', value: 'r2' });
+  });
+
+  it('without rounds the same arrivals run one batch at a time (maxConcurrentBatches 1)', async () => {
+    const engine = fakeEngine();
+    const batcher = new Batcher(engine.runBatch, options({ maxBatchSize: 2, maxDelayMs: 0 }), {}, () => Date.now());
+    track(batcher.submit(1));
+    [2, 3, 4, 5, 6].forEach((n) => track(batcher.submit(n)));
+    engine.calls[0]!.resolve(label([1]));
+    await flush();
+    expect(engine.calls.slice(1).map((c) => c.items)).toEqual([[2, 3]]);
+  });
+
+  it('waits maxDelayMs for company before the first batch of a round only', async () => {
+    let now = 0;
+    const timers: { fn: () => void; ms: number }[] = [];
+    const engine = fakeEngine();
+    const batcher = new Batcher(engine.runBatch, options({ maxBatchSize: 2, maxDelayMs: 5, rounds: true }), {}, {
+      now: () => now,
+      setTimer: (fn, ms) => (timers.push({ fn, ms }), 0 as unknown as ReturnType<typeof setTimeout>),
+      clearTimer: () => {},
+    });
+    [1, 2].forEach((n) => track(batcher.submit(n)));
+    // A full batch goes at once; what arrives while it runs waits for the next round.
+    expect(engine.calls.map((c) => c.items)).toEqual([[1, 2]]);
+    [3, 4, 5].forEach((n) => track(batcher.submit(n)));
+    engine.calls[0]!.resolve(label([1, 2]));
+    await flush();
+    // The round's first batch is full, so the partial one after it goes too, without a wait.
+    expect(engine.calls.slice(1).map((c) => c.items)).toEqual([[3, 4], [5]]);
+    engine.calls[1]!.resolve(label([3, 4]));
+    engine.calls[2]!.resolve(label([5]));
+    await flush();
+    // A round that would start with a partial batch waits maxDelayMs for company.
+    track(batcher.submit(6));
+    expect(engine.calls).toHaveLength(3);
+    expect(timers.at(-1)?.ms).toBe(5);
+    now = 5;
+    timers.at(-1)!.fn();
+    expect(engine.calls[3]!.items).toEqual([6]);
+  });
+});
+
 describe('failures', () => {
   it('a failing batch rejects only the requests that had inputs in it', async () => {
     const engine = fakeEngine();
