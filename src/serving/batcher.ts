@@ -240,8 +240,8 @@ export class Batcher<In, Out> {
   private expireDue(): void {
     if (this.queue.length === 0) return;
     const now = this.now();
-    let due: Request[] | undefined;
-    for (const w of this.queue) if (w.request.deadline <= now && !w.request.settled && !due?.includes(w.request)) (due ??= []).push(w.request);
+    let due: Set<Request> | undefined;
+    for (const w of this.queue) if (w.request.deadline <= now && !w.request.settled) (due ??= new Set()).add(w.request);
     // abandon() clears each one's timer; schedule() follows in the caller.
     for (const request of due ?? []) this.drop(request);
   }

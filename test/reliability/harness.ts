@@ -1,4 +1,5 @@
 import { appendFileSync, readFileSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import path from 'node:path';
 import { RawHttpPool, rawRequest } from '../../src/ops/bench/raw-http.js';
@@ -69,6 +70,12 @@ export interface LoadOutcome {
   refusalsWithoutRetryAfter: number;
   /** Answers that said Connection: close. */
   closeAnswers: number;
+  /**
+   * Open loop only: how late the generator's own event loop ran (ms). A stall of the generator
+   * turns evenly spaced arrivals into a burst when it catches up, which can exceed an in-flight
+   * bound that the steady rate never would.
+   */
+  generatorLagMs?: { p99: number; max: number };
 }
 
 function emptyOutcome(): LoadOutcome {
@@ -159,6 +166,8 @@ export async function openLoop(target: Target, rate: number, durationS: number, 
   const interval = 1000 / rate;
   const started = performance.now();
   let sent = 0;
+  const lag = monitorEventLoopDelay({ resolution: 5 });
+  lag.enable();
   await new Promise<void>((resolve) => {
     const tick = () => {
       const due = Math.min(total, Math.floor((performance.now() - started) / interval) + 1);
@@ -173,6 +182,8 @@ export async function openLoop(target: Target, rate: number, durationS: number, 
     tick();
   });
   await Promise.all([...pending]);
+  lag.disable();
+  outcome.generatorLagMs = { p99: round(lag.percentile(99) / 1e6), max: round(lag.max / 1e6) };
   outcome.seconds = (performance.now() - started) / 1000;
   sockets.destroy();
   return outcome;

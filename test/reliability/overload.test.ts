@@ -24,7 +24,7 @@ beforeAll(async () => {
   capacity = (await measureCapacity(target, seconds(4))).rps;
   const half = await openLoop(target, capacity * 0.5, seconds(5));
   halfLoadP99 = percentile(half.latencies.get(200) ?? [], 0.99);
-  report('capacity', { capacity_rps: round(capacity), half_load_rps: round(count(half, 200) / half.seconds), half_load_p99_ms: round(halfLoadP99), half_load_errors: errorCount(half), half_load_statuses: statusCounts(half) });
+  report('capacity', { capacity_rps: round(capacity), half_load_rps: round(count(half, 200) / half.seconds), half_load_p99_ms: round(halfLoadP99), half_load_errors: errorCount(half), half_load_statuses: statusCounts(half), half_load_generator_lag_ms: half.generatorLagMs });
 });
 
 afterAll(async () => {

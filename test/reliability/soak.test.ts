@@ -63,6 +63,7 @@ describe('soak', () => {
       served_rps: round(count(outcome, 200) / outcome.seconds),
       statuses: statusCounts(outcome),
       client_errors: Object.fromEntries(outcome.errors),
+      generator_lag_ms: outcome.generatorLagMs,
       rss_after_warm_up_mib: round(afterWarmUp),
       rss_peak_mib: round(peak),
       rss_end_mib: round(end),
