@@ -2,7 +2,7 @@ import { appendFileSync, readFileSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import path from 'node:path';
-import { RawHttpPool, rawRequest } from '../../src/ops/bench/raw-http.js';
+import { RawHttpPool, rawRequestsTo } from '../../src/ops/bench/raw-http.js';
 import { REPO_ROOT } from '../helpers/server.js';
 
 /**
@@ -97,17 +97,9 @@ export interface Target {
 }
 
 /** A target's request bodies as the bytes the load sends (one prepared request per body). */
-function preparedRequests(target: Target): Buffer[] {
-  const url = new URL(target.path, target.url);
-  const method = target.method ?? 'POST';
-  const bodies: (string | undefined)[] = target.bodies ?? [undefined];
-  return bodies.map((body) => rawRequest({ method, path: url.pathname + url.search, host: url.host, body }));
-}
+const preparedRequests = (target: Target): Buffer[] => rawRequestsTo(new URL(target.path, target.url), target.method ?? 'POST', target.bodies ?? [undefined]);
 
-function pool(target: Target, maxSockets: number): RawHttpPool {
-  const url = new URL(target.url);
-  return new RawHttpPool({ host: url.hostname, port: Number(url.port) }, { maxSockets, timeoutMs: target.timeoutMs ?? 30_000 });
-}
+const pool = (target: Target, maxSockets: number): RawHttpPool => RawHttpPool.to(new URL(target.url), { maxSockets, timeoutMs: target.timeoutMs ?? 30_000 });
 
 /** One request; resolves with its status (or an error code) and records it in `outcome`. */
 async function send(connections: RawHttpPool, bytes: Buffer, outcome: LoadOutcome): Promise<{ status?: number; error?: string }> {

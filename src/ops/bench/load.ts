@@ -1,5 +1,5 @@
 import autocannon from 'autocannon';
-import { RawHttpPool, rawRequest } from './raw-http.js';
+import { RawHttpPool, rawRequestsTo } from './raw-http.js';
 
 export interface LoadOptions {
   /** Base URL of the server, e.g. http://127.0.0.1:8000. */
@@ -104,13 +104,6 @@ export function textBodies(texts: string[], batch = 1): string[] {
   return bodies;
 }
 
-/** The prepared bytes of a JSON POST of each body to `path` (src/ops/bench/raw-http.ts). */
-function postRequests(url: string, path: string, bodies: string[]): { pool: (maxSockets: number) => RawHttpPool; requests: Buffer[] } {
-  const target = new URL(path, url);
-  const requests = bodies.map((body) => rawRequest({ method: 'POST', path: target.pathname + target.search, host: target.host, body }));
-  return { pool: (maxSockets) => new RawHttpPool({ host: target.hostname, port: Number(target.port) }, { maxSockets }), requests };
-}
-
 /**
  * Latency of requests sent one at a time over one keep-alive connection, timed here with
  * sub-millisecond precision (autocannon reports whole milliseconds, too coarse for a model that
@@ -118,8 +111,9 @@ function postRequests(url: string, path: string, bodies: string[]): { pool: (max
  * (raw-http.ts), as the open loop below is, so that the two measure the server alike.
  */
 export async function sequentialLatency(options: { url: string; path: string; bodies: string[]; count: number }): Promise<{ p50: number; p90: number; p99: number; count: number; failures: number }> {
-  const { pool, requests } = postRequests(options.url, options.path, options.bodies);
-  const connection = pool(1);
+  const target = new URL(options.path, options.url);
+  const requests = rawRequestsTo(target, 'POST', options.bodies);
+  const connection = RawHttpPool.to(target, { maxSockets: 1 });
   const times: number[] = [];
   let failures = 0;
   try {
@@ -154,8 +148,9 @@ export async function openLoop(options: { url: string; path: string; bodies: str
   ok: number;
   failures: number;
 }> {
-  const { pool, requests } = postRequests(options.url, options.path, options.bodies);
-  const connections = pool(options.maxSockets ?? 256);
+  const target = new URL(options.path, options.url);
+  const requests = rawRequestsTo(target, 'POST', options.bodies);
+  const connections = RawHttpPool.to(target, { maxSockets: options.maxSockets ?? 256 });
   const times: number[] = [];
   let failures = 0;
   let sent = 0;

@@ -37,6 +37,11 @@ export function rawRequest(options: { method: 'GET' | 'POST'; path: string; host
   return body ? Buffer.concat([Buffer.from(head, 'latin1'), body]) : Buffer.from(head, 'latin1');
 }
 
+/** One prepared request to `url` (its path and query) per body, in order: what a load sends in turn. */
+export function rawRequestsTo(url: URL, method: 'GET' | 'POST', bodies: readonly (string | undefined)[]): Buffer[] {
+  return bodies.map((body) => rawRequest({ method, path: url.pathname + url.search, host: url.host, body }));
+}
+
 type Done = (answer: RawAnswer) => void;
 
 interface Pending {
@@ -86,10 +91,6 @@ class Connection {
     this.socket.on('close', () => this.fail('CLOSED'));
   }
 
-  get busy(): boolean {
-    return this.done !== undefined;
-  }
-
   send(bytes: Buffer, done: Done): void {
     this.done = done;
     this.timer = setTimeout(() => this.fail('CLIENT_TIMEOUT'), this.timeoutMs);
@@ -129,11 +130,11 @@ class Connection {
           this.buffered = data;
           return;
         }
-        const size = parseInt(data.toString('latin1', 0, lineEnd), 16);
         if (lineEnd === 0) {
           data = data.subarray(2); // the CRLF after a chunk's bytes
           continue;
         }
+        const size = parseInt(data.toString('latin1', 0, lineEnd), 16);
         if (!Number.isFinite(size)) return this.fail('BAD_RESPONSE');
         if (size === 0) {
           const trailerEnd = data.indexOf(CRLFCRLF);
@@ -196,6 +197,11 @@ export class RawHttpPool {
     private readonly target: { host: string; port: number },
     private readonly options: { maxSockets: number; timeoutMs?: number },
   ) {}
+
+  /** A pool of connections to the host and port of `url`. */
+  static to(url: URL, options: { maxSockets: number; timeoutMs?: number }): RawHttpPool {
+    return new RawHttpPool({ host: url.hostname, port: Number(url.port) }, options);
+  }
 
   /** Open connections now. */
   get sockets(): number {
