@@ -3,14 +3,15 @@ import type { PredictionRecord, StoredPrediction } from './prediction-row.js';
 export type { PredictionRecord, StoredPrediction } from './prediction-row.js';
 
 /**
- * What the model monitor needs from a prediction log, whatever keeps it: SQLite (embedded, one
- * node: `sqlite-prediction-store.ts`) or PostgreSQL (shared by a fleet of replicas:
+ * What the model monitor needs from a prediction log, whatever keeps it: this process's memory
+ * (the default: `memory-prediction-store.ts`), SQLite (a file, one node:
+ * `sqlite-prediction-store.ts`) or PostgreSQL (shared by a fleet of replicas:
  * `postgres-prediction-store.ts`). `append` is the only call on the request path: it queues and
  * never throws nor waits. Everything else is asynchronous, since a database over the network
  * answers later; a store that cannot answer now throws a VigilError (503 + Retry-After).
  */
 export interface PredictionStore {
-  readonly kind: 'sqlite' | 'postgres';
+  readonly kind: 'memory' | 'sqlite' | 'postgres';
   /** Where the rows go, safe to log (a PostgreSQL URL without its password). */
   readonly location: string;
   /** Rows are lost at exit (SQLite in memory). */

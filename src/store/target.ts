@@ -1,7 +1,7 @@
 /**
  * Where the prediction log lives, from `--prediction-log` / `VIGIL_PREDICTION_LOG`:
  *
- *   (unset), ":memory:"              SQLite in memory (one process, lost at exit)
+ *   (unset), ":memory:"              this process's memory (one process, lost at exit)
  *   /var/lib/vigil/p.sqlite          a SQLite file (one node); "sqlite:PATH" says the same
  *   postgres://user@host:5432/vigil  PostgreSQL, shared by every replica ("postgresql://" too)
  *

@@ -24,10 +24,10 @@ const rowsIn = (file: string) => {
 };
 
 describe('the SQLite prediction log on a writer thread', () => {
-  it('is the default for SQLite; sync commits and an injected clock keep the in-thread log', async () => {
+  it('is the default for a SQLite file; sync commits and an injected clock keep the in-thread log', async () => {
     const threaded = openPredictionStore({ path: path.join(dir, 'default.db') });
     const sync = openPredictionStore({ path: path.join(dir, 'sync.db'), synchronous: true });
-    const clocked = openPredictionStore({ now: () => 0 });
+    const clocked = openPredictionStore({ path: path.join(dir, 'clocked.db'), now: () => 0 });
     expect(threaded).toBeInstanceOf(ThreadedSqliteStore);
     expect(sync).toBeInstanceOf(SqlitePredictionStore);
     expect(clocked).toBeInstanceOf(SqlitePredictionStore);
