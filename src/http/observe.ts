@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { UNMATCHED_ROUTE } from '../observability/metrics.js';
+import { requestLineWriter } from '../observability/request-line.js';
 import type { ServerContext } from './context.js';
 
 const ANSWERED = 'vigilAnswered';
@@ -23,6 +24,7 @@ export function requestIdFrom(header: string | string[] | undefined, fallback: (
  */
 export function registerObservation(app: FastifyInstance, context: ServerContext): void {
   const { metrics } = context;
+  const logRequest = requestLineWriter(context.logger);
   // The request path's routes (every POST: predictions, inference, feedback, repository calls)
   // have their 5xx series from the start; see declareServerErrors.
   app.addHook('onRoute', (route) => {
@@ -45,7 +47,7 @@ export function registerObservation(app: FastifyInstance, context: ServerContext
       const series = metrics.httpSeries(request.method, route, '499');
       series.count();
       series.observe(reply.elapsedTime / 1000);
-      request.log.info({ method: request.method, route, status: 499, latency_ms: Number(reply.elapsedTime.toFixed(3)), client_aborted: true }, 'request');
+      logRequest({ requestId: request.id, method: request.method, route, status: 499, latencyMs: reply.elapsedTime, clientAborted: true }, request.log);
     });
     done();
   });
@@ -61,8 +63,7 @@ export function registerObservation(app: FastifyInstance, context: ServerContext
       done();
       return;
     }
-    // request_id comes from the request's child logger (scrubbed there when the client chose it).
-    request.log.info({ method: request.method, route, status: reply.statusCode, latency_ms: Number(reply.elapsedTime.toFixed(3)) }, 'request');
+    logRequest({ requestId: request.id, method: request.method, route, status: reply.statusCode, latencyMs: reply.elapsedTime }, request.log);
     done();
   });
 }
