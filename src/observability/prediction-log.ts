@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { finiteOrNull, recordColumns, storedPrediction, PREDICTION_COLUMNS, type PredictionRecord, type PredictionRow, type StoredPrediction } from './prediction-row.js';
 import { RowBuffer } from './row-buffer.js';
 
@@ -45,6 +46,14 @@ export interface PredictionLogOptions {
   onDrop?: (rows: number) => void;
   now?: () => number;
 }
+
+/**
+ * better-sqlite3, loaded by the first log opened: the default server keeps its log in memory
+ * (memory-prediction-store.ts) and never loads the native module (startup.test.ts checks).
+ * A require, not an import(): opening a log is synchronous, so that a bad path stops the start.
+ */
+let sqlite: typeof Database | undefined;
+const openDatabase = (file: string): Database.Database => new (sqlite ??= createRequire(import.meta.url)('better-sqlite3') as typeof Database)(file);
 
 export const MEMORY = ':memory:';
 export const DEFAULT_MAX_ROWS = 1_000_000;
@@ -127,7 +136,7 @@ export class PredictionLog {
     this.maxAgeDays = options.maxAgeDays ?? DEFAULT_MAX_AGE_DAYS;
     try {
       if (!inMemory) mkdirSync(path.dirname(path.resolve(this.path)), { recursive: true });
-      this.db = new Database(this.path);
+      this.db = openDatabase(this.path);
       if (!inMemory) this.db.pragma('journal_mode = WAL');
       this.db.pragma('synchronous = NORMAL');
       this.db.pragma('busy_timeout = 2000');

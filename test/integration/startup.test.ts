@@ -33,7 +33,7 @@ describe('the server thread of a default `vigil serve`', () => {
     onWorkers = await packagesLoadedBy(['--engine-placement', 'worker']);
   });
 
-  it('loads the tokenizer library and the HTTP stack, but neither transformers.js, sharp, undici nor the tracing SDK', () => {
+  it('loads the tokenizer library and the HTTP stack, but neither transformers.js, sharp, undici, the tracing SDK nor SQLite', () => {
     // The recorder works: what the server needs is there.
     expect(loaded).toEqual(expect.arrayContaining(['fastify', 'prom-client', '@huggingface/tokenizers']));
     for (const unwanted of [
@@ -42,6 +42,7 @@ describe('the server thread of a default `vigil serve`', () => {
       'undici', // only the remote runtime uses it, on its first upstream call
       '@opentelemetry/sdk-trace-node', // only when OTEL_EXPORTER_OTLP_ENDPOINT is set
       '@opentelemetry/exporter-trace-otlp-http',
+      'better-sqlite3', // only a prediction log in a SQLite file needs it
     ]) {
       expect(loaded, `${unwanted} was loaded`).not.toContain(unwanted);
     }
