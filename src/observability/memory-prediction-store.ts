@@ -1,5 +1,4 @@
-import { DEFAULT_MAX_AGE_DAYS, DEFAULT_MEMORY_MAX_ROWS, MEMORY } from './prediction-log.js';
-import type { LabelItem, PredictionRecord, PredictionStore, StoredPrediction } from './prediction-store.js';
+import { DEFAULT_MAX_AGE_DAYS, DEFAULT_MEMORY_MAX_ROWS, MEMORY, type LabelItem, type PredictionRecord, type PredictionStore, type StoredPrediction } from './prediction-store.js';
 
 export interface MemoryStoreOptions {
   maxRows?: number;

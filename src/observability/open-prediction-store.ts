@@ -1,8 +1,7 @@
 import { parseStoreTarget } from '../store/target.js';
 import { PostgresPredictionStore } from './postgres-prediction-store.js';
-import type { PredictionStore, StoreEvents } from './prediction-store.js';
+import { MEMORY, type PredictionStore, type StoreEvents } from './prediction-store.js';
 import { MemoryPredictionStore } from './memory-prediction-store.js';
-import { MEMORY } from './prediction-log.js';
 import { SqlitePredictionStore } from './sqlite-prediction-store.js';
 import { ThreadedSqliteStore } from './threaded-sqlite-store.js';
 

@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type Database from 'better-sqlite3';
+import { DEFAULT_MAX_AGE_DAYS, DEFAULT_MAX_ROWS, DEFAULT_MEMORY_MAX_ROWS, MEMORY } from './prediction-store.js';
 import { finiteOrNull, recordColumns, storedPrediction, PREDICTION_COLUMNS, type PredictionRecord, type PredictionRow, type StoredPrediction } from './prediction-row.js';
 import { RowBuffer } from './row-buffer.js';
 
@@ -55,10 +56,6 @@ export interface PredictionLogOptions {
 let sqlite: typeof Database | undefined;
 const openDatabase = (file: string): Database.Database => new (sqlite ??= createRequire(import.meta.url)('better-sqlite3') as typeof Database)(file);
 
-export const MEMORY = ':memory:';
-export const DEFAULT_MAX_ROWS = 1_000_000;
-export const DEFAULT_MEMORY_MAX_ROWS = 100_000;
-export const DEFAULT_MAX_AGE_DAYS = 30;
 /** Rows waiting past this (the database refuses writes) are dropped, oldest first: memory stays bounded. */
 const MAX_PENDING = 50_000;
 /**

@@ -2,6 +2,13 @@ import type { PredictionRecord, StoredPrediction } from './prediction-row.js';
 
 export type { PredictionRecord, StoredPrediction } from './prediction-row.js';
 
+/** `--prediction-log` for a log in memory (also the default). */
+export const MEMORY = ':memory:';
+/** Retention defaults every backend shares (PostgreSQL's own row default is larger). */
+export const DEFAULT_MAX_ROWS = 1_000_000;
+export const DEFAULT_MEMORY_MAX_ROWS = 100_000;
+export const DEFAULT_MAX_AGE_DAYS = 30;
+
 /**
  * What the model monitor needs from a prediction log, whatever keeps it: this process's memory
  * (the default: `memory-prediction-store.ts`), SQLite (a file, one node:

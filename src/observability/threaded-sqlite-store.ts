@@ -1,8 +1,8 @@
 import { Worker } from 'node:worker_threads';
 import { workerFile } from '../worker-file.js';
 import { RowBuffer } from './row-buffer.js';
-import { DEFAULT_MAX_AGE_DAYS, DEFAULT_MAX_ROWS, DEFAULT_MEMORY_MAX_ROWS, MEMORY, PredictionLog, type PredictionLogOptions } from './prediction-log.js';
-import type { LabelItem, PredictionRecord, PredictionStore, StoredPrediction } from './prediction-store.js';
+import { PredictionLog, type PredictionLogOptions } from './prediction-log.js';
+import { DEFAULT_MAX_AGE_DAYS, DEFAULT_MAX_ROWS, DEFAULT_MEMORY_MAX_ROWS, MEMORY, type LabelItem, type PredictionRecord, type PredictionStore, type StoredPrediction } from './prediction-store.js';
 import type { FromStoreThread, StoreWorkerData, ToStoreThread } from './sqlite-store-protocol.js';
 
 /** Rows waiting (here and on their way to the writer thread) past this are dropped, oldest first. */
