@@ -75,10 +75,12 @@ export function registerErrorHandlers(app: FastifyInstance, bodyLimit: number, s
       request.vigilShed = true;
       shedLog?.record(code);
     } else if (status >= 500 && error instanceof VigilError) {
-      // A state the server knows (not ready, deadline, upstream failed): what, not where.
-      request.log.warn({ code, message, request_id: request.id }, 'request failed');
+      // A state the server knows (not ready, deadline, upstream failed): what, not where. The
+      // request's child logger already writes request_id (a second one made the line's JSON
+      // carry the key twice).
+      request.log.warn({ code, message }, 'request failed');
     } else if (status >= 500) {
-      request.log.error({ err: error, request_id: request.id }, 'request failed');
+      request.log.error({ err: error }, 'request failed');
     }
     if (retryAfter !== undefined) void reply.header('retry-after', String(retryAfter));
     return sendError(request, reply, status, code, message);

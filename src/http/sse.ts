@@ -52,7 +52,7 @@ export async function streamPrediction(request: FastifyRequest, reply: FastifyRe
         const status = known ? error.status : 500;
         const code = known ? error.code : 'internal_error';
         const message = known ? error.message : 'the server failed to handle the request; see its logs for the request id';
-        if (status >= 500 && code !== 'client_closed') request.log.error({ err: error, request_id: request.id }, 'streamed request failed');
+        if (status >= 500 && code !== 'client_closed') request.log.error({ err: error }, 'streamed request failed');
         open({ status, retryAfter: known ? error.details.retryAfterSeconds : undefined });
         emit('error', { error: { code, message, request_id: request.id } });
       },

@@ -265,6 +265,15 @@ describe('logs and docs', () => {
     expect(server.logs.join('\n')).not.toContain(secretText);
   });
 
+  it('names the request once in the line about a request that failed on the server side', async () => {
+    // The remote model has no token here: a 503 the server knows (not_configured), logged as a warning.
+    const { status, body } = await postJson(`${server.url}/v1/models/positive-thought/predict`, { prompt: 'hello' });
+    expect(status).toBe(503);
+    const line = await server.waitForLog(new RegExp(`"request_id":"${body.error.request_id}".*"msg":"request failed"`));
+    expect(line.match(/"request_id"/g)).toHaveLength(1);
+    expect(JSON.parse(line)).toMatchObject({ level: 'warn', code: 'not_configured', request_id: body.error.request_id });
+  });
+
   it('keeps a client-chosen request id that looks like personal data out of the request line', async () => {
     const { body } = await postJson(`${server.url}/predict`, { text: 'fine' }, { 'x-request-id': '203.0.113.77' });
     expect(body.request_id).toBe('203.0.113.77'); // the client still gets its own id back

@@ -82,7 +82,7 @@ export async function feedbackRoutes(app: FastifyInstance, context: ServerContex
       const { items, batch } = parsed;
       // The sender's address, for vigil_online_label_source_share (one client moving the gauges alone).
       const results = await monitor.feedback(items, request.ip);
-      request.log.info({ feedback: results.length, request_id: request.id }, 'feedback recorded');
+      request.log.info({ feedback: results.length }, 'feedback recorded');
       return reply.send(batch ? { recorded: results } : results[0]);
     },
   );
