@@ -1,3 +1,4 @@
+import { writeSync } from 'node:fs';
 import { pino, type Logger, type LoggerOptions } from 'pino';
 import { REDACTED, scrubPII, scrubValue } from './pii.js';
 import { traceLogFields } from './tracing.js';
@@ -40,11 +41,33 @@ function scrubbingLogMethod(this: Logger, args: unknown[], method: (...args: unk
  * The chunk is gathered here, not by sonic-boom's `minLength`: sonic-boom measures the byte
  * length of its whole pending buffer (up to 16 KiB) at every write, ~5 µs a line on the 2-core
  * CI machine, more than formatting the line. Here a line costs a string append, and sonic-boom
- * sees one Buffer per chunk (16 KiB, its largest single write). flush and flushSync hand the
- * chunk over first, so pino's flush and its exit handler still write every line.
+ * sees one Buffer per chunk (16 KiB, its largest single write). flush hands the chunk over
+ * first and flushSync (pino's exit handler) writes it itself, so every line is written.
  */
 const WRITE_CHUNK_BYTES = 16384;
 const FLUSH_INTERVAL_MS = 100;
+const STDOUT = 1;
+/** How long a synchronous write at exit waits for a full pipe to drain, at most. */
+const EXIT_WRITE_PATIENCE_MS = 2000;
+
+/**
+ * Writes all of `bytes` synchronously. stdout may be a non-blocking pipe (Node makes it one),
+ * so a full pipe answers EAGAIN: wait a millisecond and retry, for a bounded time. A reader
+ * that has gone (EPIPE) or any other error ends it: these are a process's last log lines.
+ */
+function writeNow(fd: number, bytes: Buffer): void {
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  const giveUpAt = Date.now() + EXIT_WRITE_PATIENCE_MS;
+  let offset = 0;
+  while (offset < bytes.length) {
+    try {
+      offset += writeSync(fd, bytes, offset);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EAGAIN' || Date.now() > giveUpAt) return;
+      Atomics.wait(pause, 0, 0, 1);
+    }
+  }
+}
 
 function chunkedStdout(): pino.DestinationStream {
   // Buffer mode: the chunk is encoded once here; given a string, sonic-boom measures it, encodes
@@ -71,9 +94,15 @@ function chunkedStdout(): pino.DestinationStream {
     handOver();
     flush(callback);
   };
+  // At exit (pino's exit handler): sonic-boom's own bytes, then the chunk, written here and now.
+  // Handed to sonic-boom instead, the chunk became an asynchronous write that the exiting
+  // process never finished, and the last lines of a short command were lost under load.
   destination.flushSync = () => {
-    handOver();
     flushSync();
+    if (chunk === '') return;
+    const lines = Buffer.from(chunk);
+    chunk = '';
+    writeNow(STDOUT, lines);
   };
   setInterval(handOver, FLUSH_INTERVAL_MS).unref();
   return destination;
