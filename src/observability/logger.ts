@@ -74,18 +74,18 @@ function chunkedStdout(): pino.DestinationStream {
   // it to write it and encodes it again when the write completes.
   // minLength 1, not 0: each chunk is written at once either way, but with 0 sonic-boom's flush
   // calls back before the writes in flight are done, and flushLog() must wait for them.
-  const destination = pino.destination({ dest: 1, minLength: 1, sync: false, contentMode: 'buffer' });
+  const destination = pino.destination({ dest: STDOUT, minLength: 1, sync: false, contentMode: 'buffer' });
   const write = destination.write.bind(destination);
   const flush = destination.flush.bind(destination);
   const flushSync = destination.flushSync.bind(destination);
   // Characters, not bytes: a bound on when to write, which need not be exact.
   let chunk = '';
-  const handOver = () => {
-    if (chunk === '') return true;
+  const takeChunk = () => {
     const lines = Buffer.from(chunk);
     chunk = '';
-    return write(lines as unknown as string);
+    return lines;
   };
+  const handOver = () => (chunk === '' ? true : write(takeChunk() as unknown as string));
   destination.write = (line: string) => {
     chunk += line;
     return chunk.length >= WRITE_CHUNK_BYTES ? handOver() : true;
@@ -99,10 +99,7 @@ function chunkedStdout(): pino.DestinationStream {
   // process never finished, and the last lines of a short command were lost under load.
   destination.flushSync = () => {
     flushSync();
-    if (chunk === '') return;
-    const lines = Buffer.from(chunk);
-    chunk = '';
-    writeNow(STDOUT, lines);
+    if (chunk !== '') writeNow(STDOUT, takeChunk());
   };
   setInterval(handOver, FLUSH_INTERVAL_MS).unref();
   return destination;

@@ -29,7 +29,6 @@ export class MemoryPredictionStore implements PredictionStore {
   readonly maxAgeDays: number;
   readonly dropped = 0;
   readonly pendingRows = 0;
-  written = 0;
   /**
    * Every row by id, oldest first: ids are given in order, so row `id` sits at slot
    * `id - firstId`, and a removed row leaves `undefined` until the slots before `head` are cut
@@ -64,6 +63,11 @@ export class MemoryPredictionStore implements PredictionStore {
     }
   }
 
+  /** Rows stored so far: every id given out (ids start at 1). */
+  get written(): number {
+    return this.nextId - 1;
+  }
+
   async start(): Promise<void> {}
 
   append(records: PredictionRecord[]): void {
@@ -76,7 +80,6 @@ export class MemoryPredictionStore implements PredictionStore {
       if (ids === undefined) this.byRequest.set(record.requestId, id);
       else if (typeof ids === 'number') this.byRequest.set(record.requestId, [ids, id]);
       else ids.push(id);
-      this.written++;
     }
     this.keepRowBound();
   }
@@ -144,8 +147,9 @@ export class MemoryPredictionStore implements PredictionStore {
     clearInterval(this.pruneTimer);
   }
 
+  /** The row of an id, if it is still kept (ids before firstId were cut off). */
   private row(id: number): Row | undefined {
-    return this.slots[id - this.firstId];
+    return id < this.firstId ? undefined : this.slots[id - this.firstId];
   }
 
   /**

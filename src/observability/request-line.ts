@@ -1,5 +1,4 @@
-import type { Logger } from './logger.js';
-import { rawLineWriter } from './logger.js';
+import { rawLineWriter, type Logger } from './logger.js';
 import { scrubPII } from './pii.js';
 import { traceLogFields } from './tracing.js';
 
@@ -14,6 +13,11 @@ export interface RequestLine {
   clientAborted?: boolean;
 }
 
+/** The request's own logger (fastify's child bound to its request id), for lines pino writes. */
+export interface RequestLogger {
+  info(fields: object, msg: string): void;
+}
+
 /**
  * The request line, formatted here instead of by pino: its shape never changes, and pino's
  * general path (merge, the scrubbing formatter over every field, the redaction pass, the mixin)
@@ -24,11 +28,6 @@ export interface RequestLine {
  * string. When tracing puts a span on the line, or the logger is not one of createLogger's,
  * the line goes through pino as before.
  */
-/** The request's own logger (fastify's child bound to its request id), for lines pino writes. */
-export interface RequestLogger {
-  info(fields: object, msg: string): void;
-}
-
 export function requestLineWriter(root: Logger): (line: RequestLine, requestLog: RequestLogger) => void {
   const raw = rawLineWriter(root);
   const isoTime = isoTimeOfNow();
@@ -50,14 +49,15 @@ export function requestLineWriter(root: Logger): (line: RequestLine, requestLog:
   return (line, requestLog) => {
     // fastify's children keep their root's level (no route sets its own).
     if (!root.isLevelEnabled('info')) return;
-    const fields: Record<string, unknown> = { method: line.method, route: line.route, status: line.status, latency_ms: Number(line.latencyMs.toFixed(3)) };
-    if (line.clientAborted) fields.client_aborted = true;
+    const latencyMs = Number(line.latencyMs.toFixed(3));
     if (raw === undefined || traceLogFields().trace_id !== undefined) {
+      const fields: Record<string, unknown> = { method: line.method, route: line.route, status: line.status, latency_ms: latencyMs };
+      if (line.clientAborted) fields.client_aborted = true;
       requestLog.info(fields, 'request');
       return;
     }
     let text = `{"level":"info","time":"${isoTime()}"${afterTime},"request_id":${JSON.stringify(scrubPII(line.requestId))}`;
-    text += `,"method":${quote(line.method)},"route":${quote(line.route)},"status":${line.status},"latency_ms":${fields.latency_ms as number}`;
+    text += `,"method":${quote(line.method)},"route":${quote(line.route)},"status":${line.status},"latency_ms":${latencyMs}`;
     if (line.clientAborted) text += ',"client_aborted":true';
     raw(`${text},"msg":"request"}\n`);
   };
