@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -81,5 +81,36 @@ describe('a port already in use', () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       blocker.close();
     }
+  });
+});
+
+describe("Node's compile cache", () => {
+  // `vigil` turns it on before a command's modules load, so a restart (the watchdog's, a
+  // deploy's) reads V8's compiled code from disk instead of compiling the serve bundle again.
+  // Node's own debug output says what it wrote and what it accepted. TMPDIR moves Node's default
+  // folder (<tmpdir>/node-compile-cache) into the scratch folder; NODE_COMPILE_CACHE is left
+  // unset, since Node would then turn the cache on by itself.
+  const start = (env: NodeJS.ProcessEnv) =>
+    new Promise<string>((resolve, reject) => {
+      const child = spawn(process.execPath, [CLI, 'serve', '--help'], { cwd: REPO_ROOT, env: { ...process.env, NODE_DEBUG_NATIVE: 'COMPILE_CACHE', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+      child.once('error', reject);
+      child.once('exit', (code) => (code === 0 ? resolve(stderr) : reject(new Error(`exit ${code}: ${stderr}`))));
+    });
+  const serveBundleAccepted = /code cache for ESM \S*dist\/cli\/serve\.js was accepted/;
+
+  it('is written by the first start and read by the next', async () => {
+    const tmp = mkdtempSync(path.join(scratch, 'tmp-'));
+    const first = await start({ TMPDIR: tmp });
+    expect(first).not.toMatch(serveBundleAccepted);
+    expect(readdirSync(path.join(tmp, 'node-compile-cache')).length).toBeGreaterThan(0);
+    expect(await start({ TMPDIR: tmp })).toMatch(serveBundleAccepted);
+  });
+
+  it('stays off with NODE_DISABLE_COMPILE_CACHE=1', async () => {
+    const tmp = mkdtempSync(path.join(scratch, 'tmp-'));
+    await start({ TMPDIR: tmp, NODE_DISABLE_COMPILE_CACHE: '1' });
+    expect(existsSync(path.join(tmp, 'node-compile-cache'))).toBe(false);
   });
 });

@@ -11,7 +11,7 @@
  * `systemd-analyze verify` and `security` run in test/unit/deploy-systemd.test.ts.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -136,6 +136,8 @@ describe.skipIf(!usable)('vigil.service under its own sandbox', () => {
       expect(await stop(s)).toBe(0);
     }
     expect(existsSync(path.join(s.writable['/var/lib/vigil']!, 'predictions.sqlite'))).toBe(true);
+    // Node's compile cache in the state directory, where the next restart finds it (PrivateTmp's /tmp goes).
+    expect(readdirSync(path.join(s.writable['/var/lib/vigil']!, 'cache', 'node-compile-cache')).length).toBeGreaterThan(0);
     // What the harness leaves to a real systemd, named so a reader knows.
     expect(s.unmodelled.sort()).toEqual(
       ['LockPersonality', 'ProtectClock', 'ProtectControlGroups', 'ProtectHostname', 'ProtectKernelLogs', 'ProtectKernelModules', 'ProtectKernelTunables', 'RestrictNamespaces', 'RestrictRealtime', 'RestrictSUIDSGID', 'UMask'].sort(),
@@ -166,6 +168,7 @@ describe.skipIf(!usable)('vigil-user.service under its own sandbox', () => {
       expect(await stop(s)).toBe(0);
     }
     expect(existsSync(path.join(s.writable[`${home}/.local/state/vigil`]!, 'predictions.sqlite'))).toBe(true);
+    expect(readdirSync(path.join(s.writable[`${home}/.cache/vigil`]!, 'node-compile-cache')).length).toBeGreaterThan(0);
   });
 
   it('without StateDirectory= (the old unit) the prediction log cannot be opened under ProtectHome=read-only', async () => {
