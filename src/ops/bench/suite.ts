@@ -518,6 +518,7 @@ function renderMarkdown(data: SuiteData): string {
       );
     }
     md.push('### (5) Cold start and idle RSS', '');
+    md.push("Vigil's starts read Node's compile cache, written by the suite's earlier starts of the same build (a restart's case; the first start after a build compiles, ~60 ms more: docs/performance.md, \"Cold start\").", '');
     md.push('| server | spawn to /ready 200, ms (median) | runs | RSS when ready, MiB |', '|---|---:|---|---:|');
     md.push(`| Vigil (${r.model.vigilArgs.length ? r.model.vigilArgs.filter((a) => !a.startsWith('/')).join(' ') + ' <folder>' : 'embedded models'}) | ${f0(r.vigilCold.ms)} | ${r.vigilCold.all.map(f0).join(' / ')} | ${f0(r.vigilCold.idleRssMiB)} |`);
     md.push(`| alternative | ${f0(r.alternativeCold.ms)} | ${r.alternativeCold.all.map(f0).join(' / ')} | ${f0(r.alternativeCold.idleRssMiB)} |`, '');
