@@ -103,7 +103,7 @@ export class FeatureDrift {
   private constructor(
     readonly name: string,
     readonly reference: number[],
-    private readonly bin: (value: number | string) => number | undefined,
+    private readonly bin: (value: unknown) => number | undefined,
     windowSize: number,
   ) {
     this.window = new BinnedWindow(reference.length, windowSize);
@@ -122,7 +122,8 @@ export class FeatureDrift {
     return new FeatureDrift(name, reference, (v) => (typeof v === 'string' ? (index.get(v) ?? categories.length) : undefined), windowSize);
   }
 
-  add(value: number | string): void {
+  /** Bins a finite number (numeric) or a string (categorical); anything else is not counted. */
+  add(value: unknown): void {
     const bin = this.bin(value);
     if (bin !== undefined) this.window.push(bin);
   }
@@ -148,7 +149,8 @@ export interface DriftSpec {
 }
 
 export interface DriftObservation {
-  features?: Record<string, number>;
+  /** Input features by name; only the reference's own are read (a tabular input's row as given). */
+  features?: Readonly<Record<string, unknown>>;
   label?: string;
   score?: number;
   value?: number;
@@ -157,6 +159,8 @@ export interface DriftObservation {
 /** Every monitored quantity of one model version. */
 export class ModelDrift {
   readonly features = new Map<string, FeatureDrift>();
+  /** The same, as a list: add() reads each by its own name instead of walking the observation's keys. */
+  private readonly featureList: FeatureDrift[];
   private readonly labels: FeatureDrift | undefined;
   private readonly confidence: FeatureDrift | undefined;
   private readonly values: FeatureDrift | undefined;
@@ -171,6 +175,7 @@ export class ModelDrift {
         if (ref) this.features.set(name, FeatureDrift.numeric(name, ref, windowSize));
       }
     }
+    this.featureList = [...this.features.values()];
     const predictions = (reference.predictions ?? {}) as Record<string, unknown>;
     if (typeof predictions.labels === 'object' && predictions.labels !== null) {
       this.labels = FeatureDrift.categorical('prediction', predictions.labels as Record<string, number>, windowSize);
@@ -193,8 +198,14 @@ export class ModelDrift {
 
   add(observation: DriftObservation): void {
     this.seen++;
-    if (observation.features) {
-      for (const [name, value] of Object.entries(observation.features)) this.features.get(name)?.add(value);
+    const features = observation.features;
+    if (features) {
+      // Per input, for every input: no entries array, no map lookup (a tabular model has a dozen).
+      for (let i = 0; i < this.featureList.length; i++) {
+        const feature = this.featureList[i]!;
+        const value = features[feature.name];
+        if (value !== undefined) feature.add(value);
+      }
     }
     if (observation.label !== undefined) this.labels?.add(observation.label);
     if (observation.score !== undefined) this.confidence?.add(observation.score);
@@ -248,7 +259,7 @@ export class DriftMetrics {
 
   /** The drift state of a model version, created on first use; undefined when its spec has no reference. */
   track(spec: DriftSpec): ModelDrift | undefined {
-    const key = `${spec.name}\u0000${spec.version}`;
+    const key = versionKey(spec);
     const known = this.models.get(key);
     if (known) return known.drift;
     if (this.unmonitored.has(key)) return undefined;
@@ -263,14 +274,29 @@ export class DriftMetrics {
 
   /** Forgets a version (unloaded, or reloaded with a new spec): its series disappear at the next scrape. */
   forget(spec: DriftSpec): void {
-    const key = `${spec.name}\u0000${spec.version}`;
+    const key = versionKey(spec);
     this.models.delete(key);
     this.unmonitored.delete(key);
   }
 
   get(spec: DriftSpec): ModelDrift | undefined {
-    return this.models.get(`${spec.name}\u0000${spec.version}`)?.drift;
+    return this.models.get(versionKey(spec))?.drift;
   }
+}
+
+const keys = new WeakMap<DriftSpec, string>();
+
+/**
+ * `name\0version`, kept per spec object: the monitor looks a version up at every prediction,
+ * and a spec's name and version do not change while it is loaded.
+ */
+export function versionKey(spec: DriftSpec): string {
+  let key = keys.get(spec);
+  if (key === undefined) {
+    key = `${spec.name}\u0000${spec.version}`;
+    keys.set(spec, key);
+  }
+  return key;
 }
 
 function round(x: number): number {

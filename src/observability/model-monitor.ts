@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { InvalidInput, VigilError } from '../errors.js';
-import { DriftMetrics, type DriftSpec } from './drift.js';
+import { DriftMetrics, versionKey, type DriftSpec } from './drift.js';
 import type { Logger } from './logger.js';
 import { scrubPII } from './pii.js';
 import { openPredictionStore, type StoreOptions } from './open-prediction-store.js';
@@ -26,7 +26,7 @@ export interface ObservedItem {
   score?: number;
   value?: number;
   /** Per-input drift features from Pipeline.features (names from the spec's reference). */
-  features?: Record<string, number>;
+  features?: Readonly<Record<string, unknown>>;
   /** The raw input; only kept (scrubbed, text only) with logInputs. */
   input?: unknown;
 }
@@ -176,7 +176,9 @@ export class ModelMonitor implements PredictionObserver {
 
   observe(spec: MonitoredSpec, event: PredictionEvent): void {
     try {
-      if (!this.specs.has(key(spec))) this.specs.set(key(spec), { spec });
+      // The spec object's own key, kept by drift.ts: no string built per prediction.
+      const specKey = versionKey(spec);
+      if (!this.specs.has(specKey)) this.specs.set(specKey, { spec });
       const drift = this.drift.track(spec);
       const requestId = event.requestId ?? randomUUID();
       const createdAt = event.receivedAt ?? this.now();

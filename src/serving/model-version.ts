@@ -289,7 +289,7 @@ export class ModelVersion {
     const pipeline = this.pipeline;
     try {
       const items = predictions.map((p, i) => {
-        let features: Record<string, number> | undefined;
+        let features: Readonly<Record<string, unknown>> | undefined;
         try {
           features = pipeline?.features?.(encoded[i], inputs[i]);
         } catch {

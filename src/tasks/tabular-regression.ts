@@ -171,14 +171,13 @@ class TabularRegressionPipeline extends OnnxPipeline implements Pipeline<Tabular
     return featureVector(input, this.settings);
   }
 
-  /** Drift features: each named input at its raw value, as the spec's reference histograms record them. */
-  features(_encoded: Float32Array, input: TabularInput): Record<string, number> {
-    const out: Record<string, number> = {};
-    for (const f of this.settings.features) {
-      const v = input.features[f.name];
-      if (typeof v === 'number' && Number.isFinite(v)) out[f.name] = v;
-    }
-    return out;
+  /**
+   * Drift features: each named input at its raw value, as the spec's reference histograms record
+   * them. The row itself, not a copy: encode() has checked every feature the model reads, and
+   * drift reads only its reference's names and bins only finite numbers.
+   */
+  features(_encoded: Float32Array, input: TabularInput): Readonly<Record<string, unknown>> {
+    return input.features;
   }
 
   async runBatch(batch: Float32Array[]): Promise<number[]> {

@@ -53,7 +53,7 @@ export interface Pipeline<Input = unknown, Encoded = unknown, Raw = unknown> {
    * Per-input values for drift monitoring, named like the spec's `reference.features` and
    * computed the way the training code computed the reference (src/observability/drift.ts).
    */
-  features?(encoded: Encoded, input: Input): Record<string, number>;
+  features?(encoded: Encoded, input: Input): Readonly<Record<string, unknown>>;
 }
 
 /** Per-call options of Pipeline.run. */

@@ -115,6 +115,27 @@ describe('ModelDrift with the sentiment reference', () => {
   });
 });
 
+describe('ModelDrift with a tabular row as given (air-quality)', () => {
+  const airQuality = JSON.parse(readFileSync(new URL('../../models/air-quality/1/vigil.model.json', import.meta.url), 'utf8')) as typeof sentimentSpec & {
+    preprocessing: { example: { features: Record<string, number> } };
+  };
+
+  it("reads only the reference's features, and counts a value only when it is a finite number", () => {
+    const drift = new ModelDrift(airQuality, 100);
+    const names = [...drift.features.keys()];
+    expect(names.length).toBeGreaterThan(5);
+    const row = airQuality.preprocessing.example.features;
+    for (let i = 0; i < 10; i++) drift.add({ features: { ...row, notAFeature: 3 } });
+    // One feature sent as text, one missing, one not finite: those three are not counted.
+    const [asText, missing, infinite] = names;
+    const { [missing!]: _left, ...withoutOne } = row;
+    drift.add({ features: { ...withoutOne, [asText!]: '12', [infinite!]: Number.POSITIVE_INFINITY } });
+    const counts = Object.fromEntries(names.map((n) => [n, drift.features.get(n)!.count]));
+    expect(counts).toEqual(Object.fromEntries(names.map((n) => [n, n === asText || n === missing || n === infinite ? 10 : 11])));
+    expect(drift.features.has('notAFeature')).toBe(false);
+  });
+});
+
 describe('DriftMetrics', () => {
   it('exports vigil_drift_psi per feature at scrape time, once the window holds the minimum', async () => {
     const registry = new Registry();
