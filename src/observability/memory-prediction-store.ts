@@ -1,3 +1,4 @@
+import { RequestIdIndex } from './request-id-index.js';
 import { DEFAULT_MAX_AGE_DAYS, DEFAULT_MEMORY_MAX_ROWS, MEMORY, type LabelItem, type PredictionRecord, type PredictionStore, type StoredPrediction } from './prediction-store.js';
 
 export interface MemoryStoreOptions {
@@ -41,11 +42,13 @@ export class MemoryPredictionStore implements PredictionStore {
   /** Slots before this index are all empty. */
   private head = 0;
   private size = 0;
+  /** Row ids by request id (a batch has several rows; a client may reuse a request id). */
+  private readonly byRequest = new RequestIdIndex((id) => this.row(id)?.requestId);
   /**
-   * Row ids by request id, in insertion order (a client may reuse a request id, and a batch has
-   * several rows): one id alone is kept as a number, the common case, without an array.
+   * Rows that left, kept to be filled again: once the log is at its bound every append replaces
+   * the oldest row, and reusing its object spares the young generation a new one to promote.
    */
-  private readonly byRequest = new Map<string, number | number[]>();
+  private readonly spare: Row[] = [];
   /** Labelled row ids by model version, in labelling order; ids of rows since removed are skipped. */
   private readonly labelled = new Map<string, number[]>();
   private nextId = 1;
@@ -72,24 +75,22 @@ export class MemoryPredictionStore implements PredictionStore {
 
   append(records: PredictionRecord[]): void {
     for (const record of records) {
+      // The oldest out first, so that its row object carries the new one.
+      if (this.maxRows > 0 && this.size >= this.maxRows) this.removeOldest();
       const id = this.nextId++;
-      const row = new Row(id, record);
+      const spare = this.spare.pop();
+      const row = spare === undefined ? new Row(id, record) : spare.fill(id, record);
       this.slots.push(row);
       this.size++;
-      const ids = this.byRequest.get(record.requestId);
-      if (ids === undefined) this.byRequest.set(record.requestId, id);
-      else if (typeof ids === 'number') this.byRequest.set(record.requestId, [ids, id]);
-      else ids.push(id);
+      this.byRequest.add(record.requestId, id);
     }
-    this.keepRowBound();
+    this.cutEmptyHead();
   }
 
   async flush(): Promise<void> {}
 
   async find(requestId: string): Promise<StoredPrediction[]> {
-    const ids = this.byRequest.get(requestId);
-    if (ids === undefined) return [];
-    const found = typeof ids === 'number' ? [this.row(ids)!] : ids.map((id) => this.row(id)!);
+    const found = this.byRequest.find(requestId).map((id) => this.row(id)!);
     return found.sort((a, b) => a.index - b.index || a.id - b.id).map(copy);
   }
 
@@ -171,11 +172,13 @@ export class MemoryPredictionStore implements PredictionStore {
 
   private keepRowBound(): void {
     if (this.maxRows <= 0) return;
-    while (this.size > this.maxRows) {
-      while (this.slots[this.head] === undefined) this.head++;
-      this.remove(this.slots[this.head]!);
-    }
+    while (this.size > this.maxRows) this.removeOldest();
     this.cutEmptyHead();
+  }
+
+  private removeOldest(): void {
+    while (this.slots[this.head] === undefined) this.head++;
+    this.remove(this.slots[this.head]!);
   }
 
   /** Moves head past empty slots, and drops them once they are half the array (amortised O(1)). */
@@ -189,21 +192,17 @@ export class MemoryPredictionStore implements PredictionStore {
   }
 
   private remove(row: Row): void {
+    this.byRequest.delete(row.requestId, row.id);
     this.slots[row.id - this.firstId] = undefined;
     this.size--;
-    const ids = this.byRequest.get(row.requestId);
-    if (ids === undefined) return;
-    if (typeof ids === 'number') {
-      if (ids === row.id) this.byRequest.delete(row.requestId);
-      return;
-    }
-    const at = ids.indexOf(row.id);
-    if (at !== -1) ids.splice(at, 1);
-    if (ids.length === 1) this.byRequest.set(row.requestId, ids[0]!);
+    if (this.spare.length < SPARE_ROWS) this.spare.push(row);
   }
 }
 
 const versionKey = (model: string, version: string) => `${model}\u0000${version}`;
+
+/** Enough for the largest batch between two appends; rows removed by age beyond it are left to the GC. */
+const SPARE_ROWS = 1024;
 
 /**
  * A row as kept: every field set in the constructor, so every row has one hidden class and an
@@ -211,27 +210,30 @@ const versionKey = (model: string, version: string) => `${model}\u0000${version}
  * shape transitions). Absent values are undefined here and missing from what callers get.
  */
 class Row {
-  readonly requestId: string;
-  readonly index: number;
-  readonly model: string;
-  readonly version: string;
-  readonly createdAt: number;
-  readonly label: string | undefined;
-  readonly score: number | undefined;
-  readonly value: number | undefined;
-  readonly fallbackFrom: string | undefined;
-  readonly fallbackReason: string | undefined;
-  readonly input: string | undefined;
-  readonly shadow: boolean;
+  id = 0;
+  requestId = '';
+  index = 0;
+  model = '';
+  version = '';
+  createdAt = 0;
+  label: string | undefined = undefined;
+  score: number | undefined = undefined;
+  value: number | undefined = undefined;
+  fallbackFrom: string | undefined = undefined;
+  fallbackReason: string | undefined = undefined;
+  input: string | undefined = undefined;
+  shadow = false;
   trueLabel: string | undefined = undefined;
   trueValue: number | undefined = undefined;
   labelledAt: number | undefined = undefined;
 
-  /** Copied field by field: the caller's object is not kept. */
-  constructor(
-    readonly id: number,
-    record: PredictionRecord,
-  ) {
+  constructor(id: number, record: PredictionRecord) {
+    this.fill(id, record);
+  }
+
+  /** Every field from the record, copied one by one (the caller's object is not kept); labels cleared. */
+  fill(id: number, record: PredictionRecord): this {
+    this.id = id;
     this.requestId = record.requestId;
     this.index = record.index;
     this.model = record.model;
@@ -245,6 +247,10 @@ class Row {
     this.fallbackReason = record.fallbackReason;
     this.input = record.input;
     this.shadow = record.shadow === true;
+    this.trueLabel = undefined;
+    this.trueValue = undefined;
+    this.labelledAt = undefined;
+    return this;
   }
 }
 
