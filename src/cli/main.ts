@@ -3,7 +3,7 @@
  * `vigil` entry point: one module per command, loaded lazily so that `vigil smoke`
  * does not pay for onnxruntime and `vigil serve` does not pay for the trainers.
  */
-import { enableCompileCache } from 'node:module';
+import nodeModule from 'node:module';
 import { reportFailure, vigilVersion } from './failure.js';
 
 type CommandModule = { run(args: string[]): Promise<number> };
@@ -41,8 +41,9 @@ async function main(argv: string[]): Promise<number> {
   // Before the command's modules load: a restart then reads V8's compiled code from disk instead
   // of compiling fastify, pino, prom-client and our bundle again (docs/performance.md, "Cold
   // start"). Node's own NODE_COMPILE_CACHE picks the folder and NODE_DISABLE_COMPILE_CACHE=1
-  // turns it off; a folder that cannot be written only means a slower start.
-  enableCompileCache();
+  // turns it off; a folder that cannot be written only means a slower start. (Node 22.1+; the
+  // engines field allows 22.0, which has no such function.)
+  nodeModule.enableCompileCache?.();
   try {
     const mod = await command.load();
     return await mod.run(rest);
