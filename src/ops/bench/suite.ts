@@ -220,7 +220,10 @@ interface ModelResults {
   vigilProfile?: StageProfile;
   halfLoad?: LoadSummary;
   alternative: LoadSummary[];
+  /** Each start with an empty compile cache of its own: what a first start after a build or deploy costs. */
   vigilCold: { ms: number; idleRssMiB: number; all: number[] };
+  /** Starts sharing one compile cache that a first start filled: what a restart costs. */
+  vigilRestart: { ms: number; idleRssMiB: number; all: number[] };
   alternativeCold: { ms: number; idleRssMiB: number; all: number[] };
 }
 
@@ -287,9 +290,21 @@ async function benchModel(model: ModelUnderTest, texts: string[], settings: Sett
   }
 
   log(`${model.key}: cold starts`);
-  const vigilCold = await coldStart(() => startVigil(model.vigilArgs), settings.repeats);
+  // Node's compile cache (src/cli/main.ts) makes a restart cheaper than a first start: both are timed.
+  const caches = mkdtempSync(path.join(os.tmpdir(), 'vigil-compile-cache-'));
+  let vigilCold: ModelResults['vigilCold'];
+  let vigilRestart: ModelResults['vigilRestart'];
+  try {
+    let fresh = 0;
+    vigilCold = await coldStart(() => startVigil(model.vigilArgs, { NODE_COMPILE_CACHE: path.join(caches, `empty-${fresh++}`) }), settings.repeats);
+    const shared = { NODE_COMPILE_CACHE: path.join(caches, 'shared') };
+    await (await startVigil(model.vigilArgs, shared)).stop();
+    vigilRestart = await coldStart(() => startVigil(model.vigilArgs, shared), settings.repeats);
+  } finally {
+    rmSync(caches, { recursive: true, force: true });
+  }
   const alternativeCold = await coldStart(() => startHelper(ALTERNATIVE, [model.hfFolder, model.dtype]), settings.repeats);
-  return { model, vigilSingle, alternativeSingle, engine, vigil, vigilBatching, vigilProfile, halfLoad, alternative, vigilCold, alternativeCold };
+  return { model, vigilSingle, alternativeSingle, engine, vigil, vigilBatching, vigilProfile, halfLoad, alternative, vigilCold, vigilRestart, alternativeCold };
 }
 
 /** Vigil at concurrency 32 under the batching settings the defaults were chosen from. */
@@ -440,9 +455,9 @@ function targets(results: ModelResults[], ceiling: LoadSummary[] | undefined, ma
   }
   if (sentiment) {
     out.push({
-      what: 'Cold start of `vigil serve` with the embedded models (spawn to /ready 200)',
+      what: 'Cold start of `vigil serve` with the embedded models (spawn to /ready 200, empty compile cache)',
       goal: '< 1000 ms',
-      measured: `${f0(sentiment.vigilCold.ms)} ms`,
+      measured: `${f0(sentiment.vigilCold.ms)} ms (a restart, with the cache: ${f0(sentiment.vigilRestart.ms)} ms)`,
       met: sentiment.vigilCold.ms < 1000,
       note: sentiment.vigilCold.ms < 1000 ? '' : `over by ${f0(sentiment.vigilCold.ms - 1000)} ms`,
     });
@@ -520,9 +535,11 @@ function renderMarkdown(data: SuiteData): string {
       );
     }
     md.push('### (5) Cold start and idle RSS', '');
-    md.push("Vigil's starts read Node's compile cache, written by the suite's earlier starts of the same build (a restart's case; the first start after a build compiles, ~60 ms more: docs/performance.md, \"Cold start\").", '');
+    md.push("A first start compiles everything (each with an empty compile cache of its own); a restart reads what an earlier start of the same build left in Node's compile cache (docs/performance.md, \"Cold start\").", '');
     md.push('| server | spawn to /ready 200, ms (median) | runs | RSS when ready, MiB |', '|---|---:|---|---:|');
-    md.push(`| Vigil (${r.model.vigilArgs.length ? r.model.vigilArgs.filter((a) => !a.startsWith('/')).join(' ') + ' <folder>' : 'embedded models'}) | ${f0(r.vigilCold.ms)} | ${r.vigilCold.all.map(f0).join(' / ')} | ${f0(r.vigilCold.idleRssMiB)} |`);
+    const vigilRow = `Vigil (${r.model.vigilArgs.length ? r.model.vigilArgs.filter((a) => !a.startsWith('/')).join(' ') + ' <folder>' : 'embedded models'})`;
+    md.push(`| ${vigilRow}, first start | ${f0(r.vigilCold.ms)} | ${r.vigilCold.all.map(f0).join(' / ')} | ${f0(r.vigilCold.idleRssMiB)} |`);
+    md.push(`| ${vigilRow}, restart | ${f0(r.vigilRestart.ms)} | ${r.vigilRestart.all.map(f0).join(' / ')} | ${f0(r.vigilRestart.idleRssMiB)} |`);
     md.push(`| alternative | ${f0(r.alternativeCold.ms)} | ${r.alternativeCold.all.map(f0).join(' / ')} | ${f0(r.alternativeCold.idleRssMiB)} |`, '');
   }
 
