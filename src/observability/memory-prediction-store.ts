@@ -44,11 +44,6 @@ export class MemoryPredictionStore implements PredictionStore {
   private size = 0;
   /** Row ids by request id (a batch has several rows; a client may reuse a request id). */
   private readonly byRequest = new RequestIdIndex((id) => this.row(id)?.requestId);
-  /**
-   * Rows that left, kept to be filled again: once the log is at its bound every append replaces
-   * the oldest row, and reusing its object spares the young generation a new one to promote.
-   */
-  private readonly spare: Row[] = [];
   /** Labelled row ids by model version, in labelling order; ids of rows since removed are skipped. */
   private readonly labelled = new Map<string, number[]>();
   private nextId = 1;
@@ -75,11 +70,10 @@ export class MemoryPredictionStore implements PredictionStore {
 
   append(records: PredictionRecord[]): void {
     for (const record of records) {
-      // The oldest out first, so that its row object carries the new one.
-      if (this.maxRows > 0 && this.size >= this.maxRows) this.removeOldest();
       const id = this.nextId++;
-      const spare = this.spare.pop();
-      const row = spare === undefined ? new Row(id, record) : spare.fill(id, record);
+      // At the bound the oldest row goes first and its object carries the new one: no new object
+      // for the young generation to promote at every prediction.
+      const row = this.maxRows > 0 && this.size >= this.maxRows ? this.removeOldest().fill(id, record) : new Row(id, record);
       this.slots.push(row);
       this.size++;
       this.byRequest.add(record.requestId, id);
@@ -176,9 +170,12 @@ export class MemoryPredictionStore implements PredictionStore {
     this.cutEmptyHead();
   }
 
-  private removeOldest(): void {
+  /** Removes the oldest row and returns it. */
+  private removeOldest(): Row {
     while (this.slots[this.head] === undefined) this.head++;
-    this.remove(this.slots[this.head]!);
+    const row = this.slots[this.head]!;
+    this.remove(row);
+    return row;
   }
 
   /** Moves head past empty slots, and drops them once they are half the array (amortised O(1)). */
@@ -195,19 +192,15 @@ export class MemoryPredictionStore implements PredictionStore {
     this.byRequest.delete(row.requestId, row.id);
     this.slots[row.id - this.firstId] = undefined;
     this.size--;
-    if (this.spare.length < SPARE_ROWS) this.spare.push(row);
   }
 }
 
 const versionKey = (model: string, version: string) => `${model}\u0000${version}`;
 
-/** Enough for the largest batch between two appends; rows removed by age beyond it are left to the GC. */
-const SPARE_ROWS = 1024;
-
 /**
- * A row as kept: every field set in the constructor, so every row has one hidden class and an
- * append is one allocation (adding the optional fields one by one made each row walk V8's
- * shape transitions). Absent values are undefined here and missing from what callers get.
+ * A row as kept: every field declared, so every row has one hidden class (adding the optional
+ * fields one by one made each row walk V8's shape transitions), and a row can be filled again
+ * for the next prediction. Absent values are undefined here and missing from what callers get.
  */
 class Row {
   id = 0;
