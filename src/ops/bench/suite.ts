@@ -666,19 +666,19 @@ async function main(): Promise<void> {
     const ceilingServer = await startHelper(CEILING, []);
     let ceiling: LoadSummary[];
     const ceilingHalfLoad: SuiteData['ceilingHalfLoad'] = {};
+    const ceilingBodies = textBodies(texts.texts);
     try {
-      ceiling = await sweep(ceilingServer, '/predict', textBodies(texts.texts), settings);
+      ceiling = await sweep(ceilingServer, '/predict', ceilingBodies, settings);
       // The same evenly spaced arrivals at each model's half-load rate against a server that
       // answers a constant: how much of the half-load tail the generator and the machine make.
       for (const r of results) {
         const rate = r.halfLoad?.rate;
         if (rate === undefined) continue;
-        const bodies = textBodies(texts.texts);
         log(`HTTP ceiling at ${r.model.key}'s half-load rate (${rate} req/s)`);
-        await sequentialLatency({ url: ceilingServer.url, path: '/predict', bodies, count: 20 });
-        const single = await sequentialLatency({ url: ceilingServer.url, path: '/predict', bodies, count: settings.singleCount });
+        await sequentialLatency({ url: ceilingServer.url, path: '/predict', bodies: ceilingBodies, count: 20 });
+        const single = await sequentialLatency({ url: ceilingServer.url, path: '/predict', bodies: ceilingBodies, count: settings.singleCount });
         const rows: LoadRow[] = [];
-        for (let i = 0; i < settings.repeats; i++) rows.push(await openLoopRow(ceilingServer, '/predict', bodies, rate, settings));
+        for (let i = 0; i < settings.repeats; i++) rows.push(await openLoopRow(ceilingServer, '/predict', ceilingBodies, rate, settings));
         ceilingHalfLoad[r.model.key] = { rate, p99: summarize(rows).p99, singleP50: single.p50 };
       }
     } finally {
