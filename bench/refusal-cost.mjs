@@ -64,9 +64,9 @@ async function waitFor(url, status) {
   throw new Error(`${url} never answered ${status}`);
 }
 
-async function startVigil(extra, root = ROOT) {
+async function startVigil(extra, root = ROOT, env = {}) {
   const port = await freePort();
-  const child = spawn(process.execPath, [`${root}/dist/cli/main.js`, 'serve', '--no-embedded', '--model', `${root}/models/sentiment`, '--port', String(port), '--grpc-port', '0', ...extra], { stdio: 'ignore' });
+  const child = spawn(process.execPath, [`${root}/dist/cli/main.js`, 'serve', '--no-embedded', '--model', `${root}/models/sentiment`, '--port', String(port), '--grpc-port', '0', ...extra], { stdio: 'ignore', env: { ...process.env, ...env } });
   await waitFor(`http://127.0.0.1:${port}/ready`, 200);
   return { child, port };
 }
@@ -97,10 +97,13 @@ async function measure(server) {
 
 const servers = {
   served: await startVigil([]),
-  refused: await startVigil(['--max-in-flight', '1']),
+  // --refusal-pause-ms 0: every refusal read and answered at once, so each is counted (with the
+  // pause, a refused connection waits before its next request is read: fewer refusals, same cost each).
+  refused: await startVigil(['--max-in-flight', '1', '--refusal-pause-ms', '0']),
   fastify: await startBare(FASTIFY_SERVER, `${ROOT}/node_modules/fastify`),
   floor: await startBare(FLOOR_SERVER),
-  ...(values.baseline ? { baseline: await startVigil(['--max-in-flight', '1'], values.baseline) } : {}),
+  // A baseline from before the pause existed would refuse the flag: it reads on at once anyway.
+  ...(values.baseline ? { baseline: await startVigil(['--max-in-flight', '1'], values.baseline, { VIGIL_REFUSAL_PAUSE_MS: '0' }) } : {}),
 };
 try {
   for (const server of Object.values(servers)) await load(server.port, 2); // warm-up: JIT, caches

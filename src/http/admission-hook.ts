@@ -29,7 +29,7 @@ function isInference(request: FastifyRequest, route: string): boolean {
  * of fastify's bare one.
  */
 export function registerAdmission(app: FastifyInstance, context: ServerContext): void {
-  const { admission, shedLog, lifecycle, metrics, registry } = context;
+  const { admission, shedLog, lifecycle, metrics, registry, refusalPause } = context;
   app.decorateRequest(SHED, false);
   // In onSend, not onRequest: requests admitted before the drain began must say it too.
   app.addHook('onSend', (_request, reply, payload, done) => {
@@ -82,5 +82,6 @@ export function registerAdmission(app: FastifyInstance, context: ServerContext):
     shedLog.record(refusal.reason, known);
     void reply.header('retry-after', String(refusal.retryAfterSeconds));
     sendError(request, reply, 503, 'overloaded', refusal.message);
+    if (!lifecycle.draining) refusalPause.afterRefusal(reply.raw, refusal.retryAfterSeconds);
   }
 }

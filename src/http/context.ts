@@ -7,6 +7,7 @@ import type { ModelRegistry } from '../serving/registry.js';
 import type { Dataplane } from '../serving/dataplane.js';
 import type { OipDataplane } from '../serving/oip/oip-dataplane.js';
 import type { PredictionRouter } from '../serving/router.js';
+import type { RefusalPause } from './refusal-pause.js';
 import type { SecuritySettings } from './security/index.js';
 
 export interface HttpLimits {
@@ -41,6 +42,8 @@ export interface ServerContext {
   lifecycle: { draining: boolean; closing?: boolean; startedAt: number };
   /** Requests in flight per process and per model, counted from the first hook. */
   admission: Admission;
+  /** Holds a refused request's connection back for a while (--refusal-pause-ms). */
+  refusalPause: RefusalPause;
   /** Refusals, summed up in at most one log line per second. */
   shedLog: ShedLog;
   /** Folder of the built web UI, when there is one. */

@@ -36,7 +36,7 @@ const INFERENCE_PATH = /^\/v[12]\/models\/([^/]+)\/(?:versions\/[^/]+\/)?(?:pred
 type Handler = (request: IncomingMessage, response: ServerResponse) => void;
 
 export function door(context: ServerContext, routes: AllowedMethods, next: Handler): Handler {
-  const { admission, metrics, shedLog, registry, lifecycle } = context;
+  const { admission, metrics, shedLog, registry, lifecycle, refusalPause } = context;
 
   function modelOf(method: string | undefined, path: string): string | undefined {
     if (method !== 'POST') return undefined;
@@ -69,6 +69,7 @@ export function door(context: ServerContext, routes: AllowedMethods, next: Handl
     if (lifecycle.draining) headers.connection = 'close';
     response.writeHead(503, headers);
     response.end(body);
+    if (!lifecycle.draining) refusalPause.afterRefusal(response, refusal.retryAfterSeconds);
     const method = request.method ?? 'GET';
     const series = metrics.httpSeries(method, routes.templateOf(method, path) ?? UNMATCHED_ROUTE, '503');
     series.count();

@@ -22,6 +22,7 @@ import { parseStoreTarget } from '../store/target.js';
 import { startGrpcServer, type GrpcListener } from '../grpc/server.js';
 import { buildApp } from './app.js';
 import { ConnectionDrain } from './drain.js';
+import { RefusalPause } from './refusal-pause.js';
 import { HealthListenError, startHealthListener, type HealthListener } from './health-listener.js';
 import { readinessBody } from './routes/health.js';
 import type { ServerContext } from './context.js';
@@ -150,6 +151,8 @@ export async function startServer(config: ServeConfig, options: { logger?: Logge
 
   const router = new PredictionRouter(registry, metrics, logger);
   const lifecycle = { draining: false, startedAt: Date.now() };
+  const refusalPause = new RefusalPause(config.refusalPauseMs);
+  metrics.heldConnections = () => refusalPause.heldConnections;
   const dataplane = new Dataplane(registry, router, { maxBatchInputs: config.maxBatchInputs, lifecycle });
   const context: ServerContext = {
     dataplane,
@@ -167,6 +170,7 @@ export async function startServer(config: ServeConfig, options: { logger?: Logge
     },
     lifecycle,
     admission: new Admission({ maxInFlight: config.maxInFlight, maxInFlightPerModel: config.maxInFlightPerModel }),
+    refusalPause,
     shedLog: new ShedLog(logger),
     uiDir: config.uiDir,
     version: VIGIL_VERSION,
@@ -230,6 +234,7 @@ export async function startServer(config: ServeConfig, options: { logger?: Logge
     closing ??= (async () => {
       logger.info({ reason, drain_delay_ms: config.drainDelayMs }, 'shutting down: readiness is now 503');
       context.lifecycle.draining = true;
+      refusalPause.release(); // held connections are read now, and answered with Connection: close
       health?.update(); // the health port's /ready says 503 now, not at the next heartbeat
       if (config.drainDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, config.drainDelayMs));
       // No new connections; open ones end after their next answer (Connection: close) or the grace.

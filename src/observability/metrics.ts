@@ -151,6 +151,15 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /** What vigil_refused_connections_held reads; set by the server (src/http/refusal-pause.ts). */
+  heldConnections: () => number = () => 0;
+  readonly refusedConnectionsHeld: Gauge = new Gauge({
+    name: 'vigil_refused_connections_held',
+    help: 'Connections not being read for a while (--refusal-pause-ms) because their last request was refused with 503.',
+    registers: [this.registry],
+    collect: (): void => this.refusedConnectionsHeld.set(this.heldConnections()),
+  });
+
   // The mood app's names, for local (on-machine) models.
   readonly requestsLocal = new Counter({
     name: 'requests_local_total',

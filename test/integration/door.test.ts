@@ -165,6 +165,76 @@ describe('admission at the door', () => {
   });
 });
 
+describe('a refused connection is held back (--refusal-pause-ms)', () => {
+  const held = /^vigil_refused_connections_held /;
+
+  it('is not read again for the pause: a client retrying at once waits, then is served', async () => {
+    const server = await startVigil(['--no-embedded', '--model', 'models/sentiment', '--max-in-flight', '1', '--refusal-pause-ms', '600']);
+    try {
+      await server.waitUntilReady();
+      const [slot] = await holdRequests(server.url, '/predict', 1);
+      const client = await rawConnect(server.url);
+      client.write(postHead('/predict', Buffer.byteLength(BODY)) + BODY);
+      const [refused] = await client.responses(1);
+      const refusedAt = performance.now();
+      expect(refused!.status).toBe(503);
+      expect(Number(refused!.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+      await eventually(async () => (await metric(server.url, held)) === 1, 'the refused connection held');
+      // Retried at once, on the same connection; the slot frees meanwhile.
+      client.write(postHead('/predict', Buffer.byteLength(BODY)) + BODY);
+      expect(await finish([slot!])).toEqual([200]);
+      const [, retried] = await client.responses(2);
+      // Not read before the pause ended (less a margin for the first answer's own delivery).
+      expect(performance.now() - refusedAt).toBeGreaterThanOrEqual(500);
+      expect(retried!.status).toBe(200);
+      expect(await metric(server.url, held)).toBe(0);
+      client.socket.destroy();
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('is read at once when the drain begins, so its pending request is answered with Connection: close instead of cut off', async () => {
+    // The pause (1 s: the refusal's Retry-After) outlasts the drain's grace for open connections
+    // (200 ms): without the release, the held connection would be closed with its request unread.
+    const server = await startVigil(['--no-embedded', '--model', 'models/sentiment', '--max-in-flight', '1', '--drain-idle-ms', '200']);
+    await server.waitUntilReady();
+    const [slot] = await holdRequests(server.url, '/predict', 1);
+    const client = await rawConnect(server.url);
+    client.write(postHead('/predict', Buffer.byteLength(BODY)) + BODY);
+    expect((await client.responses(1))[0]!.status).toBe(503);
+    await eventually(async () => (await metric(server.url, held)) === 1, 'the refused connection held');
+    client.write(postHead('/predict', Buffer.byteLength(BODY)) + BODY);
+    server.process.kill('SIGTERM');
+    const [, pending] = await client.responses(2);
+    expect(pending!.status).toBe(503);
+    expect(pending!.headers.connection).toBe('close');
+    expect(pending!.headers['retry-after']).toMatch(/^\d+$/);
+    expect(await client.closed).toBe('end');
+    expect(await finish([slot!])).toEqual([200]);
+    expect(await server.exited).toBe(0);
+  });
+
+  it('with 0, a refused connection is read on at once', async () => {
+    const server = await startVigil(['--no-embedded', '--model', 'models/sentiment', '--max-in-flight', '1'], { VIGIL_REFUSAL_PAUSE_MS: '0' });
+    try {
+      await server.waitUntilReady();
+      const [slot] = await holdRequests(server.url, '/predict', 1);
+      const client = await rawConnect(server.url);
+      // Both refused while the slot is still taken: the second was read without a pause.
+      client.write(postHead('/predict', Buffer.byteLength(BODY)) + BODY);
+      await client.responses(1);
+      client.write(postHead('/predict', Buffer.byteLength(BODY)) + BODY);
+      expect((await client.responses(2)).map((r) => r.status)).toEqual([503, 503]);
+      expect(await metric(server.url, held)).toBe(0);
+      expect(await finish([slot!])).toEqual([200]);
+      client.socket.destroy();
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
 describe('slow and silent clients', () => {
   let server: VigilProcess;
   beforeAll(async () => {
