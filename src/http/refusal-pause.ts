@@ -18,7 +18,7 @@ import type { ServerResponse } from 'node:http';
  * close`) instead of being cut off when the listener's grace ends.
  */
 export class RefusalPause {
-  private readonly held = new Map<Socket, { timer: NodeJS.Timeout; onClose: () => void }>();
+  private readonly held = new Map<Socket, { timer: NodeJS.Timeout; onResume: () => void; onClose: () => void }>();
   private released = false;
 
   constructor(private readonly pauseMs: number) {}
@@ -34,24 +34,27 @@ export class RefusalPause {
     return Math.max(0, Math.min(this.pauseMs, retryAfterSeconds * 1000));
   }
 
-  /** Holds the refused request's connection back once its refusal has been written. */
+  /**
+   * Holds the refused request's connection back, from now: its refusal is already written (or
+   * queued to be), and reading is all that stops. At once, not after 'finish' or a turn of the
+   * loop: with thousands of busy connections one poll phase of the event loop reads each of them
+   * many times over (libuv polls again while every slot comes back full), and a client retrying
+   * at once would be refused again in that same phase.
+   */
   afterRefusal(response: ServerResponse, retryAfterSeconds: number): void {
     const ms = this.pauseFor(retryAfterSeconds);
     const socket = response.socket;
-    if (ms === 0 || socket === null || this.held.has(socket)) return;
-    // Node resumes the socket itself when the response finishes (it reads on to discard the
-    // refused request's body, on the next tick): the pause must come after that.
-    response.once('finish', () =>
-      setImmediate(() => {
-        if (this.released || socket.destroyed || this.held.has(socket)) return;
-        socket.pause();
-        const timer = setTimeout(() => this.resume(socket), ms);
-        timer.unref();
-        const onClose = () => this.forget(socket);
-        socket.once('close', onClose);
-        this.held.set(socket, { timer, onClose });
-      }),
-    );
+    if (ms === 0 || socket === null || socket.destroyed || this.held.has(socket)) return;
+    socket.pause();
+    // Node resumes the socket itself once the response has finished (it reads on to discard the
+    // refused request's body): held back, it is paused again as soon as it resumes.
+    const onResume = () => socket.pause();
+    const onClose = () => this.forget(socket);
+    socket.on('resume', onResume);
+    socket.once('close', onClose);
+    const timer = setTimeout(() => this.resume(socket), ms);
+    timer.unref();
+    this.held.set(socket, { timer, onResume, onClose });
   }
 
   /** Reads every held connection now, and holds none from here on (the drain). */
@@ -69,6 +72,7 @@ export class RefusalPause {
     const hold = this.held.get(socket);
     if (hold === undefined) return;
     clearTimeout(hold.timer);
+    socket.off('resume', hold.onResume);
     socket.off('close', hold.onClose);
     this.held.delete(socket);
   }

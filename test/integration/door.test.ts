@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, writeModelFolder } from '../helpers/fake-upstream.js';
 import { getJson, postJson, REPO_ROOT, startVigil, type VigilProcess } from '../helpers/server.js';
 import { postHead, rawConnect, type RawConnection } from '../helpers/raw-http.js';
+import { RawHttpPool, rawRequestsTo } from '../../src/ops/bench/raw-http.js';
 
 /**
  * Admission at the door, timeouts for slow and silent clients, and the drain, through the real
@@ -213,6 +214,42 @@ describe('a refused connection is held back (--refusal-pause-ms)', () => {
     expect(await client.closed).toBe('end');
     expect(await finish([slot!])).toEqual([200]);
     expect(await server.exited).toBe(0);
+  });
+
+  it('more busy connections than one poll of the event loop returns: a connection is refused once a pause, not once a read', async () => {
+    // libuv polls again while every slot of its event array (1,024) comes back full, so with more
+    // busy connections than that (2,000: 64 served flat out, the rest refused), one poll phase reads a
+    // client that retries at once many times over. The hold must begin with the refusal itself,
+    // not a turn of the loop later, or those retries are refused again within the same phase.
+    const connections = 2000;
+    const server = await startVigil(['--no-embedded', '--model', 'models/sentiment', '--max-in-flight', '64', '--refusal-pause-ms', '1000']);
+    const target = new URL(`${server.url}/predict`);
+    const pool = RawHttpPool.to(target, { maxSockets: connections, timeoutMs: 30_000 });
+    try {
+      await server.waitUntilReady();
+      const [request] = rawRequestsTo(target, 'POST', [BODY]);
+      const started = performance.now();
+      const stopAt = started + 700; // less than the pause
+      let refusedInWindow = 0;
+      const statuses = new Set<string>();
+      await Promise.all(
+        Array.from({ length: connections }, async () => {
+          while (performance.now() < stopAt) {
+            const answer = await pool.request(request!);
+            statuses.add(String(answer.status ?? answer.error));
+            if (answer.status === 503 && performance.now() < stopAt) refusedInWindow++;
+          }
+        }),
+      );
+      expect([...statuses].sort()).toEqual(['200', '503']);
+      // Each connection at most once within one pause (the build that held connections a turn of
+      // the loop after the refusal refused 3,418 times in this window, here).
+      expect(refusedInWindow).toBeGreaterThan(0);
+      expect(refusedInWindow).toBeLessThanOrEqual(connections);
+    } finally {
+      pool.destroy();
+      await server.stop();
+    }
   });
 
   it('with 0, a refused connection is read on at once', async () => {
