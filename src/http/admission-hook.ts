@@ -82,6 +82,6 @@ export function registerAdmission(app: FastifyInstance, context: ServerContext):
     shedLog.record(refusal.reason, known);
     void reply.header('retry-after', String(refusal.retryAfterSeconds));
     sendError(request, reply, 503, 'overloaded', refusal.message);
-    if (!lifecycle.draining) refusalPause.afterRefusal(reply.raw, refusal.retryAfterSeconds);
+    refusalPause.afterRefusal(reply.raw, refusal.retryAfterSeconds);
   }
 }

@@ -69,7 +69,7 @@ export function door(context: ServerContext, routes: AllowedMethods, next: Handl
     if (lifecycle.draining) headers.connection = 'close';
     response.writeHead(503, headers);
     response.end(body);
-    if (!lifecycle.draining) refusalPause.afterRefusal(response, refusal.retryAfterSeconds);
+    refusalPause.afterRefusal(response, refusal.retryAfterSeconds);
     const method = request.method ?? 'GET';
     const series = metrics.httpSeries(method, routes.templateOf(method, path) ?? UNMATCHED_ROUTE, '503');
     series.count();

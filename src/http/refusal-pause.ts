@@ -13,9 +13,10 @@ import type { ServerResponse } from 'node:http';
  * thread spent most of its time refusing (0.28-0.35 of capacity served). Holding the refused
  * connections back leaves it to the connections that were admitted (0.87 with 1,000 ms).
  *
- * While the server drains, refusals say `Connection: close` and nothing is held back: release()
- * reads every held connection at once, so its pending request is answered (with `Connection:
- * close`) instead of being cut off when the listener's grace ends.
+ * While the server drains, refusals say `Connection: close` and nothing is held back: release(),
+ * called as the drain begins, reads every held connection at once, so its pending request is
+ * answered (with `Connection: close`) instead of being cut off when the listener's grace ends,
+ * and holds none from then on.
  */
 export class RefusalPause {
   private readonly held = new Map<Socket, { timer: NodeJS.Timeout; onResume: () => void; onClose: () => void }>();
