@@ -105,16 +105,25 @@ export function scanRepository(root: string): ModelSource[] {
   if (!existsSync(root)) return [];
   return readdirSync(root, { withFileTypes: true })
     .filter((entry) => entry.isDirectory() && !entry.name.startsWith('.'))
-    .sort((a, b) => a.name.localeCompare(b.name))
+    .sort((a, b) => compareNames(a.name, b.name))
     .flatMap((entry) => readModelFolder(path.join(root, entry.name)));
 }
 
-/** Versions sort numerically when they are numbers ("10" after "9"), else lexically. */
+/**
+ * Names in code-unit order, the same on every machine. Not localeCompare: its first call loads
+ * ICU's collation data, ~14 MiB of resident memory in every server process for sorting a few
+ * folder names (docs/performance.md, "Memory").
+ */
+export function compareNames(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Versions sort numerically when they are numbers ("10" after "9"), else by name. */
 export function compareVersions(a: string, b: string): number {
   const na = Number(a);
   const nb = Number(b);
   if (Number.isFinite(na) && Number.isFinite(nb)) return na - nb;
-  return a.localeCompare(b);
+  return compareNames(a, b);
 }
 
 /**
@@ -125,7 +134,7 @@ export function folderFingerprint(dir: string): string {
   const entries: string[] = [];
   const walk = (folder: string, depth: number) => {
     if (depth > 3) return;
-    for (const entry of readdirSync(folder, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+    for (const entry of readdirSync(folder, { withFileTypes: true }).sort((a, b) => compareNames(a.name, b.name))) {
       const full = path.join(folder, entry.name);
       if (entry.isDirectory()) walk(full, depth + 1);
       else if (entry.isFile()) {

@@ -1,5 +1,5 @@
 import { ModelNotFound, VigilError } from '../errors.js';
-import { folderFingerprint, readModelFolder, type ModelSource } from '../models/repository.js';
+import { compareNames, compareVersions, folderFingerprint, readModelFolder, type ModelSource } from '../models/repository.js';
 import type { ModelVersion } from './model-version.js';
 import type { ModelRegistry } from './registry.js';
 
@@ -60,7 +60,7 @@ export class ModelLifecycle {
       .all()
       .map((m) => ({ name: m.name, version: m.version, state: stateOf(m), reason: m.state === 'ready' ? '' : (m.reason ?? m.state) }))
       .filter((entry) => !onlyReady || entry.state === 'READY')
-      .sort((a, b) => a.name.localeCompare(b.name) || a.version.localeCompare(b.version, undefined, { numeric: true }));
+      .sort((a, b) => compareNames(a.name, b.name) || compareVersions(a.version, b.version));
   }
 
   /** Re-reads the model's folder and loads what changed; idempotent. */

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { compareVersions, readModelFolder, scanRepository, toModelName } from '../../src/models/repository.js';
+import { compareNames, compareVersions, readModelFolder, scanRepository, toModelName } from '../../src/models/repository.js';
 import { SpecError } from '../../src/models/spec.js';
 
 const spec = (extra: Record<string, unknown> = {}) =>
@@ -30,6 +30,12 @@ describe('model repository', () => {
     }
     const versions = readModelFolder(dir).map((s) => s.spec.version).sort(compareVersions);
     expect(versions).toEqual(['1', '2', '10']);
+  });
+
+  it('orders names by code unit, whatever the machine\'s locale, and versions numerically before that', () => {
+    // localeCompare would put 'b' before 'C' and 'ä' right after 'a' (and load ICU's collation data).
+    expect(['b', 'C', 'a', 'ä', 'a-2', 'a10'].sort(compareNames)).toEqual(['C', 'a', 'a-2', 'a10', 'b', 'ä']);
+    expect(['10', '9', 'beta', 'alpha', '2'].sort(compareVersions)).toEqual(['2', '9', '10', 'alpha', 'beta']);
   });
 
   it('derives a spec from a Hugging Face folder, labels from id2label in index order', () => {
