@@ -12,13 +12,16 @@
  * glibc's own default, it holds 205-209 and 240-247 MiB, with no measurable cost in speed
  * (docs/performance.md, "Memory"). Ignored by other C libraries (musl, macOS).
  *
- * NODE_OPTIONS=--max-semi-space-size=16: V8 sizes its young generation from the heap limit, and
+ * NODE_OPTIONS=--max-semi-space-size=8: V8 sizes its young generation from the heap limit, and
  * since Node 22 lets it grow to 64 MiB per semi-space on a machine with a few GiB or more (the
  * new space reached 128 MiB under load on Node 24 here). Held at 16 MiB, Node 20's size, a
- * default server under 64 connections held 322-332 MiB RSS instead of 389-400, with the same
- * throughput within the noise (2026-12-02, docs/performance.md, "Memory"). V8 reads it at start.
+ * default server under 64 connections held 322-332 MiB RSS instead of 389-400 (2026-12-02); at
+ * 8 MiB a DistilBERT server's peak is 249-251 MiB instead of 262 and a default server's 239-241
+ * instead of 243-247, with the same CPU per request within the noise for sentiment, digits and
+ * air-quality (4 MiB cost sentiment 15 %; 2026-12-04, docs/performance.md, "Memory"). V8 reads
+ * it at start.
  */
 export const SERVE_ENVIRONMENT: Readonly<Record<string, string>> = {
   MALLOC_MMAP_THRESHOLD_: '131072',
-  NODE_OPTIONS: '--max-semi-space-size=16',
+  NODE_OPTIONS: '--max-semi-space-size=8',
 };

@@ -18,7 +18,7 @@ const SECONDS = 6;
 let server: VigilProcess;
 
 beforeAll(async () => {
-  server = await startVigil(['--no-embedded', '--model', 'models/sentiment'], {}, { nodeArgs: ['--max-semi-space-size=16', '--trace-gc-nvp'] });
+  server = await startVigil(['--no-embedded', '--model', 'models/sentiment'], {}, { nodeArgs: ['--max-semi-space-size=8', '--trace-gc-nvp'] });
   await server.waitUntilReady();
 });
 afterAll(async () => {
