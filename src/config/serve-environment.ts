@@ -17,9 +17,10 @@
  * new space reached 128 MiB under load on Node 24 here). Held at 16 MiB, Node 20's size, a
  * default server under 64 connections held 322-332 MiB RSS instead of 389-400 (2026-12-02); at
  * 8 MiB a DistilBERT server's peak is 249-251 MiB instead of 262 and a default server's 239-241
- * instead of 243-247, with the same CPU per request within the noise for sentiment, digits and
- * air-quality (4 MiB cost sentiment 15 %; 2026-12-04, docs/performance.md, "Memory"). V8 reads
- * it at start.
+ * instead of 243-247. The price is more scavenges: GC time per sentiment request 3.3-3.6 µs
+ * instead of 2.0-2.4 at 32 connections (~1 % of the request), 7.2-8.8 instead of 4.5-5.7 at 1,000;
+ * requests/s stayed within the noise. 4 MiB cost sentiment 15 %; 12 is rounded up to 16
+ * (2026-12-04, docs/performance.md, "Memory"). V8 reads it at start.
  */
 export const SERVE_ENVIRONMENT: Readonly<Record<string, string>> = {
   MALLOC_MMAP_THRESHOLD_: '131072',
