@@ -9,12 +9,24 @@ import { closedLoop, count, errorCount, measureCapacity, openLoop, percentile, p
  * refusal latency, log volume), then 1,000 closed-loop connections flat out (goodput, the
  * excess answered 503 rather than left waiting, no client timeouts, /alive latency on the main
  * port and on the health port).
+ *
+ * Capacity is measured again after each scenario, and a scenario's goodput is judged against
+ * the mean of the capacities measured just before and just after it: on a shared machine the
+ * cores' speed drifts within a minute (a run measured 9,423 req/s at its start and 7,336 in the
+ * soak minutes later), and a share of a figure taken 20 s earlier measured the drift.
  */
 
 let server: VigilProcess;
 let target: Target;
+/** The latest capacity measured (before the next scenario). */
 let capacity = 0;
 let halfLoadP99 = 0;
+
+/** Measures capacity again and returns the figure a scenario's goodput is judged against. */
+async function bracket(before: number): Promise<{ before: number; after: number; judged: number }> {
+  capacity = (await measureCapacity(target, seconds(4))).rps;
+  return { before, after: capacity, judged: (before + capacity) / 2 };
+}
 
 beforeAll(async () => {
   server = await startVigil(['--health-port', '0']);
@@ -34,19 +46,23 @@ afterAll(async () => {
 describe('overload', () => {
   it('open loop at 3x capacity: goodput >= 80% of capacity, admitted p99 <= 2x half-load p99, refusals p99 <= 20 ms, <= 1 shed log line per second', async () => {
     const linesBefore = server.logs.length;
-    const outcome = await openLoop(target, capacity * 3, seconds(5), 2048);
+    const offered = capacity * 3;
+    const outcome = await openLoop(target, offered, seconds(5), 2048);
     await new Promise((r) => setTimeout(r, 1500)); // the last summary line
+    const lines = server.logs.slice(linesBefore);
+    const measured = await bracket(capacity);
     const goodput = count(outcome, 200) / outcome.seconds;
     const admittedP99 = percentile(outcome.latencies.get(200) ?? [], 0.99);
     const refusalP99 = percentile(outcome.latencies.get(503) ?? [], 0.99);
-    const lines = server.logs.slice(linesBefore);
     const shed = shedLines(lines).length;
     const logBytes = lines.reduce((sum, l) => sum + l.length + 1, 0);
     report('overload-open-loop-3x', {
-      capacity_rps: round(capacity),
-      offered_rps: round(capacity * 3),
+      capacity_rps: round(measured.judged),
+      capacity_before_rps: round(measured.before),
+      capacity_after_rps: round(measured.after),
+      offered_rps: round(offered),
       goodput_rps: round(goodput),
-      goodput_share: round(goodput / capacity),
+      goodput_share: round(goodput / measured.judged),
       admitted_p99_ms: round(admittedP99),
       half_load_p99_ms: round(halfLoadP99),
       refusal_p50_ms: round(percentile(outcome.latencies.get(503) ?? [], 0.5)),
@@ -63,7 +79,7 @@ describe('overload', () => {
     expect(shed).toBeLessThanOrEqual(Math.ceil(outcome.seconds) + 2);
     const scenario = 'overload-open-loop-3x';
     checkTarget(scenario, 'connection errors', errorCount(outcome), '0', errorCount(outcome) === 0);
-    checkTarget(scenario, 'goodput / capacity', goodput / capacity, '>= 0.8', goodput >= 0.8 * capacity);
+    checkTarget(scenario, 'goodput / capacity', goodput / measured.judged, '>= 0.8', goodput >= 0.8 * measured.judged);
     checkTarget(scenario, 'admitted p99 / half-load p99', admittedP99 / halfLoadP99, '<= 2', admittedP99 <= 2 * halfLoadP99);
     if (count(outcome, 503) > 0) checkTarget(scenario, 'refusal p99 ms', refusalP99, '<= 20', refusalP99 <= 20);
   });
@@ -81,13 +97,16 @@ describe('overload', () => {
     const healthPort = await healthAlive.stop();
     const healthPortInLoop = await healthAliveInLoop.stop();
     const mainInThread = await mainAliveInThread.stop();
+    const measured = await bracket(capacity);
     const healthPortP99 = percentile(healthPort.latencies, 0.99);
     const goodput = count(outcome, 200) / outcome.seconds;
     const aliveP99 = percentile(health.latencies, 0.99);
     report('overload-closed-loop-1000', {
-      capacity_rps: round(capacity),
+      capacity_rps: round(measured.judged),
+      capacity_before_rps: round(measured.before),
+      capacity_after_rps: round(measured.after),
       goodput_rps: round(goodput),
-      goodput_share: round(goodput / capacity),
+      goodput_share: round(goodput / measured.judged),
       refused: count(outcome, 503),
       statuses: statusCounts(outcome),
       client_errors: Object.fromEntries(outcome.errors),
@@ -119,7 +138,7 @@ describe('overload', () => {
     checkTarget(scenario, 'client timeouts', timeouts, '0', timeouts === 0);
     checkTarget(scenario, 'connection errors', errorCount(outcome), '0', errorCount(outcome) === 0);
     checkTarget(scenario, 'refusals (the excess answered 503)', count(outcome, 503), '> 0', count(outcome, 503) > 0);
-    checkTarget(scenario, 'goodput / capacity', goodput / capacity, '>= 0.8', goodput >= 0.8 * capacity);
+    checkTarget(scenario, 'goodput / capacity', goodput / measured.judged, '>= 0.8', goodput >= 0.8 * measured.judged);
     checkTarget(scenario, '/alive p99 ms', aliveP99, '<= 100', aliveP99 <= 100);
     checkTarget(scenario, '/alive p99 ms (health port)', healthPortP99, '<= 100', healthPortP99 <= 100);
   });
