@@ -232,6 +232,10 @@ interface TuningRow {
   args: string[];
   summary: LoadSummary;
   profile?: StageProfile;
+  /** Requests sent one at a time (p50 of each repeat, median of the repeats). */
+  singleP50?: number;
+  /** The open loop at half of each repeat's own concurrency-32 throughput. */
+  halfLoad?: LoadSummary;
 }
 
 async function benchModel(model: ModelUnderTest, texts: string[], settings: Settings): Promise<ModelResults> {
@@ -307,7 +311,11 @@ async function benchModel(model: ModelUnderTest, texts: string[], settings: Sett
   return { model, vigilSingle, alternativeSingle, engine, vigil, vigilBatching, vigilProfile, halfLoad, alternative, vigilCold, vigilRestart, alternativeCold };
 }
 
-/** Vigil at concurrency 32 under the batching settings the defaults were chosen from. */
+/**
+ * Vigil at concurrency 32 under the batching settings the defaults were chosen from, and each
+ * layout's tail at half of its own throughput against its own single request: a layout that runs
+ * more requests at once changes both.
+ */
 async function tuning(model: ModelUnderTest, texts: string[], settings: Settings): Promise<TuningRow[]> {
   const variants: { label: string; args: string[] }[] = [
     { label: 'defaults', args: [] },
@@ -319,7 +327,7 @@ async function tuning(model: ModelUnderTest, texts: string[], settings: Settings
   ];
   const bodies = textBodies(texts);
   const urlPath = `/v1/models/${model.vigilName}/predict`;
-  const rows = new Map<string, { rows: LoadRow[]; profile?: StageProfile }>();
+  const rows = new Map<string, { rows: LoadRow[]; profile?: StageProfile; singles: number[]; halves: LoadRow[]; rate?: number }>();
   // Repeats interleaved across variants; each variant gets a fresh server per repeat.
   for (let r = 0; r < settings.repeats; r++) {
     for (const v of variants) {
@@ -329,16 +337,24 @@ async function tuning(model: ModelUnderTest, texts: string[], settings: Settings
         const before = await scrapeProfile(server.url, model.vigilName);
         const row = await loadRuns(server, urlPath, bodies, 32, settings);
         const profile = profileBetween(before, await scrapeProfile(server.url, model.vigilName));
-        const entry = rows.get(v.label) ?? { rows: [] };
+        const single = await sequentialLatency({ url: server.url, path: urlPath, bodies, count: settings.singleCount });
+        const rate = Math.max(1, Math.round(row.requestsPerSecond / 2));
+        const half = await openLoopRow(server, urlPath, bodies, rate, settings);
+        const entry = rows.get(v.label) ?? { rows: [], singles: [], halves: [] };
         entry.rows.push(row);
         entry.profile = profile;
+        entry.singles.push(single.p50);
+        entry.halves.push(half);
         rows.set(v.label, entry);
       } finally {
         await server.stop();
       }
     }
   }
-  return variants.map((v) => ({ label: v.label, args: v.args, summary: summarize(rows.get(v.label)!.rows), profile: rows.get(v.label)!.profile }));
+  return variants.map((v) => {
+    const entry = rows.get(v.label)!;
+    return { label: v.label, args: v.args, summary: summarize(entry.rows), profile: entry.profile, singleP50: median(entry.singles), halfLoad: summarize(entry.halves) };
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -568,9 +584,16 @@ function renderMarkdown(data: SuiteData): string {
 
   if (tuned) {
     md.push(`## (6) Batching settings side by side: ${tuned.model} at concurrency 32`, '');
-    md.push('| variant | flags | req/s (median) | runs | p50 ms | p99 ms | mean batch | engine ms per batch | peak RSS MiB |', '|---|---|---:|---|---:|---:|---:|---:|---:|');
+    md.push(
+      'Each variant on a fresh server per repeat: concurrency 32, then requests one at a time, then an open loop at half of what that repeat served at 32 (its p99 against its single-request p50: the half-load target of the table above, per layout).',
+      '',
+    );
+    md.push('| variant | flags | req/s (median) | runs | p50 ms | p99 ms | mean batch | engine ms per batch | single request p50 ms | p99 at half its req/s, ms | half-load p99 / single | peak RSS MiB |', '|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|');
     for (const t of tuned.rows) {
-      md.push(`| ${t.label} | \`${t.args.join(' ') || '(none)'}\` | ${f1(t.summary.requestsPerSecond)} | ${t.summary.all.map(f0).join(' / ')} | ${f1(t.summary.p50)} | ${f1(t.summary.p99)} | ${f1(t.profile?.meanBatchSize)} | ${f1(t.profile?.stagesMs.infer)} | ${f0(t.summary.peakRssMiB)} |`);
+      const halfP99 = t.halfLoad?.p99;
+      const tail = halfP99 !== undefined && t.singleP50 !== undefined ? ratio(halfP99, t.singleP50) : '–';
+      const peak = Math.max(t.summary.peakRssMiB ?? 0, t.halfLoad?.peakRssMiB ?? 0) || undefined;
+      md.push(`| ${t.label} | \`${t.args.join(' ') || '(none)'}\` | ${f1(t.summary.requestsPerSecond)} | ${t.summary.all.map(f0).join(' / ')} | ${f1(t.summary.p50)} | ${f1(t.summary.p99)} | ${f1(t.profile?.meanBatchSize)} | ${f1(t.profile?.stagesMs.infer)} | ${f2(t.singleP50)} | ${f1(halfP99)} | ${tail} | ${f0(peak)} |`);
     }
     md.push('');
   }
