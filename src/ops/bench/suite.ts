@@ -327,7 +327,7 @@ async function tuning(model: ModelUnderTest, texts: string[], settings: Settings
   ];
   const bodies = textBodies(texts);
   const urlPath = `/v1/models/${model.vigilName}/predict`;
-  const rows = new Map<string, { rows: LoadRow[]; profile?: StageProfile; singles: number[]; halves: LoadRow[]; rate?: number }>();
+  const rows = new Map<string, { rows: LoadRow[]; profile?: StageProfile; singles: number[]; halves: LoadRow[] }>();
   // Repeats interleaved across variants; each variant gets a fresh server per repeat.
   for (let r = 0; r < settings.repeats; r++) {
     for (const v of variants) {
