@@ -17,7 +17,7 @@ import { closedLoop, count, errorCount, measureCapacity, openLoop, report, round
  * RELIABILITY_SOAK_SECONDS sets its length (60 in CI; 600 documented).
  *
  * The server runs as the deploy kits run it for 24x7 (the image, compose and the systemd units):
- * with the launchers' environment (glibc's mmap threshold, V8's young generation held at 16 MiB)
+ * with the launchers' environment (glibc's mmap threshold, V8's young generation held at 8 MiB)
  * and the prediction log in a SQLite file. The in-memory log of a bare `vigil serve` is a store
  * that grows to its row bound (100,000 rows, ~20 MB, full after 18 s at 5,600 req/s): RSS
  * growth while it fills is that bound being reached, not what a soak looks for.
