@@ -85,15 +85,21 @@ describe('remote upstream faults', () => {
     const withCircuit = await localWith(seconds(4), () => closedLoop(remote('remote-sentiment'), 32, seconds(4)));
     await new Promise((r) => setTimeout(r, 1500));
     const lines = server.logs.slice(linesBefore);
+    // The 404 case again after the circuit's, so that the machine slowing or speeding up between
+    // two runs (seen here: 0.73 in one CI run against 0.87-0.94 in five) is not read as the
+    // circuit's cost: the circuit's run is judged against the mean of the two around it.
+    const with404After = await localWith(seconds(4), () => closedLoop(remote('no-such-model'), 32, seconds(4)));
     const rps = (o: LoadOutcome) => count(o, 200) / o.seconds;
+    const beside404 = (rps(with404.local) + rps(with404After.local)) / 2;
     const hammerRps = (o?: LoadOutcome) => (o ? o.sent / o.seconds : 0);
     report('upstream-open-circuit', {
       local_alone_rps: round(rps(alone.local)),
       local_with_404_hammer_rps: round(rps(with404.local)),
+      local_with_404_hammer_after_rps: round(rps(with404After.local)),
       hammer_404_rps: round(hammerRps(with404.other)),
       local_with_circuit_hammer_rps: round(rps(withCircuit.local)),
       hammer_circuit_rps: round(hammerRps(withCircuit.other)),
-      circuit_vs_404: round(rps(withCircuit.local) / rps(with404.local), 3),
+      circuit_vs_404: round(rps(withCircuit.local) / beside404, 3),
       hammer_statuses: statusCounts(withCircuit.other!),
       stack_traces: lines.filter((l) => l.includes('"stack"')).length,
       shed_log_lines: shedLines(lines).length,
@@ -102,7 +108,7 @@ describe('remote upstream faults', () => {
     expect(withCircuit.other!.refusalsWithoutRetryAfter).toBe(0);
     expect(lines.filter((l) => l.includes('"stack"'))).toEqual([]);
     expect(errorCount(withCircuit.local)).toBe(0);
-    const kept = rps(withCircuit.local) / rps(with404.local);
-    checkTarget('upstream-open-circuit', 'local throughput beside an open-circuit hammer / beside a 404 hammer', kept, '>= 0.8', kept >= 0.8);
+    const kept = rps(withCircuit.local) / beside404;
+    checkTarget('upstream-open-circuit', 'local throughput beside an open-circuit hammer / beside a 404 hammer (mean of before and after)', kept, '>= 0.8', kept >= 0.8);
   });
 });
