@@ -68,3 +68,14 @@ export class NotConfigured extends VigilError {
     super(503, 'not_configured', message);
   }
 }
+
+/**
+ * A refusal that stands for every call until it lifts (a remote model's open circuit): asked
+ * for before a request is read, answered 503 with Retry-After. A plain value, not an Error: no
+ * stack to capture for an answer that may be given thousands of times a second.
+ */
+export interface StandingRefusal {
+  code: string;
+  message: string;
+  retryAfterSeconds: number;
+}

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { UNMATCHED_ROUTE } from '../observability/metrics.js';
+import type { StandingRefusal } from '../errors.js';
 import type { Refusal } from '../serving/admission.js';
 import type { AllowedMethods } from './allowed-methods.js';
 import type { ServerContext } from './context.js';
@@ -21,6 +22,15 @@ import { requestIdFrom } from './observe.js';
  * counted in the same metrics (http_requests_total by route template, vigil_shed_total) and
  * summed up in the shed log line. Health, readiness and metrics are never behind the bound.
  * An admitted request holds its slot until its response closes, answered or abandoned.
+ *
+ * A remote model whose circuit is open is answered here as well (503 circuit_open, Retry-After
+ * until the cooldown ends), when nothing else could answer the request: the path reaches the
+ * model's only version, that version has no fallback, and its task cannot stream (whether a
+ * request streams is in its body, and a stream's refusal is an event stream). Through fastify,
+ * a client hammering an open circuit cost the server thread ~45 µs per refusal against ~32 for
+ * a 404, and took that much more from the local models beside it (docs/reliability.md). Such a
+ * refusal is not paced (refusal-pause.ts): the server is not overloaded, and the connection's
+ * next request may be for a model that answers.
  */
 
 /**
@@ -30,17 +40,26 @@ import { requestIdFrom } from './observe.js';
  */
 export const UNBOUNDED_PATHS: ReadonlySet<string> = new Set(['/alive', '/ready', '/health', '/metrics', '/v2/health/live', '/v2/health/ready']);
 
-/** The model an inference path names: /v1/models/NAME/predict, /v2/models/NAME[/versions/V]/infer. */
-const INFERENCE_PATH = /^\/v[12]\/models\/([^/]+)\/(?:versions\/[^/]+\/)?(?:predict|infer)$/;
+/** The model (and version) an inference path names: /v1/models/NAME/predict, /v2/models/NAME[/versions/V]/infer. */
+const INFERENCE_PATH = /^\/v[12]\/models\/([^/]+)\/(?:versions\/([^/]+)\/)?(?:predict|infer)$/;
+
+interface InferenceTarget {
+  model: string;
+  /** As the path spells it, still percent-encoded; undefined when the path names none. */
+  version?: string;
+}
 
 type Handler = (request: IncomingMessage, response: ServerResponse) => void;
 
 export function door(context: ServerContext, routes: AllowedMethods, next: Handler): Handler {
   const { admission, metrics, shedLog, registry, lifecycle, refusalPause } = context;
 
-  function modelOf(method: string | undefined, path: string): string | undefined {
+  function targetOf(method: string | undefined, path: string): InferenceTarget | undefined {
     if (method !== 'POST') return undefined;
-    if (path === '/predict') return registry.defaultModelName;
+    if (path === '/predict') {
+      const model = registry.defaultModelName;
+      return model === undefined ? undefined : { model };
+    }
     const match = INFERENCE_PATH.exec(path);
     if (!match) return undefined;
     let name: string;
@@ -50,30 +69,42 @@ export function door(context: ServerContext, routes: AllowedMethods, next: Handl
       return undefined;
     }
     // Only served models become label values: the name comes from the request.
-    return registry.has(name) ? name : undefined;
+    return registry.has(name) ? { model: name, version: match[2] } : undefined;
   }
 
-  function refuse(request: IncomingMessage, response: ServerResponse, path: string, model: string | undefined, refusal: Refusal): void {
+  /** An open circuit's answer, when the request could reach nothing else (see the file's comment). */
+  function standingRefusalFor({ model, version }: InferenceTarget): StandingRefusal | undefined {
+    const only = registry.soleVersion(model);
+    if (!only || only.canStream || (version !== undefined && version !== only.version)) return undefined;
+    return only.standingRefusal();
+  }
+
+  /** Writes a 503 with Retry-After as the fastify path would, and counts it as an HTTP answer. */
+  function answer503(request: IncomingMessage, response: ServerResponse, path: string, code: string, message: string, retryAfterSeconds: number): void {
     const started = performance.now();
-    metrics.shed.inc({ model: model ?? '', version: '', reason: refusal.reason });
-    shedLog.record(refusal.reason, model);
     const requestId = requestIdFrom(request.headers['x-request-id'], randomUUID);
-    const body = JSON.stringify(errorBody(path, 'overloaded', refusal.message, requestId));
+    const body = JSON.stringify(errorBody(path, code, message, requestId));
     const headers: Record<string, string | number> = {
       'content-type': 'application/json; charset=utf-8',
       'content-length': Buffer.byteLength(body),
-      'retry-after': String(refusal.retryAfterSeconds),
+      'retry-after': String(retryAfterSeconds),
       'x-request-id': requestId,
       'x-content-type-options': 'nosniff',
     };
     if (lifecycle.draining) headers.connection = 'close';
     response.writeHead(503, headers);
     response.end(body);
-    refusalPause.afterRefusal(response, refusal.retryAfterSeconds);
     const method = request.method ?? 'GET';
     const series = metrics.httpSeries(method, routes.templateOf(method, path) ?? UNMATCHED_ROUTE, '503');
     series.count();
     series.observe((performance.now() - started) / 1000);
+  }
+
+  function refuse(request: IncomingMessage, response: ServerResponse, path: string, model: string | undefined, refusal: Refusal): void {
+    metrics.shed.inc({ model: model ?? '', version: '', reason: refusal.reason });
+    shedLog.record(refusal.reason, model);
+    answer503(request, response, path, 'overloaded', refusal.message, refusal.retryAfterSeconds);
+    refusalPause.afterRefusal(response, refusal.retryAfterSeconds);
   }
 
   return (request, response) => {
@@ -84,7 +115,14 @@ export function door(context: ServerContext, routes: AllowedMethods, next: Handl
     if (UNBOUNDED_PATHS.has(path) || lifecycle.closing) return next(request, response);
     // A model already at its bound is refused here too: its refusal then costs what the process
     // bound's does, not a trip through fastify's body parsing and routing (about 1.5x as much).
-    const model = modelOf(request.method, path);
+    const target = targetOf(request.method, path);
+    const model = target?.model;
+    const standing = target && standingRefusalFor(target);
+    if (standing) {
+      // Summed up like the fastify path's circuit refusals (errors.ts); no shed count, no pause.
+      shedLog.record(standing.code, model);
+      return answer503(request, response, path, standing.code, standing.message, standing.retryAfterSeconds);
+    }
     const refusal = (model !== undefined ? admission.modelRefusal(model) : undefined) ?? admission.admitServer();
     if (refusal) return refuse(request, response, path, model, refusal);
     // 'close' follows the end of the response, and also comes alone when the client leaves first.

@@ -1,4 +1,4 @@
-import { InvalidInput, ModelNotReady, NotConfigured, VigilError } from '../errors.js';
+import { InvalidInput, ModelNotReady, NotConfigured, VigilError, type StandingRefusal } from '../errors.js';
 import { folderFingerprint, type ModelSource } from '../models/repository.js';
 import type { ModelSpec } from '../models/spec.js';
 import type { Logger } from '../observability/logger.js';
@@ -201,6 +201,18 @@ export class ModelVersion {
     if (this.pipeline.probe) return this.pipeline.probe();
     const [prediction] = await this.run([this.pipeline.sampleInput()], {}, false);
     return prediction!;
+  }
+
+  /**
+   * A refusal that would answer any call to this version now (a remote model's open circuit),
+   * counted as that call's error; undefined when a call would run, or when the version has a
+   * fallback, which answers instead of the refusal.
+   */
+  standingRefusal(): StandingRefusal | undefined {
+    if (this.state !== 'ready' || this.spec.fallback !== undefined || !this.pipeline?.standingRefusal) return undefined;
+    const refusal = this.pipeline.standingRefusal();
+    if (refusal) this.metrics.inferenceErrors.inc({ model: this.name, version: this.version, reason: refusal.code });
+    return refusal;
   }
 
   /** Predicts every input of one request; each input is batched with other requests' inputs. */

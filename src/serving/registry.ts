@@ -122,6 +122,12 @@ export class ModelRegistry {
     return found;
   }
 
+  /** The model's version when it has exactly one (no routing can choose another), else undefined. */
+  soleVersion(name: string): ModelVersion | undefined {
+    const versions = this.models.get(name);
+    return versions?.size === 1 ? versions.values().next().value : undefined;
+  }
+
   has(name: string): boolean {
     return this.models.has(name);
   }

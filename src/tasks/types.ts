@@ -1,3 +1,4 @@
+import type { StandingRefusal } from '../errors.js';
 import type { ModelSpec, TaskName, TensorSpec } from '../models/spec.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -47,6 +48,11 @@ export interface Pipeline<Input = unknown, Encoded = unknown, Raw = unknown> {
   stream?(encoded: Encoded, options: StreamRunOptions): Promise<Raw>;
   /** The deep health check's cheap real call, when running sampleInput() would not be cheap. */
   probe?(): Promise<Prediction>;
+  /**
+   * A refusal that holds for every call right now (a remote model's open circuit), counted as
+   * that call; undefined when a call would run. Asked before a request is read (http/door.ts).
+   */
+  standingRefusal?(): StandingRefusal | undefined;
   /** False when a warm-up call would spend an upstream quota (remote models): load() skips it. */
   readonly warmUp?: boolean;
   /**

@@ -1,4 +1,4 @@
-import { VigilError } from '../../errors.js';
+import { VigilError, type StandingRefusal } from '../../errors.js';
 
 /**
  * How a failed upstream call is reported to Vigil's callers. Every code here is part of the
@@ -58,13 +58,18 @@ export const authFailed = (model: string, status: number) =>
     `the upstream API rejected this server's credentials for model "${model}" (HTTP ${status}); the operator must fix the token (HF_TOKEN / HF_TOKEN_FILE), retrying will not help`,
   );
 
+const circuitOpenMessage = (model: string, retryAfterSeconds: number) =>
+  `model "${model}" is failing upstream, so calls are paused (circuit open); retry after ${retryAfterSeconds} s`;
+
 export const circuitOpen = (model: string, retryAfterSeconds: number) =>
-  new UpstreamFailure(
-    503,
-    'circuit_open',
-    `model "${model}" is failing upstream, so calls are paused (circuit open); retry after ${retryAfterSeconds} s`,
-    retryAfterSeconds,
-  );
+  new UpstreamFailure(503, 'circuit_open', circuitOpenMessage(model, retryAfterSeconds), retryAfterSeconds);
+
+/** The same answer as circuitOpen's, as a value for the HTTP door (StandingRefusal). */
+export const circuitOpenRefusal = (model: string, retryAfterSeconds: number): StandingRefusal => ({
+  code: 'circuit_open',
+  message: circuitOpenMessage(model, retryAfterSeconds),
+  retryAfterSeconds,
+});
 
 export const upstreamOverloaded = (model: string, limit: number) =>
   new UpstreamFailure(

@@ -1,3 +1,4 @@
+import type { StandingRefusal } from '../../errors.js';
 import type { Logger } from '../../observability/logger.js';
 import { backoffDelayMs, toRetryAfterSeconds } from './backoff.js';
 import { CIRCUIT_STATE_VALUE, CircuitBreaker } from './circuit-breaker.js';
@@ -5,6 +6,7 @@ import { ConcurrencyLimiter } from './concurrency.js';
 import {
   authFailed,
   circuitOpen,
+  circuitOpenRefusal,
   clientClosed,
   UpstreamFailure,
   upstreamError,
@@ -117,6 +119,20 @@ export class UpstreamGuard {
       this.metrics.errors.inc({ reason: failure.upstreamCode });
       throw failure;
     }
+  }
+
+  /**
+   * What a call would be answered now without reaching the upstream (the circuit is open and
+   * its cooldown not over), counted as that call in requests_api_total and errors_api_total;
+   * undefined when a call would go ahead. The HTTP door asks before it reads a request, so that
+   * a client hammering an open circuit costs the server what any refusal costs.
+   */
+  standingRefusal(): StandingRefusal | undefined {
+    const refusedFor = this.breaker.refusalMs();
+    if (refusedFor === undefined) return undefined;
+    this.metrics.requests.inc();
+    this.metrics.errors.inc({ reason: 'circuit_open' });
+    return circuitOpenRefusal(this.modelName, toRetryAfterSeconds(refusedFor));
   }
 
   private async callWithSlot<T>(attempt: (ctx: AttemptContext) => Promise<T>, options: GuardedCallOptions, started: number): Promise<T> {
