@@ -18,7 +18,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { cpuSeconds, freePort } from './proc.mjs';
+import { cpuSeconds, freePort, waitFor } from './proc.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const { values } = parseArgs({ options: { duration: { type: 'string', default: '4' }, rounds: { type: 'string', default: '3' }, connections: { type: 'string', default: '32' }, baseline: { type: 'string' } } });
@@ -42,16 +42,6 @@ async function remoteModelFolder() {
   };
   writeFileSync(path.join(dir, 'vigil.model.json'), JSON.stringify(spec));
   return { root, dir };
-}
-
-async function waitFor(url, status) {
-  for (let i = 0; i < 600; i++) {
-    try {
-      if ((await fetch(url)).status === status) return;
-    } catch {}
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${url} never answered ${status}`);
 }
 
 const post = (port, model) => fetch(`http://127.0.0.1:${port}/v1/models/${model}/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: BODY });

@@ -1,4 +1,4 @@
-// What the bench scripts share: a free loopback port, and a process's CPU time from /proc.
+// What the bench scripts share: a free loopback port, a process's CPU time from /proc, and waiting for a server to answer.
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 
@@ -18,4 +18,15 @@ export function cpuSeconds(pid, { mainThread = false } = {}) {
   const file = mainThread ? `/proc/${pid}/task/${pid}/stat` : `/proc/${pid}/stat`;
   const fields = readFileSync(file, 'utf8').split(') ')[1].split(' ');
   return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICK;
+}
+
+/** Polls `url` every 100 ms until it answers `status` (a server starting up); gives up after a minute. */
+export async function waitFor(url, status) {
+  for (let i = 0; i < 600; i++) {
+    try {
+      if ((await fetch(url)).status === status) return;
+    } catch {}
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${url} never answered ${status}`);
 }

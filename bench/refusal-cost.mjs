@@ -24,7 +24,7 @@ import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { cpuSeconds, freePort } from './proc.mjs';
+import { cpuSeconds, freePort, waitFor } from './proc.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const { values } = parseArgs({ options: { duration: { type: 'string', default: '5' }, rounds: { type: 'string', default: '3' }, connections: { type: 'string', default: '64' }, baseline: { type: 'string' } } });
@@ -53,16 +53,6 @@ fastify.addHook('onRequest', (request, reply, done) => {
 fastify.post('/predict', async () => ({}));
 fastify.listen({ port: Number(process.argv[1]), host: '127.0.0.1' }).then(() => console.log('listening'));
 `;
-
-async function waitFor(url, status) {
-  for (let i = 0; i < 600; i++) {
-    try {
-      if ((await fetch(url)).status === status) return;
-    } catch {}
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${url} never answered ${status}`);
-}
 
 async function startVigil(extra, root = ROOT, env = {}) {
   const port = await freePort();
