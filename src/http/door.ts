@@ -27,8 +27,8 @@ import { requestIdFrom } from './observe.js';
  * until the cooldown ends), when nothing else could answer the request: the path reaches the
  * model's only version, that version has no fallback, and its task cannot stream (whether a
  * request streams is in its body, and a stream's refusal is an event stream). Through fastify,
- * a client hammering an open circuit cost the server thread ~54 µs per refusal against ~35 for
- * a 404 (here ~17), and took that much more from the local models beside it
+ * a client hammering an open circuit cost the server thread ~41-54 µs per refusal against
+ * ~33-35 for a 404 (here ~16), and took that much more from the local models beside it
  * (bench/circuit-refusal-cost.mjs, docs/reliability.md). Such a
  * refusal is not paced (refusal-pause.ts): the server is not overloaded, and the connection's
  * next request may be for a model that answers.

@@ -84,7 +84,7 @@ beforeAll(async () => {
   const breaker = await writeModelFolder(root, {
     ...base,
     name: 'thought-breaker',
-    remote: { ...base.remote, baseUrl: fake.chatBaseUrl, model: BREAKER_MODEL, ...fast, retry: { maxRetries: 0 }, circuitBreaker: { failureThreshold: 3, cooldownMs: 400 } },
+    remote: { ...base.remote, baseUrl: fake.chatBaseUrl, model: BREAKER_MODEL, ...fast, retry: { maxRetries: 0 }, circuitBreaker: { failureThreshold: 3, cooldownMs: 1500 } },
   });
   const capped = await writeModelFolder(root, {
     ...base,
@@ -350,6 +350,11 @@ describe('circuit breaker and concurrency cap', () => {
     const refused = await post('thought-breaker', { prompt: 'x' });
     expect([refused.status, refused.body.error.code]).toEqual([503, 'circuit_open']);
     expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    // A stream is refused as well, as an event stream that carries the status (sse.ts).
+    const streamed = await stream('thought-breaker', { prompt: 'x' });
+    expect(streamed.status).toBe(503);
+    expect(streamed.events.map((e) => [e.event, e.data.error?.code])).toEqual([['error', 'circuit_open']]);
+    expect(Number(streamed.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
     expect(fake.count('chat', BREAKER_MODEL)).toBe(calls);
 
     // After the cool-down one trial call goes through; it succeeds, so the circuit closes.
