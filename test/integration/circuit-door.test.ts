@@ -95,6 +95,21 @@ describe('an open circuit at the door', () => {
     expect(vigil.logs.filter((l) => l.includes('"stack"'))).toEqual([]);
   });
 
+  it('leaves the connection usable: a large body it never read is discarded, and the next request on it is served', async () => {
+    // The classifier's circuit, opened by the first test, stays open (a 600 s cooldown).
+    const large = JSON.stringify({ text: 'word '.repeat(50_000) });
+    const connection = await rawConnect(vigil.url);
+    connection.write(postHead('/v1/models/classifier/predict', Buffer.byteLength(large)) + large);
+    const local = JSON.stringify({ text: 'a lovely film' });
+    connection.write(postHead('/v1/models/sentiment/predict', Buffer.byteLength(local)) + local);
+    const [refused, served] = await connection.responses(2);
+    connection.socket.destroy();
+    expect(refused!.status).toBe(503);
+    expect(JSON.parse(refused!.body).error.code).toBe('circuit_open');
+    expect(served!.status).toBe(200);
+    expect(JSON.parse(served!.body).label).toBeDefined();
+  });
+
   it('does not answer for a version the model does not have: that is still the caller’s 404', async () => {
     const answer = await postJson(`${vigil.url}/v1/models/classifier/versions/7/predict`, JSON.parse(BODY));
     expect(answer.status).toBe(404);
