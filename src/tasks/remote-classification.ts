@@ -1,6 +1,6 @@
 import type { StandingRefusal } from '../errors.js';
 import type { ModelSpec } from '../models/spec.js';
-import { connectRemote, HF_CLASSIFICATION_BASE_URL, TextClassificationClient, type LabelScore, type UpstreamGuard } from '../runtimes/remote/index.js';
+import { connectRemote, HF_CLASSIFICATION_BASE_URL, TextClassificationClient, type LabelScore } from '../runtimes/remote/index.js';
 import { parseTextRequest } from './text-classification.js';
 import type { Pipeline, Prediction, RunOptions, TaskDefinition } from './types.js';
 
@@ -14,11 +14,10 @@ class RemoteClassificationPipeline implements Pipeline<string, string, LabelScor
   constructor(
     private readonly spec: ModelSpec,
     private readonly client: TextClassificationClient,
-    private readonly guard: UpstreamGuard,
   ) {}
 
   standingRefusal(): StandingRefusal | undefined {
-    return this.guard.standingRefusal();
+    return this.client.standingRefusal();
   }
 
   encode(text: string): string {
@@ -74,6 +73,6 @@ export const remoteTextClassification: TaskDefinition<string> = {
   parseRequest: parseTextRequest,
   async load(spec, options) {
     const remote = await connectRemote(spec, HF_CLASSIFICATION_BASE_URL, { registry: options.metrics?.registry, logger: options.logger });
-    return new RemoteClassificationPipeline(spec, new TextClassificationClient(remote.settings, remote.credentials, remote.guard), remote.guard);
+    return new RemoteClassificationPipeline(spec, new TextClassificationClient(remote.settings, remote.credentials, remote.guard));
   },
 };

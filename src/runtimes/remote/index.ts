@@ -21,7 +21,6 @@ export { ChatCompletionsClient, type ChatMessage, type Completion, type Usage } 
 export { TextClassificationClient, type LabelScore } from './text-classification-client.js';
 export { HF_CHAT_BASE_URL, HF_CLASSIFICATION_BASE_URL } from './settings.js';
 export { RemoteMetrics } from './remote-metrics.js';
-export type { UpstreamGuard } from './guard.js';
 
 /** What a task needs to talk to one remote model. */
 export interface RemoteConnection {

@@ -1,3 +1,4 @@
+import type { StandingRefusal } from '../../errors.js';
 import type { UpstreamGuard } from './guard.js';
 import type { ResolvedRemoteSettings } from './settings.js';
 import type { Credentials } from './token.js';
@@ -37,6 +38,11 @@ export class TextClassificationClient {
     private readonly credentials: Credentials,
     private readonly guard: UpstreamGuard,
   ) {}
+
+  /** The answer a call would get now without reaching the upstream (UpstreamGuard.standingRefusal). */
+  standingRefusal(): StandingRefusal | undefined {
+    return this.guard.standingRefusal();
+  }
 
   async classify(text: string, options: { signal?: AbortSignal } = {}): Promise<LabelScore[]> {
     const headers: Record<string, string> = {};
