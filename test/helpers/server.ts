@@ -136,3 +136,9 @@ export async function postJson(url: string, body: unknown, headers: Record<strin
 export async function getJson(url: string): Promise<JsonResponse> {
   return readResponse(await fetch(url));
 }
+
+/** The value of the first line of `url`'s /metrics that matches `pattern`; 0 when none does. */
+export async function metricValue(url: string, pattern: RegExp): Promise<number> {
+  const line = (await (await fetch(`${url}/metrics`)).text()).split('\n').find((l) => pattern.test(l));
+  return line ? Number(line.split(' ').at(-1)) : 0;
+}

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startFakeUpstream, writeModelFolder, type FakeUpstream } from '../helpers/fake-upstream.js';
-import { postJson, REPO_ROOT, startVigil, type VigilProcess } from '../helpers/server.js';
+import { metricValue, postJson, REPO_ROOT, startVigil, type VigilProcess } from '../helpers/server.js';
 import { postHead, rawConnect } from '../helpers/raw-http.js';
 
 /**
@@ -19,10 +19,7 @@ let fake: FakeUpstream;
 let vigil: VigilProcess;
 let root: string;
 
-async function metric(pattern: RegExp): Promise<number> {
-  const line = (await (await fetch(`${vigil.url}/metrics`)).text()).split('\n').find((l) => pattern.test(l));
-  return line ? Number(line.split(' ').at(-1)) : 0;
-}
+const metric = (pattern: RegExp) => metricValue(vigil.url, pattern);
 
 /** Sends a request's headers and no body; the first answer on the connection. */
 async function headersOnly(requestPath: string) {

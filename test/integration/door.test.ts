@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, writeModelFolder } from '../helpers/fake-upstream.js';
-import { getJson, postJson, REPO_ROOT, startVigil, type VigilProcess } from '../helpers/server.js';
+import { getJson, metricValue, postJson, REPO_ROOT, startVigil, type VigilProcess } from '../helpers/server.js';
 import { postHead, rawConnect, type RawConnection } from '../helpers/raw-http.js';
 import { RawHttpPool, rawRequestsTo } from '../../src/ops/bench/raw-http.js';
 
@@ -15,11 +15,6 @@ import { RawHttpPool, rawRequestsTo } from '../../src/ops/bench/raw-http.js';
  */
 
 const BODY = JSON.stringify({ text: 'a gorgeous , witty , seductive movie .' });
-
-async function metric(url: string, pattern: RegExp): Promise<number> {
-  const line = (await (await fetch(`${url}/metrics`)).text()).split('\n').find((l) => pattern.test(l));
-  return line ? Number(line.split(' ').at(-1)) : 0;
-}
 
 /** Opens `count` predict requests whose bodies are held back: each is in flight until finished. */
 async function holdRequests(url: string, path: string, count: number): Promise<RawConnection[]> {
@@ -65,10 +60,10 @@ describe('admission at the door', () => {
 
   it('past the per-model bound: 503 overloaded with Retry-After; other models and health still answer', async () => {
     const shedPattern = /^vigil_requests_shed_total\{model="held",version="",reason="model_in_flight"\}/;
-    const shedBefore = await metric(server.url, shedPattern);
+    const shedBefore = await metricValue(server.url, shedPattern);
     // Three predictions wait in held's batcher: its bound of 3 is full (3 of the process's 6 slots).
     const waiting = Array.from({ length: 3 }, () => postJson(`${server.url}/v1/models/held/predict`, JSON.parse(BODY)));
-    await eventually(async () => (await metric(server.url, /^vigil_queue_depth\{model="held",version="1"\}/)) === 3, 'three predictions waiting in the batcher');
+    await eventually(async () => (await metricValue(server.url, /^vigil_queue_depth\{model="held",version="1"\}/)) === 3, 'three predictions waiting in the batcher');
     // One at a time, so the process bound (6) is never what refuses them.
     const refused = [];
     for (let i = 0; i < 4; i++) refused.push(await postJson(`${server.url}/v1/models/held/predict`, JSON.parse(BODY)));
@@ -89,7 +84,7 @@ describe('admission at the door', () => {
     const [earlyAnswer] = await early.responses(1);
     early.socket.destroy();
     expect(earlyAnswer!.status).toBe(503);
-    expect((await metric(server.url, shedPattern)) - shedBefore).toBe(6);
+    expect((await metricValue(server.url, shedPattern)) - shedBefore).toBe(6);
     // Meanwhile another model answers, and so do health and metrics.
     expect((await postJson(`${server.url}/v1/models/sentiment/predict`, JSON.parse(BODY))).status).toBe(200);
     expect((await getJson(`${server.url}/alive`)).status).toBe(200);
@@ -103,7 +98,7 @@ describe('admission at the door', () => {
 
   it('a request whose body is withheld holds a process slot, never a model slot', async () => {
     const held = await holdRequests(server.url, '/predict', 5);
-    for (let i = 0; i < 200 && (await metric(server.url, /^http_requests_in_flight /)) < 6; i++) await new Promise((r) => setTimeout(r, 20));
+    for (let i = 0; i < 200 && (await metricValue(server.url, /^http_requests_in_flight /)) < 6; i++) await new Promise((r) => setTimeout(r, 20));
     // 5 of the process's 6 slots are taken, none of sentiment's 3: the next prediction is served.
     expect((await postJson(`${server.url}/predict`, JSON.parse(BODY))).status).toBe(200);
     // Once their bodies arrive together, sentiment's bound of 3 applies to them like to any.
@@ -114,8 +109,8 @@ describe('admission at the door', () => {
 
   it('past the process bound: every bounded route is refused, health and metrics are not', async () => {
     const held = await holdRequests(server.url, '/predict', 6);
-    for (let i = 0; i < 200 && (await metric(server.url, /^http_requests_in_flight /)) < 7; i++) await new Promise((r) => setTimeout(r, 20));
-    const before503 = await metric(server.url, /^http_requests_total\{method="POST",route="\/v1\/models\/:name\/predict",status="503"\}/);
+    for (let i = 0; i < 200 && (await metricValue(server.url, /^http_requests_in_flight /)) < 7; i++) await new Promise((r) => setTimeout(r, 20));
+    const before503 = await metricValue(server.url, /^http_requests_total\{method="POST",route="\/v1\/models\/:name\/predict",status="503"\}/);
     const refused = await postJson(`${server.url}/v1/models/digits/predict`, { pixels: Array(784).fill(0) }, { 'x-request-id': 'door-check-1' });
     expect(refused.status).toBe(503);
     expect(refused.body.error).toMatchObject({ code: 'overloaded', request_id: 'door-check-1' });
@@ -124,7 +119,7 @@ describe('admission at the door', () => {
     expect(refused.headers.get('retry-after')).toMatch(/^\d+$/);
     expect(refused.headers.get('x-request-id')).toBe('door-check-1');
     expect(refused.headers.get('content-type')).toBe('application/json; charset=utf-8');
-    expect(await metric(server.url, /^http_requests_total\{method="POST",route="\/v1\/models\/:name\/predict",status="503"\}/)).toBe(before503 + 1);
+    expect(await metricValue(server.url, /^http_requests_total\{method="POST",route="\/v1\/models\/:name\/predict",status="503"\}/)).toBe(before503 + 1);
     // OIP paths answer in the protocol's error shape.
     const oip = await postJson(`${server.url}/v2/models/digits/infer`, { inputs: [] });
     expect(oip.status).toBe(503);
@@ -138,8 +133,8 @@ describe('admission at the door', () => {
     expect(statuses.every((s) => s === 200 || s === 503)).toBe(true);
     expect((await getJson(`${server.url}/v1/models`)).status).toBe(200);
     // Labelled by model when the path names a served one (digits), else not (GET /v1/models).
-    expect(await metric(server.url, /^vigil_requests_shed_total\{model="digits",version="",reason="server_in_flight"\}/)).toBe(2);
-    expect(await metric(server.url, /^vigil_requests_shed_total\{model="",version="",reason="server_in_flight"\}/)).toBe(1);
+    expect(await metricValue(server.url, /^vigil_requests_shed_total\{model="digits",version="",reason="server_in_flight"\}/)).toBe(2);
+    expect(await metricValue(server.url, /^vigil_requests_shed_total\{model="",version="",reason="server_in_flight"\}/)).toBe(1);
   });
 
   it('a flood is refused without a stack trace or a log line per refusal: one summary line at most per second', async () => {
@@ -180,7 +175,7 @@ describe('a refused connection is held back (--refusal-pause-ms)', () => {
       const refusedAt = performance.now();
       expect(refused!.status).toBe(503);
       expect(Number(refused!.headers['retry-after'])).toBeGreaterThanOrEqual(1);
-      await eventually(async () => (await metric(server.url, held)) === 1, 'the refused connection held');
+      await eventually(async () => (await metricValue(server.url, held)) === 1, 'the refused connection held');
       // Retried at once, on the same connection; the slot frees meanwhile.
       client.write(postHead('/predict', Buffer.byteLength(BODY)) + BODY);
       expect(await finish([slot!])).toEqual([200]);
@@ -188,7 +183,7 @@ describe('a refused connection is held back (--refusal-pause-ms)', () => {
       // Not read before the pause ended (less a margin for the first answer's own delivery).
       expect(performance.now() - refusedAt).toBeGreaterThanOrEqual(500);
       expect(retried!.status).toBe(200);
-      expect(await metric(server.url, held)).toBe(0);
+      expect(await metricValue(server.url, held)).toBe(0);
       client.socket.destroy();
     } finally {
       await server.stop();
@@ -204,7 +199,7 @@ describe('a refused connection is held back (--refusal-pause-ms)', () => {
     const client = await rawConnect(server.url);
     client.write(postHead('/predict', Buffer.byteLength(BODY)) + BODY);
     expect((await client.responses(1))[0]!.status).toBe(503);
-    await eventually(async () => (await metric(server.url, held)) === 1, 'the refused connection held');
+    await eventually(async () => (await metricValue(server.url, held)) === 1, 'the refused connection held');
     client.write(postHead('/predict', Buffer.byteLength(BODY)) + BODY);
     server.process.kill('SIGTERM');
     const [, pending] = await client.responses(2);
@@ -263,7 +258,7 @@ describe('a refused connection is held back (--refusal-pause-ms)', () => {
       await client.responses(1);
       client.write(postHead('/predict', Buffer.byteLength(BODY)) + BODY);
       expect((await client.responses(2)).map((r) => r.status)).toEqual([503, 503]);
-      expect(await metric(server.url, held)).toBe(0);
+      expect(await metricValue(server.url, held)).toBe(0);
       expect(await finish([slot!])).toEqual([200]);
       client.socket.destroy();
     } finally {
@@ -303,7 +298,7 @@ describe('slow and silent clients', () => {
   });
 
   it('a body that does not arrive in time is answered 408, and its admission slot is given back', async () => {
-    const before = await metric(server.url, /^http_requests_in_flight /);
+    const before = await metricValue(server.url, /^http_requests_in_flight /);
     const withheld = await rawConnect(server.url);
     withheld.write(postHead('/predict', Buffer.byteLength(BODY)) + BODY.slice(0, 3));
     const timer = setInterval(() => withheld.write(' '), 200); // trickles, never completes in time
@@ -314,8 +309,8 @@ describe('slow and silent clients', () => {
       clearInterval(timer);
     }
     await withheld.closed;
-    for (let i = 0; i < 100 && (await metric(server.url, /^http_requests_in_flight /)) > before; i++) await new Promise((r) => setTimeout(r, 20));
-    expect(await metric(server.url, /^http_requests_in_flight /)).toBe(before);
+    for (let i = 0; i < 100 && (await metricValue(server.url, /^http_requests_in_flight /)) > before; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(await metricValue(server.url, /^http_requests_in_flight /)).toBe(before);
     expect((await postJson(`${server.url}/predict`, JSON.parse(BODY))).status).toBe(200);
   });
 
