@@ -1,3 +1,4 @@
+import { subscribe } from 'node:diagnostics_channel';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { OnnxSession, Tensor, type EngineSettings } from '../../src/runtimes/onnx/session.js';
@@ -21,26 +22,37 @@ const tokens = () => ({
   input_ids: new Tensor('int64', BigInt64Array.from([2n, 40n, 41n, 3n]), [1, 4]),
   attention_mask: new Tensor('int64', BigInt64Array.from([1n, 1n, 1n, 1n]), [1, 4]),
 });
+/** Workers started in this process (Node publishes each on this channel). */
+let workersStarted = 0;
+subscribe('worker_threads', () => workersStarted++);
 const values = (outputs: Record<string, Tensor>) => Object.fromEntries(Object.entries(outputs).map(([name, t]) => [name, Array.from(t.data as Float32Array)]));
 
 describe('engine placement measured at load (real onnxruntime sessions)', () => {
-  it('puts a model within the bound on the server thread, with the same answers as a worker', async () => {
+  it('puts a model within the bound on the server thread, measured there, with the same answers as a worker', async () => {
+    const before = workersStarted;
     const inline = await load(AIR_QUALITY, {}, { placement: 'auto', inlineMaxMs: 1e6, maxBatch: 8 });
+    // No worker was started to measure it.
+    expect(workersStarted).toBe(before);
+    expect(inline.engine).toMatchObject({ placement: 'inline', intraOpThreads: 1, sessions: 1 });
+    expect(inline.engine.reason).toContain('measured there');
+    expect(inline.engine.calibration?.single?.batch1Ms).toBeGreaterThan(0);
+    expect(inline.engine.calibration?.single?.batchMaxMs).toBeGreaterThan(0);
+    expect(inline.engine.calibration?.pooled).toBeUndefined();
     const worker = await load(AIR_QUALITY, { intraOpThreads: 1 });
-    expect(inline.engine).toMatchObject({ placement: 'inline', sessions: 1 });
-    expect(inline.engine.calibration?.pooled.batch1Ms).toBeGreaterThan(0);
-    expect(inline.engine.calibration?.pooled.batchMaxMs).toBeGreaterThan(0);
-    expect(inline.engine.calibration?.single).toBeDefined();
+    expect(workersStarted).toBe(before + 1);
     expect(worker.engine).toMatchObject({ placement: 'worker', reason: 'on worker threads, as configured' });
     expect(worker.engine.calibration).toBeUndefined();
     expect(values(await inline.run(features()))).toEqual(values(await worker.run(features())));
   });
 
-  it('keeps a model over the bound on workers, with the thread count it chose, and serves from them', async () => {
+  it('keeps a model over the bound on workers, measured again there against the pool, and serves from them', async () => {
     const session = await load(SENTIMENT, { sessions: 1 }, { placement: 'auto', inlineMaxMs: 0, maxBatch: 8 });
     expect(session.engine.placement).toBe('worker');
     expect([0, 1]).toContain(session.engine.intraOpThreads);
     expect(session.engine.reason).toContain('over the');
+    expect(session.engine.reason).not.toContain('measured there');
+    expect(session.engine.calibration?.pooled?.batch1Ms).toBeGreaterThan(0);
+    expect(session.engine.calibration?.single?.batch1Ms).toBeGreaterThan(0);
     const outputs = await session.run(tokens());
     expect(outputs.logits?.dims).toEqual([1, 2]);
   });

@@ -1,7 +1,9 @@
 /**
  * Measures what one engine call of a freshly loaded session costs, on inputs made from the
  * graph's own metadata, so the engine can be placed and sized before the first request
- * (engine-choice.ts decides). Runs inside the inference worker, where onnxruntime is loaded.
+ * (engine-choice.ts decides). Runs where the session is: in the inference worker, or on the
+ * server thread for a small graph (inline.ts), where `giveUpMs` ends it at the first call that
+ * shows the graph does not belong there.
  */
 import type * as Ort from 'onnxruntime-node';
 import type { CallCost } from './engine-choice.js';
@@ -59,15 +61,17 @@ export function syntheticFeeds(tensor: Ctor, inputs: readonly Ort.InferenceSessi
   return feeds;
 }
 
-/** Median time of repeated calls (after one untimed call), within the budget. */
-async function medianMs(session: Ort.InferenceSession, feeds: Record<string, Ort.Tensor>): Promise<number> {
+/** Median time of repeated calls (after one untimed call), within the budget; a call over `giveUpMs` is returned at once. */
+async function medianMs(session: Ort.InferenceSession, feeds: Record<string, Ort.Tensor>, giveUpMs: number): Promise<number> {
   await session.run(feeds);
   const times: number[] = [];
   const started = performance.now();
   while (times.length < MAX_RUNS && (times.length < 3 || performance.now() - started < BUDGET_MS)) {
     const t0 = performance.now();
     await session.run(feeds);
-    times.push(performance.now() - t0);
+    const elapsed = performance.now() - t0;
+    if (elapsed > giveUpMs) return elapsed;
+    times.push(elapsed);
   }
   times.sort((a, b) => a - b);
   return times[Math.floor(times.length / 2)]!;
@@ -77,11 +81,11 @@ async function medianMs(session: Ort.InferenceSession, feeds: Record<string, Ort
  * The cost at batch 1 and at `maxBatch`. The largest batch is skipped when batch 1 alone is
  * already over `skipAboveMs` (the model cannot run inline anyway).
  */
-export async function measureCallCost(tensor: Ctor, session: Ort.InferenceSession, maxBatch: number, skipAboveMs: number): Promise<CallCost | undefined> {
+export async function measureCallCost(tensor: Ctor, session: Ort.InferenceSession, maxBatch: number, skipAboveMs: number, giveUpMs = Infinity): Promise<CallCost | undefined> {
   const one = syntheticFeeds(tensor, session.inputMetadata, 1);
   if (!one) return undefined;
-  const batch1Ms = await medianMs(session, one);
+  const batch1Ms = await medianMs(session, one, giveUpMs);
   if (maxBatch <= 1) return { batch1Ms, batchMaxMs: batch1Ms };
   const many = batch1Ms <= skipAboveMs ? syntheticFeeds(tensor, session.inputMetadata, maxBatch) : undefined;
-  return many ? { batch1Ms, batchMaxMs: await medianMs(session, many) } : { batch1Ms };
+  return many ? { batch1Ms, batchMaxMs: await medianMs(session, many, giveUpMs) } : { batch1Ms };
 }

@@ -18,6 +18,11 @@
  * other work, embedded sentiment at 1,500 requests/s: the pool cost 450-747 µs of process CPU per
  * request and fell behind, one thread 274-327 µs; on a quiet machine the same (docs/performance.md).
  *
+ * Where it is measured: a small graph file is first measured on the server thread, in the
+ * session it would serve from there, so that a model which belongs there never starts a worker
+ * (a Node isolate and onnxruntime's JavaScript, ~60 ms of CPU each, on the path to /ready); only
+ * when it turns out over the bound is it measured again on a worker, against the pool.
+ *
  * This module only decides; measuring is done by the engine (worker.ts / inline.ts) and the
  * tests give it measured inputs.
  */
@@ -34,15 +39,18 @@ export interface CallCost {
 
 export interface Calibration {
   /** Measured with the pool onnxruntime would use (`intraOpThreads` as configured, 0 = one per core). */
-  pooled: CallCost;
+  pooled?: CallCost;
   /** Measured with one intra-op thread, when the thread count was left to Vigil. */
   single?: CallCost;
   /** The batch size batchMaxMs was measured at. */
   maxBatch: number;
 }
 
+/** A worker's calibration always has the configured pool's cost. */
+export type WorkerCalibration = Calibration & { pooled: CallCost };
+
 export interface EngineRequest {
-  calibration: Calibration;
+  calibration: WorkerCalibration;
   /** What the configuration asks for: auto decides from the calibration. */
   placement: PlacementSetting;
   /** A call may block the server thread at most this long to run inline (milliseconds). */
@@ -57,8 +65,8 @@ export interface EngineChoice {
   placement: Placement;
   /** The intra-op threads to run with (0 = onnxruntime's default, one per core). */
   intraOpThreads: number;
-  /** Which calibration row the choice rests on. */
-  measured: CallCost;
+  /** Which calibration row the choice rests on (absent when nothing could be measured). */
+  measured?: CallCost;
   /** One sentence for the load log and the model description. */
   reason: string;
 }
@@ -111,4 +119,64 @@ function inlineThreads(request: EngineRequest): { intraOpThreads: number; measur
   const single = request.calibration.single;
   if (request.intraOpThreads !== undefined || !single) return undefined;
   return { intraOpThreads: 1, measured: single, why: `one thread (${ms(worstCallMs(single, request.calibration.maxBatch))}; a pool would spin beside the server thread)` };
+}
+
+/**
+ * Graph files up to this size are measured on the server thread before any worker starts: every
+ * model of this repository is far below it (1.3 KB to 4.9 MB; their calls take 0.05-0.3 ms),
+ * DistilBERT-size ones far above (68 MB int8). A small file can still be slow to compute (a
+ * convolution over a large image): that is what the early give-up of the measurement is for.
+ */
+export const SERVER_THREAD_PROBE_MAX_BYTES = 16 * 1024 * 1024;
+
+/**
+ * While measuring on the server thread, a single call this much slower than the bound ends the
+ * measurement (the graph goes to a worker): it bounds how long a heavy graph blocks the event
+ * loop at load to a warm-up call and one timed call.
+ */
+export const SERVER_THREAD_GIVE_UP_FACTOR = 10;
+/** ...and at least this long, so that a preempted call of a light graph does not send it away. */
+export const SERVER_THREAD_GIVE_UP_MIN_MS = 20;
+
+export function serverThreadGiveUpMs(inlineMaxMs: number): number {
+  return Math.max(SERVER_THREAD_GIVE_UP_MIN_MS, inlineMaxMs * SERVER_THREAD_GIVE_UP_FACTOR);
+}
+
+export interface ProbeRequest {
+  placement: PlacementSetting;
+  sessions: number;
+  /** The graph file's size in bytes (Infinity when it could not be read: the worker reports why). */
+  fileBytes: number;
+}
+
+/** Whether to load and measure the graph on the server thread first, before any worker. */
+export function measureOnServerThreadFirst(request: ProbeRequest): boolean {
+  if (request.placement === 'worker' || request.sessions > 1) return false;
+  return request.placement === 'inline' || request.fileBytes <= SERVER_THREAD_PROBE_MAX_BYTES;
+}
+
+export interface ServerThreadRequest {
+  /** The call cost measured on the server thread with the threads it would serve with; undefined when the inputs could not be made up. */
+  cost: CallCost | undefined;
+  placement: PlacementSetting;
+  inlineMaxMs: number;
+  maxBatch: number;
+  /** Set when the user chose the intra-op thread count. */
+  intraOpThreads?: number;
+}
+
+/**
+ * The choice from a measurement on the server thread: inline when configured so or when the
+ * largest batch fits the bound; undefined when the graph must be measured on a worker instead
+ * (over the bound, or not measurable under auto).
+ */
+export function chooseFromServerThread(request: ServerThreadRequest): EngineChoice | undefined {
+  const intraOpThreads = request.intraOpThreads ?? 1;
+  const threads = request.intraOpThreads === undefined ? 'one thread (a pool would spin beside the server thread)' : `${request.intraOpThreads} intra-op threads as configured`;
+  const { cost } = request;
+  const at = cost && `${ms(worstCallMs(cost, request.maxBatch))} per call at batch ${cost.batchMaxMs === undefined ? `1 x ${request.maxBatch}` : request.maxBatch}, measured there`;
+  const inline = (why: string): EngineChoice => ({ placement: 'inline', intraOpThreads, ...(cost ? { measured: cost } : {}), reason: `on the server thread: ${why}; ${threads}` });
+  if (request.placement === 'inline') return inline(at ? `as configured (${at})` : 'as configured');
+  if (request.placement === 'worker' || !cost || !at) return undefined;
+  return worstCallMs(cost, request.maxBatch) <= request.inlineMaxMs ? inline(`${at}, within the ${ms(request.inlineMaxMs)} bound`) : undefined;
 }

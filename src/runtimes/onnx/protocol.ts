@@ -2,7 +2,7 @@
  * Messages between the server thread and an inference worker. Tensors travel as plain
  * typed arrays whose buffers are transferred, not copied.
  */
-import type { Calibration } from './engine-choice.js';
+import type { WorkerCalibration } from './engine-choice.js';
 
 export interface ThreadSettings {
   /** Threads inside one operator (matrix multiplications). 0 lets onnxruntime pick (one per core). */
@@ -43,7 +43,7 @@ export type ToWorker =
   | { kind: 'release' };
 
 export type FromWorker =
-  | { kind: 'loaded'; inputs: WireMetadata[]; outputs: WireMetadata[]; calibration?: Calibration }
+  | { kind: 'loaded'; inputs: WireMetadata[]; outputs: WireMetadata[]; calibration?: WorkerCalibration }
   | { kind: 'load-failed'; message: string }
   | { kind: 'result'; id: number; outputs: Record<string, WireTensor> }
   | { kind: 'failed'; id: number; message: string };

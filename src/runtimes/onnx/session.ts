@@ -1,6 +1,16 @@
+import { stat } from 'node:fs/promises';
 import { Worker } from 'node:worker_threads';
 import type { TensorSpec } from '../../models/spec.js';
-import { chooseEngine, type Calibration, type EngineChoice, type PlacementSetting } from './engine-choice.js';
+import {
+  chooseEngine,
+  chooseFromServerThread,
+  measureOnServerThreadFirst,
+  serverThreadGiveUpMs,
+  type Calibration,
+  type EngineChoice,
+  type PlacementSetting,
+  type WorkerCalibration,
+} from './engine-choice.js';
 import { InlineEngine } from './inline.js';
 import { transferables, type FromWorker, type ThreadSettings, type WireMetadata, type WireTensor, type WorkerInit } from './protocol.js';
 import { Tensor } from './tensor.js';
@@ -53,7 +63,7 @@ class SessionWorker {
     private readonly worker: Worker,
     readonly inputs: WireMetadata[],
     readonly outputs: WireMetadata[],
-    readonly calibration: Calibration | undefined,
+    readonly calibration: WorkerCalibration | undefined,
   ) {
     worker.on('message', (message: FromWorker) => {
       if (message.kind !== 'result' && message.kind !== 'failed') return;
@@ -147,7 +157,8 @@ async function startWorkers(init: WorkerInit, count: number): Promise<SessionWor
  * default on worker threads, so inference never blocks the event loop; with several sessions,
  * each call goes to the least busy one. With engine settings, the first session measures its
  * own calls at load and engine-choice.ts places it (server thread or workers) and picks its
- * intra-op threads.
+ * intra-op threads: a small graph is measured on the server thread first and stays there when
+ * it fits, so no worker is started for it; otherwise on a worker, against the pool.
  */
 export class OnnxSession {
   private constructor(
@@ -163,6 +174,11 @@ export class OnnxSession {
     if (!undecided) {
       const workers = await startWorkers({ file, threads: configured }, sessions);
       return new OnnxSession(workers, file, { placement: 'worker', intraOpThreads: threads.intraOpThreads ?? 0, sessions, reason: 'on worker threads, as configured' });
+    }
+    const fileBytes = await stat(file).then((s) => s.size, () => Infinity);
+    if (measureOnServerThreadFirst({ placement: settings.placement, sessions, fileBytes })) {
+      const measured = await OnnxSession.onServerThread(file, threads, settings);
+      if (measured) return measured;
     }
     const calibrate = { maxBatch: settings.maxBatch, skipAboveMs: settings.inlineMaxMs, compareSingleThread: threads.intraOpThreads === undefined };
     const [first] = await startWorkers({ file, threads: configured, calibrate }, 1);
@@ -193,6 +209,27 @@ export class OnnxSession {
       await first!.release();
       throw error;
     }
+  }
+
+  /**
+   * The session created on the server thread and measured there, with the threads it would
+   * serve with; undefined (and released) when engine-choice.ts sends it to a worker instead.
+   */
+  private static async onServerThread(file: string, threads: ThreadSettings, settings: EngineSettings): Promise<OnnxSession | undefined> {
+    const intraOpThreads = threads.intraOpThreads ?? 1;
+    const inline = await InlineEngine.create(file, { intraOpThreads, interOpThreads: threads.interOpThreads }).catch((error: Error) => {
+      throw new Error(`cannot load ${file}: ${error.message}`);
+    });
+    const giveUpMs = settings.placement === 'auto' ? serverThreadGiveUpMs(settings.inlineMaxMs) : Infinity;
+    const cost = await inline.measure(settings.maxBatch, settings.inlineMaxMs, giveUpMs);
+    const choice = chooseFromServerThread({ cost, placement: settings.placement, inlineMaxMs: settings.inlineMaxMs, maxBatch: settings.maxBatch, intraOpThreads: threads.intraOpThreads });
+    if (!choice) {
+      await inline.release();
+      return undefined;
+    }
+    // One row, the threads it was measured with: one thread unless configured (Calibration's names).
+    const calibration: Calibration | undefined = cost && (threads.intraOpThreads === undefined ? { single: cost, maxBatch: settings.maxBatch } : { pooled: cost, maxBatch: settings.maxBatch });
+    return new OnnxSession([inline], file, { placement: 'inline', intraOpThreads: choice.intraOpThreads, sessions: 1, reason: choice.reason, ...(calibration ? { calibration } : {}) });
   }
 
   /** How many batches may run at once (one per session). */

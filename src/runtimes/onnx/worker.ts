@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import { parentPort, workerData } from 'node:worker_threads';
 import type * as Ort from 'onnxruntime-node';
 import { COMPARE_SINGLE_MAX_MS, measureCallCost } from './calibrate.js';
-import type { Calibration } from './engine-choice.js';
+import type { WorkerCalibration } from './engine-choice.js';
 import { transferables, type FromWorker, type ToWorker, type WireTensor, type WorkerInit, type TensorData } from './protocol.js';
 
 // required, not imported: onnxruntime-node is CommonJS, and an ES import makes Node scan its
@@ -38,12 +38,12 @@ function createSession(intraOpThreads: number): Promise<Ort.InferenceSession> {
  * The call cost with the configured threads and, when asked and the graph is small, with one
  * thread in a second session (kept in `candidates` until the server thread says which to keep).
  */
-async function calibrate(session: Ort.InferenceSession, intraOpThreads: number, candidates: Map<number, Ort.InferenceSession>): Promise<Calibration | undefined> {
+async function calibrate(session: Ort.InferenceSession, intraOpThreads: number, candidates: Map<number, Ort.InferenceSession>): Promise<WorkerCalibration | undefined> {
   const asked = init.calibrate;
   if (!asked) return undefined;
   const pooled = await measureCallCost(ort.Tensor, session, asked.maxBatch, asked.skipAboveMs);
   if (!pooled) return undefined;
-  const calibration: Calibration = { pooled, maxBatch: asked.maxBatch };
+  const calibration: WorkerCalibration = { pooled, maxBatch: asked.maxBatch };
   if (asked.compareSingleThread && intraOpThreads !== 1 && pooled.batch1Ms <= COMPARE_SINGLE_MAX_MS) {
     const single = await createSession(1);
     candidates.set(1, single);
@@ -56,7 +56,7 @@ async function main(): Promise<void> {
   let session: Ort.InferenceSession;
   const intraOpThreads = init.threads.intraOpThreads ?? 0;
   const candidates = new Map<number, Ort.InferenceSession>();
-  let calibration: Calibration | undefined;
+  let calibration: WorkerCalibration | undefined;
   try {
     session = await createSession(intraOpThreads);
     candidates.set(intraOpThreads, session);
