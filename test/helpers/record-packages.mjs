@@ -2,8 +2,11 @@
  * Preload (`NODE_OPTIONS=--import <this file>`) that records which npm packages the server
  * thread loads, CommonJS and ES modules alike, and writes their names as a JSON array to
  * $VIGIL_RECORD_PACKAGES when the process exits. Worker threads are not recorded: the
- * inference workers load onnxruntime on purpose.
+ * inference workers load onnxruntime on purpose. With $VIGIL_RECORD_WORKERS, it also writes
+ * there how many worker threads the process started (Node publishes each one on the
+ * `worker_threads` diagnostics channel), released or not.
  */
+import { subscribe } from 'node:diagnostics_channel';
 import { writeFileSync } from 'node:fs';
 import Module, { register } from 'node:module';
 import { isMainThread, MessageChannel } from 'node:worker_threads';
@@ -35,5 +38,10 @@ if (isMainThread && process.env.VIGIL_RECORD_PACKAGES) {
     note(filename);
     return compile.call(this, content, filename);
   };
-  process.once('exit', () => writeFileSync(process.env.VIGIL_RECORD_PACKAGES, JSON.stringify([...seen].sort())));
+  let workers = 0;
+  subscribe('worker_threads', () => workers++);
+  process.once('exit', () => {
+    writeFileSync(process.env.VIGIL_RECORD_PACKAGES, JSON.stringify([...seen].sort()));
+    if (process.env.VIGIL_RECORD_WORKERS) writeFileSync(process.env.VIGIL_RECORD_WORKERS, String(workers));
+  });
 }

@@ -16,21 +16,38 @@ import { CLI, REPO_ROOT, startVigil } from '../helpers/server.js';
 const scratch = mkdtempSync(path.join(tmpdir(), 'vigil-imports-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
-async function packagesLoadedBy(args: string[]): Promise<string[]> {
+/** The packages the server thread loaded and the worker threads the process started, from start to stop. */
+async function recordedStart(args: string[]): Promise<{ packages: string[]; workers: number }> {
   const record = path.join(scratch, `packages-${Date.now()}.json`);
+  const workers = path.join(scratch, `workers-${Date.now()}.txt`);
   const preload = path.join(REPO_ROOT, 'test/helpers/record-packages.mjs');
-  const server = await startVigil(args, { NODE_OPTIONS: `--import ${preload}`, VIGIL_RECORD_PACKAGES: record });
+  const server = await startVigil(args, { NODE_OPTIONS: `--import ${preload}`, VIGIL_RECORD_PACKAGES: record, VIGIL_RECORD_WORKERS: workers });
   await server.waitUntilReady();
   expect(await server.stop()).toBe(0);
-  return JSON.parse(readFileSync(record, 'utf8')) as string[];
+  return { packages: JSON.parse(readFileSync(record, 'utf8')) as string[], workers: Number(readFileSync(workers, 'utf8')) };
 }
 
 describe('the server thread of a default `vigil serve`', () => {
   let loaded: string[];
   let onWorkers: string[];
+  let workersStarted: { byDefault: number; onWorkers: number };
   beforeAll(async () => {
-    loaded = await packagesLoadedBy([]);
-    onWorkers = await packagesLoadedBy(['--engine-placement', 'worker']);
+    const byDefault = await recordedStart([]);
+    const workersOnly = await recordedStart(['--engine-placement', 'worker']);
+    loaded = byDefault.packages;
+    onWorkers = workersOnly.packages;
+    workersStarted = { byDefault: byDefault.workers, onWorkers: workersOnly.workers };
+  });
+
+  it('starts no inference worker for the embedded models: each is measured on the server thread and stays there', () => {
+    // docs/performance.md, "Engine placement and threads": a small graph file is timed on the
+    // server thread first. Each embedded onnx version starts a worker when placed on workers; by
+    // default none does (any other worker, such as the health port's, is the same in both).
+    const onnxVersions = readdirSync(path.join(REPO_ROOT, 'models')).flatMap((model) =>
+      readdirSync(path.join(REPO_ROOT, 'models', model)).filter((version) => existsSync(path.join(REPO_ROOT, 'models', model, version, 'model.onnx'))),
+    );
+    expect(onnxVersions.length).toBeGreaterThanOrEqual(4);
+    expect(workersStarted.onWorkers - workersStarted.byDefault, JSON.stringify(workersStarted)).toBe(onnxVersions.length);
   });
 
   it('loads the tokenizer library and the HTTP stack, but neither transformers.js, sharp, undici, the tracing SDK nor SQLite', () => {
