@@ -120,6 +120,8 @@ class ImageClassificationPipeline extends OnnxPipeline implements Pipeline<Image
   private readonly rowDims: number[];
   /** Whether the graph already ends in a softmax (its output is named like probabilities). */
   private readonly outputsProbabilities: boolean;
+  /** The class names, made once from the first output's width (not at every prediction). */
+  private labels: string[] | undefined;
 
   constructor(
     private readonly spec: ModelSpec,
@@ -178,7 +180,8 @@ class ImageClassificationPipeline extends OnnxPipeline implements Pipeline<Image
 
   decode(raw: Float32Array): Prediction {
     const probabilities = this.outputsProbabilities ? Array.from(raw) : softmax(raw);
-    const labels = labelsFor(this.spec, probabilities.length);
+    if (this.labels?.length !== probabilities.length) this.labels = labelsFor(this.spec, probabilities.length);
+    const labels = this.labels;
     let best = 0;
     for (let i = 1; i < probabilities.length; i++) if (probabilities[i]! > probabilities[best]!) best = i;
     const scores: Record<string, number> = {};

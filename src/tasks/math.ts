@@ -1,8 +1,16 @@
 /** Numerically stable softmax (subtracts the max so large logits do not overflow). */
 export function softmax(logits: ArrayLike<number>): number[] {
+  // Plain loops into one array: it runs once per prediction (Array.from, reduce and map made
+  // three arrays and two closures for ten numbers).
   let max = -Infinity;
   for (let i = 0; i < logits.length; i++) max = Math.max(max, logits[i]!);
-  const exps = Array.from({ length: logits.length }, (_, i) => Math.exp(logits[i]! - max));
-  const sum = exps.reduce((a, b) => a + b, 0);
-  return exps.map((e) => e / sum);
+  const probabilities: number[] = [];
+  let sum = 0;
+  for (let i = 0; i < logits.length; i++) {
+    const e = Math.exp(logits[i]! - max);
+    probabilities.push(e);
+    sum += e;
+  }
+  for (let i = 0; i < probabilities.length; i++) probabilities[i]! /= sum;
+  return probabilities;
 }

@@ -163,8 +163,8 @@ export const textClassification: TaskDefinition<string> = {
   async load(spec, options) {
     if (!spec.onnx) throw new Error(`model "${spec.name}": text-classification needs an onnx runtime section`);
     const pre = (spec.preprocessing ?? {}) as { tokenizer?: string; maxLength?: number };
-    // The worker starts first, so that the session loads on its thread while this one parses
-    // the tokenizer.
+    // The session starts loading first: on a worker, it loads on that thread while this one
+    // parses the tokenizer (a small graph loads and is measured on this thread either way).
     const loadingSession = loadOnnxSession(spec, options);
     let tokenizer: TextTokenizer;
     try {
