@@ -81,9 +81,13 @@ export function worstCallMs(cost: CallCost, maxBatch: number): number {
 
 const ms = (value: number) => `${value < 1 ? value.toFixed(3) : value.toFixed(1)} ms`;
 
+/** "0.345 ms per call at batch 8" (or "at batch 1 x 8" when only batch 1 was measured), for the reasons below. */
+const perCall = (cost: CallCost, maxBatch: number) => `${ms(worstCallMs(cost, maxBatch))} per call at batch ${cost.batchMaxMs === undefined ? `1 x ${maxBatch}` : maxBatch}`;
+const configuredThreads = (count: number) => `${count} intra-op threads as configured`;
+
 function chooseThreads(request: EngineRequest): { intraOpThreads: number; measured: CallCost; why: string } {
   const { calibration } = request;
-  if (request.intraOpThreads !== undefined) return { intraOpThreads: request.intraOpThreads, measured: calibration.pooled, why: `${request.intraOpThreads} intra-op threads as configured` };
+  if (request.intraOpThreads !== undefined) return { intraOpThreads: request.intraOpThreads, measured: calibration.pooled, why: configuredThreads(request.intraOpThreads) };
   const single = calibration.single;
   if (!single) return { intraOpThreads: 0, measured: calibration.pooled, why: 'the default thread pool (one thread was not measured)' };
   const pooledMs = worstCallMs(calibration.pooled, calibration.maxBatch);
@@ -97,10 +101,7 @@ function chooseThreads(request: EngineRequest): { intraOpThreads: number; measur
 export function chooseEngine(request: EngineRequest): EngineChoice {
   const onWorkers = chooseThreads(request);
   const inline = inlineThreads(request) ?? onWorkers;
-  const at = (threads: typeof onWorkers) => {
-    const batch = threads.measured.batchMaxMs === undefined ? `1 x ${request.calibration.maxBatch}` : request.calibration.maxBatch;
-    return `${ms(worstCallMs(threads.measured, request.calibration.maxBatch))} per call at batch ${batch}`;
-  };
+  const at = (threads: typeof onWorkers) => perCall(threads.measured, request.calibration.maxBatch);
   const choice = (placement: Placement, threads: typeof onWorkers, why: string): EngineChoice => ({
     placement,
     intraOpThreads: threads.intraOpThreads,
@@ -172,9 +173,9 @@ export interface ServerThreadRequest {
  */
 export function chooseFromServerThread(request: ServerThreadRequest): EngineChoice | undefined {
   const intraOpThreads = request.intraOpThreads ?? 1;
-  const threads = request.intraOpThreads === undefined ? 'one thread (a pool would spin beside the server thread)' : `${request.intraOpThreads} intra-op threads as configured`;
+  const threads = request.intraOpThreads === undefined ? 'one thread (a pool would spin beside the server thread)' : configuredThreads(request.intraOpThreads);
   const { cost } = request;
-  const at = cost && `${ms(worstCallMs(cost, request.maxBatch))} per call at batch ${cost.batchMaxMs === undefined ? `1 x ${request.maxBatch}` : request.maxBatch}, measured there`;
+  const at = cost && `${perCall(cost, request.maxBatch)}, measured there`;
   const inline = (why: string): EngineChoice => ({ placement: 'inline', intraOpThreads, ...(cost ? { measured: cost } : {}), reason: `on the server thread: ${why}; ${threads}` });
   if (request.placement === 'inline') return inline(at ? `as configured (${at})` : 'as configured');
   if (request.placement === 'worker' || !cost || !at) return undefined;
