@@ -12,7 +12,8 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { cpuSeconds, freePort } from './proc.mjs';
+import { pathToFileURL } from 'node:url';
+import { cpuSeconds, freePort, waitFor } from './proc.mjs';
 
 const argv = process.argv.slice(2);
 const dash = argv.indexOf('--');
@@ -23,8 +24,8 @@ if (!a || !b) {
   process.exit(2);
 }
 const rounds = Number(roundsArg);
-// As src/config/serve-environment.ts gives every launcher (read from B, the build under test).
-const launcherEnv = { MALLOC_MMAP_THRESHOLD_: '131072', NODE_OPTIONS: '--max-semi-space-size=8' };
+// What every launcher gives `vigil serve` (src/config/serve-environment.ts), read from B, the build under test.
+const { SERVE_ENVIRONMENT: launcherEnv } = await import(pathToFileURL(path.resolve(b, 'dist/config/serve-environment.js')).href);
 const rssMiB = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
 
 async function coldStart(root) {
@@ -38,15 +39,7 @@ async function coldStart(root) {
   });
   const exited = new Promise((resolve) => child.once('exit', resolve));
   try {
-    for (;;) {
-      if (performance.now() - started > 60_000) throw new Error(`${root} not ready within 60 s`);
-      const ok = await fetch(`http://127.0.0.1:${port}/ready`).then(
-        (r) => r.status === 200,
-        () => false,
-      );
-      if (ok) break;
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
+    await waitFor(`http://127.0.0.1:${port}/ready`, 200, 5);
     const ms = performance.now() - started;
     return { ms, cpuMs: cpuSeconds(child.pid) * 1000, serverThreadCpuMs: cpuSeconds(child.pid, { mainThread: true }) * 1000, rssMiB: rssMiB(child.pid) };
   } finally {

@@ -20,13 +20,14 @@ export function cpuSeconds(pid, { mainThread = false } = {}) {
   return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICK;
 }
 
-/** Polls `url` every 100 ms until it answers `status` (a server starting up); gives up after a minute. */
-export async function waitFor(url, status) {
-  for (let i = 0; i < 600; i++) {
+/** Polls `url` every `everyMs` (100) until it answers `status` (a server starting up); gives up after a minute. */
+export async function waitFor(url, status, everyMs = 100) {
+  const deadline = performance.now() + 60_000;
+  while (performance.now() < deadline) {
     try {
       if ((await fetch(url)).status === status) return;
     } catch {}
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, everyMs));
   }
   throw new Error(`${url} never answered ${status}`);
 }
