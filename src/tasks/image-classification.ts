@@ -4,7 +4,7 @@ import { type OnnxSession, Tensor } from '../runtimes/onnx/session.js';
 import { loadOnnxSession, OnnxPipeline } from './onnx-session-loader.js';
 import { imageDecoder } from './image-decoder.js';
 import { DEFAULT_IMAGE_LIMITS, decodeBase64Image, type FitOptions, type ImageLimits } from './image-preprocessing.js';
-import { softmax } from './math.js';
+import { softmax, topClass } from './math.js';
 import type { ParsedRequest, Pipeline, Prediction, RequestLimits, TaskDefinition } from './types.js';
 
 /**
@@ -181,12 +181,7 @@ class ImageClassificationPipeline extends OnnxPipeline implements Pipeline<Image
   decode(raw: Float32Array): Prediction {
     const probabilities = this.outputsProbabilities ? Array.from(raw) : softmax(raw);
     if (this.labels?.length !== probabilities.length) this.labels = labelsFor(this.spec, probabilities.length);
-    const labels = this.labels;
-    let best = 0;
-    for (let i = 1; i < probabilities.length; i++) if (probabilities[i]! > probabilities[best]!) best = i;
-    const scores: Record<string, number> = {};
-    labels.forEach((label, i) => (scores[label] = probabilities[i]!));
-    return { label: labels[best]!, score: probabilities[best]!, scores };
+    return topClass(probabilities, this.labels);
   }
 
   sampleInput(): ImageInput {

@@ -14,3 +14,12 @@ export function softmax(logits: ArrayLike<number>): number[] {
   for (let i = 0; i < probabilities.length; i++) probabilities[i]! /= sum;
   return probabilities;
 }
+
+/** The most probable class, its probability, and every class's probability by label (labels in the probabilities' order). */
+export function topClass(probabilities: readonly number[], labels: readonly string[]): { label: string; score: number; scores: Record<string, number> } {
+  let best = 0;
+  for (let i = 1; i < probabilities.length; i++) if (probabilities[i]! > probabilities[best]!) best = i;
+  const scores: Record<string, number> = {};
+  labels.forEach((label, i) => (scores[label] = probabilities[i]!));
+  return { label: labels[best]!, score: probabilities[best]!, scores };
+}

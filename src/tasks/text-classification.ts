@@ -4,7 +4,7 @@ import type { ModelSpec } from '../models/spec.js';
 import { type OnnxSession, Tensor } from '../runtimes/onnx/session.js';
 import { loadOnnxSession, OnnxPipeline } from './onnx-session-loader.js';
 import { loadTokenizer, type SpecialTokenIds, type TextTokenizer } from './tokenizer.js';
-import { softmax } from './math.js';
+import { softmax, topClass } from './math.js';
 import type { ParsedRequest, Pipeline, Prediction, RequestLimits, TaskDefinition } from './types.js';
 
 /** One text after tokenization: the ids the model sees and whether the text had to be cut. */
@@ -144,12 +144,7 @@ class TextClassificationPipeline extends OnnxPipeline implements Pipeline<string
   decode(logits: Float32Array, encoded: EncodedText): Prediction {
     const probabilities = softmax(logits);
     if (this.labels?.length !== probabilities.length) this.labels = labelsFor(this.spec, probabilities.length);
-    const labels = this.labels;
-    let best = 0;
-    for (let i = 1; i < probabilities.length; i++) if (probabilities[i]! > probabilities[best]!) best = i;
-    const scores: Record<string, number> = {};
-    labels.forEach((label, i) => (scores[label] = probabilities[i]!));
-    return { label: labels[best]!, score: probabilities[best]!, scores, truncated: encoded.truncated };
+    return { ...topClass(probabilities, this.labels), truncated: encoded.truncated };
   }
 
   sampleInput(): string {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { softmax } from '../../src/tasks/math.js';
+import { softmax, topClass } from '../../src/tasks/math.js';
 
 describe('softmax', () => {
   it('gives probabilities in the logits order that sum to one', () => {
@@ -21,5 +21,12 @@ describe('softmax', () => {
   it('is certain of a lone class and empty for none', () => {
     expect(softmax([42])).toEqual([1]);
     expect(softmax([])).toEqual([]);
+  });
+});
+
+describe('topClass', () => {
+  it('names the most probable class, the first of a tie, and every score by label', () => {
+    expect(topClass([0.2, 0.7, 0.1], ['a', 'b', 'c'])).toEqual({ label: 'b', score: 0.7, scores: { a: 0.2, b: 0.7, c: 0.1 } });
+    expect(topClass([0.5, 0.5], ['NEGATIVE', 'POSITIVE']).label).toBe('NEGATIVE');
   });
 });
